@@ -1,0 +1,147 @@
+// Public types of the engine. Everything above src/engine (method, cli, worker) talks to
+// models only through these shapes, so they stay free of onnxruntime types.
+
+/** What a model folder says about its architecture (read from config.json). */
+export interface ModelInfo {
+  /** Folder path or Hub id the user gave. */
+  id: string;
+  /** Resolved local folder. */
+  dir: string;
+  modelType: string;
+  layers: number;
+  /** Query heads per layer. */
+  heads: number;
+  /** Key/value heads per layer (< heads for grouped-query attention). */
+  kvHeads: number;
+  headDim: number;
+  hiddenSize: number;
+  vocabSize: number;
+  /** Longest prompt + generation the model accepts, in tokens. */
+  contextLength: number;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  /** ONNX file used, relative to dir (e.g. onnx/model.onnx). */
+  onnxFile: string;
+  dtype: string;
+  /** Default prompt template from retrieval-lens.json ({context}, {question}), if any. */
+  template: string | null;
+  hasChatTemplate: boolean;
+}
+
+/** One exposed attention node, as found by graph instrumentation. */
+export interface AttentionNodeInfo {
+  layer: number;
+  softmax: string;
+  valueMatMul: string;
+  scoreMatMul: string;
+  /** true when the probabilities pass through Casts (fp16 graphs). */
+  casts: boolean;
+}
+
+export interface InstrumentationInfo {
+  sourcePath: string;
+  sourceSha256: string;
+  instrumentedPath: string;
+  fromCache: boolean;
+  attention: AttentionNodeInfo[];
+  dtype: string;
+}
+
+/**
+ * Masked heads. `uniform` is the paper's: the head's pre-softmax scores are zeroed, so it
+ * attends uniformly over the positions it may see and outputs the mean of its values.
+ * `zero`: the head's output is exactly 0.
+ */
+export type MaskMode = 'uniform' | 'zero';
+/** `decode`: masks apply to generated tokens only (the prefill's KV cache is unmasked, as the paper). */
+export type MaskScope = 'decode' | 'all';
+
+export interface HeadRef {
+  layer: number;
+  head: number;
+}
+
+export interface MaskSpec {
+  heads: HeadRef[];
+  mode: MaskMode;
+  scope: MaskScope;
+}
+
+export interface SamplingOptions {
+  /** 0 or undefined means greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+}
+
+export interface StepAttention {
+  /** Number of positions attended (past + 1). */
+  kvLen: number;
+  /** Last-query attention rows, [layers, heads, kvLen] flattened. */
+  rows: Float32Array;
+}
+
+export interface GenerateStep {
+  /** Token generated at this step. */
+  token: number;
+  /** Position of the query whose attention is reported (the token fed at this step). */
+  position: number;
+  attention?: StepAttention;
+}
+
+export interface GenerateOptions {
+  maxNewTokens?: number;
+  /** Token ids after which generation stops (the stop token is kept). Default: EOS ids. */
+  stopTokens?: number[];
+  sampling?: SamplingOptions;
+  mask?: MaskSpec;
+  /** Ask for per-step attention rows of every head. */
+  attention?: boolean;
+  signal?: AbortSignal;
+  /** Called after every step; the step's attention buffer is only valid during the call. */
+  onStep?: (step: GenerateStep, index: number) => void;
+  /** Keep attention rows in the result (memory: steps x layers x heads x kvLen floats). */
+  keepAttention?: boolean;
+}
+
+export interface GenerateResult {
+  promptTokens: number;
+  tokenIds: number[];
+  text: string;
+  steps: GenerateStep[];
+  stoppedBy: 'eos' | 'stop-token' | 'max-tokens';
+}
+
+/** Tokenizer of a model folder (wraps @huggingface/transformers' tokenizer). */
+export interface TextTokenizer {
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
+  /** Renders one user turn through the model's chat template with the generation prompt, or null without one. */
+  applyChatTemplate(userContent: string): string | null;
+  /** Id of the token that ends a line ("\n"), used as a stop token by detection. */
+  newlineTokenId: number | null;
+}
+
+export interface LoadOptions {
+  /** dtype variant of the ONNX file: fp32 (model.onnx), fp16, quantized, q4, ... */
+  dtype?: string;
+  /** onnxruntime execution providers in order of preference; default ['cpu']. */
+  executionProviders?: string[];
+  /** Intra-op threads; 0 or undefined lets onnxruntime choose. */
+  threads?: number;
+  /** Folder for instrumented graphs; default ~/.cache/retrieval-lens. */
+  cacheDir?: string;
+  /** Download/instrumentation progress. */
+  onProgress?: (p: { stage: string; file?: string; loaded?: number; total?: number; message?: string }) => void;
+}
+
+/** A loaded, instrumented model: the one object method code needs. */
+export interface LoadedModel {
+  info: ModelInfo;
+  tokenizer: TextTokenizer;
+  instrumentation: InstrumentationInfo;
+  /** Greedy/sampled generation with optional masks and per-step attention. */
+  generate(promptIds: number[], opts?: GenerateOptions): Promise<GenerateResult>;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,72 @@
+// Result shapes of the method, as written to disk by `retrieval-lens detect|ablate` and read by
+// the extension. Layers and heads are 0-based everywhere, as in the paper's files.
+
+export interface Needle {
+  id: string;
+  /** The statement inserted into the haystack. */
+  needle: string;
+  question: string;
+  /** The answer span the model should copy ("real_needle" in the reference code). */
+  real_needle: string;
+}
+
+export interface DetectionSettings {
+  lengths: number[];
+  depths: number[];
+  needles: string[];
+  maxNewTokens: number;
+  threshold: number;
+  template: string;
+  haystack: string[];
+  /** Insert a BOS before the needle, as the reference's encode() does; off by default. */
+  needleBos: boolean;
+}
+
+export interface CaseResult {
+  length: number;
+  depth: number;
+  needleId: string;
+  promptTokens: number;
+  /** Token range [start, end) of the answer span in the prompt. */
+  span: [number, number];
+  success: boolean;
+  rougeRecall: number;
+  response: string;
+  question: string;
+  /** Per-head score of this case, [layers][heads]; credit per step (can exceed 1). */
+  scores: number[][];
+}
+
+export interface ScoresFile {
+  format: 'retrieval-lens/scores@1';
+  model: { id: string; layers: number; heads: number; kvHeads?: number };
+  settings: DetectionSettings | Record<string, unknown>;
+  cases: CaseResult[];
+  /** Mean over counted (successful) cases, [layers][heads]. */
+  scores: number[][];
+  /** [[layer, head, score], ...], score descending, heads >= threshold. */
+  retrievalHeads: [number, number, number][];
+  summary: {
+    countedCases: number;
+    failedCases: number;
+    fractionRetrieval: number;
+    /** Heads with score > 0 in every counted case. */
+    alwaysActive: [number, number][];
+    /** NIAH accuracy per length x depth cell: accuracy[lengthIndex][depthIndex]. */
+    accuracy: { lengths: number[]; depths: number[]; values: number[][] };
+  };
+}
+
+export interface AblationResultRow {
+  k: number;
+  top: number;
+  random: number[];
+}
+
+export interface AblationFile {
+  format: 'retrieval-lens/ablation@1';
+  model: { id: string; layers: number; heads: number };
+  settings: Record<string, unknown>;
+  baseline: number;
+  results: AblationResultRow[];
+}

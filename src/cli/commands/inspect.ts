@@ -1,0 +1,61 @@
+// retrieval-lens inspect --model DIR [--dtype D] [--json]
+import { loadModel } from '../../engine/index.js';
+import { parseArgs } from '../args.js';
+import { defaultModelDir } from '../defaults.js';
+import type { Command } from '../io.js';
+
+const HELP = `usage: retrieval-lens inspect [--model DIR|HUB_ID] [--dtype fp32|fp16|q8|q4...] [--json]
+Loads the model, instruments its graph and prints its architecture, context length, the attention
+nodes found and where the instrumented graph is cached.
+`;
+
+export const run: Command = async (argv, io) => {
+  const { flags } = parseArgs(argv, { model: { type: 'string' }, dtype: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } });
+  if (flags.help) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const model = await loadModel((flags.model as string) ?? defaultModelDir(), { dtype: flags.dtype as string | undefined });
+  try {
+    const { info, instrumentation: ins } = model;
+    const report = {
+      model: info.id,
+      dir: info.dir,
+      architecture: info.modelType,
+      layers: info.layers,
+      heads: info.heads,
+      kvHeads: info.kvHeads,
+      groupedQueryAttention: info.kvHeads < info.heads,
+      headDim: info.headDim,
+      hiddenSize: info.hiddenSize,
+      vocabSize: info.vocabSize,
+      contextLength: info.contextLength,
+      dtype: info.dtype,
+      onnxFile: info.onnxFile,
+      template: info.template,
+      chatTemplate: info.hasChatTemplate,
+      attentionNodes: ins.attention,
+      instrumentedGraph: ins.instrumentedPath,
+      fromCache: ins.fromCache,
+      sourceSha256: ins.sourceSha256,
+    };
+    if (flags.json) {
+      io.stdout(JSON.stringify(report, null, 2) + '\n');
+      return 0;
+    }
+    const lines = [
+      `model           ${report.model}`,
+      `architecture    ${report.architecture}: ${report.layers} layers x ${report.heads} query heads (${report.kvHeads} KV heads${report.groupedQueryAttention ? ', grouped-query' : ''}), head dim ${report.headDim}, hidden ${report.hiddenSize}, vocab ${report.vocabSize}`,
+      `context length  ${report.contextLength} tokens`,
+      `onnx            ${report.onnxFile} (${report.dtype})`,
+      `prompt template ${report.template ? JSON.stringify(report.template) : report.chatTemplate ? 'chat template' : 'plain'}`,
+      `attention nodes ${report.attentionNodes.length}:`,
+      ...report.attentionNodes.map((a) => `  layer ${String(a.layer).padStart(2)}  ${a.softmax}  (scores ${a.scoreMatMul}, values ${a.valueMatMul}${a.casts ? ', with casts' : ''})`),
+      `instrumented    ${report.instrumentedGraph}${report.fromCache ? ' (cached)' : ''}`,
+    ];
+    io.stdout(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    await model.dispose();
+  }
+};

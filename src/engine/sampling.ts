@@ -1,0 +1,48 @@
+// Next-token choice from logits: greedy, or temperature / top-k / top-p sampling with a seeded RNG.
+import type { SamplingOptions } from './types.js';
+
+export function argmax(xs: ArrayLike<number>, start = 0, end = xs.length): number {
+  let best = start;
+  for (let i = start + 1; i < end; i++) if (xs[i] > xs[best]) best = i;
+  return best - start;
+}
+
+/** mulberry32: small, seedable, good enough for sampling and random head draws. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function makeSampler(opts: SamplingOptions = {}): (logits: Float32Array) => number {
+  const temperature = opts.temperature ?? 0;
+  if (temperature <= 0) return (logits) => argmax(logits);
+  const rand = rng(opts.seed ?? Date.now());
+  return (logits) => {
+    // Candidates sorted by logit; keep top-k, then the smallest prefix with mass >= top-p.
+    let idx = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+    if (opts.topK && opts.topK > 0) idx = idx.slice(0, opts.topK);
+    const max = logits[idx[0]];
+    let probs = idx.map((i) => Math.exp((logits[i] - max) / temperature));
+    let sum = probs.reduce((a, b) => a + b, 0);
+    if (opts.topP && opts.topP < 1) {
+      let acc = 0;
+      let keep = 0;
+      while (keep < probs.length && acc < opts.topP * sum) acc += probs[keep++];
+      idx = idx.slice(0, keep);
+      probs = probs.slice(0, keep);
+      sum = acc;
+    }
+    let r = rand() * sum;
+    for (let i = 0; i < idx.length; i++) {
+      r -= probs[i];
+      if (r <= 0) return idx[i];
+    }
+    return idx[idx.length - 1];
+  };
+}

@@ -1,0 +1,37 @@
+// The one place that creates onnxruntime sessions (like transformers.js's backends/onnx.js):
+// execution providers, threads and error translation live here.
+import * as ort from 'onnxruntime-node';
+import { RetrievalLensError } from './errors.js';
+
+export { ort };
+export type Tensor = ort.Tensor;
+
+export interface SessionOptions {
+  executionProviders?: string[];
+  threads?: number;
+}
+
+/** Providers this build of onnxruntime-node can use on this platform, in preference order. */
+export function availableProviders(): string[] {
+  const backends = (ort as unknown as { listSupportedBackends?: () => { name: string }[] }).listSupportedBackends?.();
+  return backends ? backends.map((b) => b.name) : ['cpu'];
+}
+
+export async function createSession(path: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const wanted = opts.executionProviders?.length ? opts.executionProviders : ['cpu'];
+  const known = availableProviders();
+  // Unknown providers are dropped rather than failing, so a setting made on a CUDA machine still runs elsewhere.
+  const providers = wanted.filter((p) => known.includes(p) || p === 'cpu');
+  if (!providers.includes('cpu')) providers.push('cpu');
+  try {
+    const options: ort.InferenceSession.SessionOptions = { executionProviders: providers, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+    if (opts.threads && opts.threads > 0) options.intraOpNumThreads = opts.threads;
+    return await ort.InferenceSession.create(path, options);
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    if (/protobuf|Protobuf parsing failed|ModelProto|Load model from .* failed/i.test(msg)) {
+      throw new RetrievalLensError('CORRUPT_ONNX', `onnxruntime cannot load ${path}: ${msg.split('\n')[0]}`);
+    }
+    throw new RetrievalLensError('RUNTIME', `onnxruntime failed to create a session for ${path}: ${msg.split('\n')[0]}`);
+  }
+}

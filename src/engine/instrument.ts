@@ -3,6 +3,7 @@
 //           head_mask_uniform  float [1]              1: masked heads attend uniformly (the paper's
 //                                                     query zeroing), 0: masked heads output exactly 0
 //   outputs attentions.{l}     float [batch, heads, kvLen]  probabilities of the LAST query position
+//           attentions         float [batch, layers*heads, kvLen]  the same, all layers concatenated
 // Only the last query row is exposed so a decoding step costs no extra memory at any context length.
 import { attentionGraphs, assertNoFusedAttention, findAttentionSites, type AttentionSite } from './attention.js';
 import { DT, elemTypeOf, floatTensor, int64Tensor, node, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
@@ -12,8 +13,10 @@ import type { AttentionNodeInfo } from './types.js';
 export const HEAD_MASK = 'head_mask';
 export const HEAD_MASK_UNIFORM = 'head_mask_uniform';
 export const attentionOutput = (layer: number) => `attentions.${layer}`;
+/** All layers' rows in one output, [batch, layers * heads, kvLen]: one fetch per step instead of one per layer. */
+export const ALL_ATTENTIONS = 'attentions';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 1;
+export const INSTRUMENT_VERSION = 2;
 
 export interface InstrumentResult {
   attention: AttentionNodeInfo[];
@@ -134,6 +137,8 @@ export function instrumentModel(model: ModelProto, layers: number, heads: number
     ifNode.output!.push(...outNames[0]);
   }
   g.output!.push(...outputs);
+  g.node!.push(node('Concat', outNames[0], [ALL_ATTENTIONS], P + 'concat_attentions', { axis: 1 }));
+  g.output!.push(valueInfo(ALL_ATTENTIONS, DT.FLOAT, ['batch_size', layers * heads, 'total_sequence_length']));
   const sites = siteLists[0];
   return {
     activationType: act,

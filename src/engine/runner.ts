@@ -2,7 +2,7 @@
 // per step. Graph inputs follow the Optimum layout: input_ids, attention_mask, position_ids,
 // past_key_values.{l}.key|value [batch, kvHeads, past, headDim]; outputs logits, present.*.
 import { ort, type Tensor } from './session.js';
-import { HEAD_MASK, HEAD_MASK_UNIFORM, attentionOutput } from './instrument.js';
+import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS } from './instrument.js';
 import { RetrievalLensError } from './errors.js';
 
 export interface RunnerShape {
@@ -113,7 +113,7 @@ export class Sequence {
     const fetches: string[] = [];
     if (opts.logits !== false) fetches.push('logits');
     for (let l = 0; l < layers; l++) fetches.push(`present.${l}.key`, `present.${l}.value`);
-    if (opts.attention) for (let l = 0; l < layers; l++) fetches.push(attentionOutput(l));
+    if (opts.attention) fetches.push(ALL_ATTENTIONS);
     const out = await r.session.run(feeds, fetches);
     for (let l = 0; l < layers; l++) {
       this.past[2 * l] = out[`present.${l}.key`];
@@ -126,9 +126,7 @@ export class Sequence {
       result.logits = logits.slice((n - 1) * vocabSize, n * vocabSize);
     }
     if (opts.attention) {
-      const rows = new Float32Array(layers * heads * total); // [layers, heads, kvLen]
-      for (let l = 0; l < layers; l++) rows.set(out[attentionOutput(l)].data as Float32Array, l * heads * total);
-      result.attention = rows;
+      result.attention = out[ALL_ATTENTIONS].data as Float32Array; // [1, layers * heads, kvLen] = [layers, heads, kvLen]
     }
     return result;
   }

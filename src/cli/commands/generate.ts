@@ -87,7 +87,7 @@ export const run: Command = async (argv, io) => {
     });
     if (flags.json) {
       io.stdout(
-        JSON.stringify({ model: info.id, promptTokens: result.promptTokens, text: result.text, tokenIds: result.tokenIds, stoppedBy: result.stoppedBy, mask: { heads, mode, scope }, steps: perStep }, null, 1) + '\n',
+        JSON.stringify({ model: info.id, promptTokens: result.promptTokens, promptTokenIds: ids, text: result.text, tokenIds: result.tokenIds, stoppedBy: result.stoppedBy, mask: { heads, mode, scope }, steps: perStep }, null, 1) + '\n',
       );
     } else {
       io.stdout(result.text + '\n');

@@ -99,6 +99,8 @@ export class Sequence {
     const total = this.length + n;
     const feeds: Record<string, Tensor> = { input_ids: int64(ids, [1, n]) };
     if (r.inputNames.has('attention_mask')) feeds.attention_mask = int64(new BigInt64Array(total).fill(1n), [1, total]);
+    // Merged decoders (decoder_model_merged.onnx) pick their branch with this flag.
+    if (r.inputNames.has('use_cache_branch')) feeds.use_cache_branch = new ort.Tensor('bool', [this.length > 0], [1]);
     if (r.inputNames.has('position_ids')) feeds.position_ids = int64(Array.from({ length: n }, (_, i) => this.length + i), [1, n]);
     for (let l = 0; l < layers; l++) {
       feeds[`past_key_values.${l}.key`] = this.past[2 * l];

@@ -1,0 +1,205 @@
+// View logic with no vscode in it: score files -> what the tree and panel show, the mask set,
+// grid sizing, quick-pick parsing. Unit-tested in test/unit/viewstate.test.ts.
+import type { ScoresFile } from '../method/types.js';
+import { headId, type HeadKey, type ScoreMapView, type AblationView } from '../shared/webviewProtocol.js';
+
+export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'file', threshold?: number): ScoreMapView {
+  const { layers, heads } = s.model;
+  const th = threshold ?? (typeof (s.settings as { threshold?: unknown }).threshold === 'number' ? ((s.settings as { threshold: number }).threshold) : 0.1);
+  const counted = s.cases.filter((c) => c.success);
+  const activeCases = counted.length
+    ? Array.from({ length: layers }, (_, l) => Array.from({ length: heads }, (_, h) => counted.filter((c) => (c.scores[l]?.[h] ?? 0) > 0).length))
+    : null;
+  let retrievalCount = 0;
+  for (const row of s.scores) for (const v of row) if (v >= th) retrievalCount++;
+  return {
+    name,
+    source,
+    modelId: s.model.id,
+    layers,
+    heads,
+    scores: s.scores,
+    activeCases,
+    countedCases: s.summary?.countedCases ?? counted.length,
+    totalCases: s.cases.length,
+    threshold: th,
+    retrievalCount,
+    alwaysActive: (s.summary?.alwaysActive ?? []).map(([l, h]) => `${l}-${h}`),
+    accuracy: s.summary?.accuracy && s.summary.accuracy.values?.length ? s.summary.accuracy : null,
+  };
+}
+
+export interface HeadRow extends HeadKey {
+  score: number;
+  retrieval: boolean;
+  activeCases: number | null;
+}
+
+export interface LayerRow {
+  layer: number;
+  heads: HeadRow[];
+  retrievalCount: number;
+  maxScore: number;
+}
+
+/** Layers in order, each with its heads sorted by score (ties by head index). */
+export function layerRows(view: ScoreMapView, retrievalOnly: boolean): LayerRow[] {
+  const out: LayerRow[] = [];
+  for (let l = 0; l < view.layers; l++) {
+    const all: HeadRow[] = [];
+    for (let h = 0; h < view.heads; h++) {
+      const score = view.scores[l]?.[h] ?? 0;
+      all.push({ layer: l, head: h, score, retrieval: score >= view.threshold, activeCases: view.activeCases?.[l]?.[h] ?? null });
+    }
+    all.sort((a, b) => b.score - a.score || a.head - b.head);
+    const heads = retrievalOnly ? all.filter((r) => r.retrieval) : all;
+    if (retrievalOnly && heads.length === 0) continue;
+    out.push({ layer: l, heads, retrievalCount: all.filter((r) => r.retrieval).length, maxScore: all[0]?.score ?? 0 });
+  }
+  return out;
+}
+
+/** All heads at or above the threshold, best first. */
+export function retrievalHeads(view: ScoreMapView): HeadRow[] {
+  return layerRows(view, true)
+    .flatMap((l) => l.heads)
+    .sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
+}
+
+export const formatScore = (s: number): string => (Number.isFinite(s) ? s.toFixed(3) : 'n/a');
+
+export function viewDescription(view: ScoreMapView): string {
+  const total = view.layers * view.heads;
+  const pct = total ? ((100 * view.retrievalCount) / total).toFixed(1) : '0';
+  return `${view.modelId}: ${view.retrievalCount}/${total} retrieval heads (${pct}%)`;
+}
+
+/**
+ * The masked heads, tied to one model and one document: when either changes the set is
+ * emptied, so masks chosen for one model never apply to another.
+ */
+export class MaskSet {
+  private heads = new Map<string, HeadKey>();
+  private owner = '';
+
+  /** Returns true when the owner changed and the set was cleared. */
+  bind(modelId: string, documentUri: string): boolean {
+    const owner = `${modelId}\u0000${documentUri}`;
+    if (owner === this.owner) return false;
+    const had = this.heads.size > 0;
+    this.owner = owner;
+    this.heads.clear();
+    return had;
+  }
+
+  has(h: HeadKey): boolean {
+    return this.heads.has(headId(h));
+  }
+
+  set(h: HeadKey, masked: boolean): void {
+    if (masked) this.heads.set(headId(h), { layer: h.layer, head: h.head });
+    else this.heads.delete(headId(h));
+  }
+
+  setMany(hs: HeadKey[], masked: boolean): void {
+    for (const h of hs) this.set(h, masked);
+  }
+
+  clear(): void {
+    this.heads.clear();
+  }
+
+  get size(): number {
+    return this.heads.size;
+  }
+
+  /** Sorted by layer, then head. */
+  list(): HeadKey[] {
+    return [...this.heads.values()].sort((a, b) => a.layer - b.layer || a.head - b.head);
+  }
+
+  /** Drops heads the model does not have (after a model with fewer layers or heads loads). */
+  retain(layers: number, heads: number): void {
+    for (const [k, h] of this.heads) if (h.layer >= layers || h.head >= heads) this.heads.delete(k);
+  }
+}
+
+export function maskStatusText(n: number): string {
+  return n === 1 ? '1 head masked' : `${n} heads masked`;
+}
+
+export interface GridPlan {
+  lengths: number[];
+  depths: number[];
+  /** Why lengths were dropped or changed, for the user. */
+  notes: string[];
+}
+
+/**
+ * The detection grid for a text of `textTokens` tokens: the configured lengths that the model's
+ * context allows and that the text can fill; when the text is shorter than every length, one
+ * length that the text fills.
+ */
+export function planGrid(textTokens: number, contextLength: number, lengths: number[], depths: number[], maxNewTokens: number, overhead = 64): GridPlan {
+  const notes: string[] = [];
+  const cap = contextLength - maxNewTokens - 1;
+  let ls = [...new Set(lengths.filter((l) => Number.isInteger(l) && l > 0))].sort((a, b) => a - b);
+  const tooLong = ls.filter((l) => l > cap);
+  if (tooLong.length) notes.push(`lengths ${tooLong.join(', ')} exceed the model context (${contextLength}) and were skipped`);
+  ls = ls.filter((l) => l <= cap);
+  const fillable = textTokens + overhead;
+  const unfilled = ls.filter((l) => l > fillable);
+  if (unfilled.length) {
+    ls = ls.filter((l) => l <= fillable);
+    if (ls.length === 0) ls = [Math.min(cap, fillable)];
+    notes.push(`the text has ${textTokens} tokens, so the grid uses lengths ${ls.join(', ')}`);
+  }
+  const ds = [...new Set(depths.filter((d) => Number.isFinite(d) && d >= 0 && d <= 100))].sort((a, b) => a - b);
+  return { lengths: ls, depths: ds.length ? ds : [0, 50, 100], notes };
+}
+
+/** "1, 2, 4 8" -> [1, 2, 4, 8]; null when anything is not a positive integer. */
+export function parseIntList(text: string): number[] | null {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  if (!parts.length) return null;
+  const out = parts.map(Number);
+  return out.every((n) => Number.isInteger(n) && n > 0) ? [...new Set(out)].sort((a, b) => a - b) : null;
+}
+
+export interface AblationSummary {
+  k: number;
+  top: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+export function summarizeAblation(view: AblationView): AblationSummary[] {
+  return view.rows.map((r) => {
+    const rs = r.random.length ? r.random : [NaN];
+    const mean = rs.reduce((a, b) => a + b, 0) / rs.length;
+    return { k: r.k, top: r.top, mean, min: Math.min(...rs), max: Math.max(...rs) };
+  });
+}
+
+/** Heads to mask in a random control: k heads not in `exclude`, from a seeded generator. */
+export function randomHeads(layers: number, heads: number, k: number, exclude: HeadKey[], seed: number): HeadKey[] {
+  const ex = new Set(exclude.map(headId));
+  const pool: HeadKey[] = [];
+  for (let l = 0; l < layers; l++) for (let h = 0; h < heads; h++) if (!ex.has(`${l}-${h}`)) pool.push({ layer: l, head: h });
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    // xorshift32: reproducible picks for the same seed
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 0x100000000;
+  };
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  return pool.slice(0, Math.min(k, pool.length));
+}

@@ -1,0 +1,44 @@
+// Adapters from worker requests to the method's detection and ablation runs.
+import type { LoadedModel } from '../engine/types.js';
+import { runDetection } from '../method/detect.js';
+import { runAblation } from '../method/ablate.js';
+import type { AblationFile, ScoresFile } from '../method/types.js';
+import type { AblateRequest, DetectRequest, Progress } from './protocol.js';
+
+type Tick = { done: number; total: number; etaMs?: number };
+const forward = (progress: (p: Progress) => void) => (p: Tick) => progress({ stage: 'run', done: p.done, total: p.total, etaMs: p.etaMs });
+
+export function runDetect(model: LoadedModel, req: DetectRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<ScoresFile> {
+  return runDetection(
+    model,
+    {
+      haystack: req.haystack,
+      needles: req.needles?.length ? req.needles : undefined,
+      lengths: req.lengths,
+      depths: req.depths,
+      maxNewTokens: req.maxNewTokens,
+      threshold: req.threshold,
+    },
+    { onProgress: forward(progress), signal },
+  );
+}
+
+export function runAblate(model: LoadedModel, req: AblateRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<AblationFile> {
+  return runAblation(
+    model,
+    req.scores,
+    {
+      ks: req.ks,
+      randomTrials: req.randomTrials,
+      seed: req.seed,
+      haystack: req.haystack,
+      needles: req.needles?.length ? req.needles : undefined,
+      lengths: req.lengths,
+      depths: req.depths,
+      maxNewTokens: req.maxNewTokens,
+      maskMode: req.maskMode,
+      maskScope: req.maskScope,
+    },
+    { onProgress: forward(progress), signal },
+  );
+}

@@ -1,0 +1,224 @@
+// Messages between the extension host and the model worker (a forked child process). The host
+// sends requests and cancels; the worker answers each request id with progress messages and then
+// exactly one result or error. Sent with `serialization: 'advanced'` so typed arrays survive.
+import type { ErrorCode } from '../engine/errors.js';
+import type { MaskSpec, ModelInfo } from '../engine/types.js';
+import type { AblationFile, Needle, ScoresFile } from '../method/types.js';
+
+/** Which model to run and how; the worker reloads when any field changes. */
+export interface ModelRef {
+  spec: string;
+  dtype?: string;
+  threads?: number;
+  executionProviders?: string[];
+  cacheDir?: string;
+}
+
+export interface DetectRequest {
+  kind: 'detect';
+  model: ModelRef;
+  haystack: string[];
+  lengths: number[];
+  depths: number[];
+  /** Needles to insert; empty or absent: the method's built-in needles. */
+  needles?: Needle[];
+  maxNewTokens: number;
+  threshold: number;
+}
+
+export interface AblateRequest {
+  kind: 'ablate';
+  model: ModelRef;
+  scores: ScoresFile;
+  ks: number[];
+  randomTrials: number;
+  seed: number;
+  haystack?: string[];
+  lengths?: number[];
+  depths?: number[];
+  needles?: Needle[];
+  maxNewTokens?: number;
+  maskMode: MaskSpec['mode'];
+  maskScope: MaskSpec['scope'];
+}
+
+export interface GenerateRequest {
+  kind: 'generate';
+  model: ModelRef;
+  prompt: string;
+  maxNewTokens: number;
+  mask?: MaskSpec;
+  /** Stop after a newline, as detection does. */
+  stopAtNewline?: boolean;
+}
+
+/**
+ * Build a needle prompt from the user's text (needle inserted at a sentence boundary near
+ * `depth` percent), generate with attention, and report where every head looked.
+ */
+export interface InspectRequest {
+  kind: 'inspect';
+  model: ModelRef;
+  /** The user's text (LF line ends); prompt offsets map back to it through `segments`. */
+  text: string;
+  needle: Needle;
+  depth: number;
+  /** Longest prompt in tokens; the text is cut to fit. */
+  maxPromptTokens: number;
+  maxNewTokens: number;
+  mask?: MaskSpec;
+  /** How many strongest positions per head and step to report. */
+  topPositions: number;
+}
+
+export interface LoadRequest {
+  kind: 'load';
+  model: ModelRef;
+}
+
+export interface CountTokensRequest {
+  kind: 'countTokens';
+  model: ModelRef;
+  text: string;
+}
+
+export type WorkerRequest = LoadRequest | CountTokensRequest | DetectRequest | AblateRequest | GenerateRequest | InspectRequest;
+export type RequestKind = WorkerRequest['kind'];
+
+export interface GenerateResponse {
+  text: string;
+  tokenIds: number[];
+  /** Each generated token's text, for word-level comparison and stepping. */
+  tokens: string[];
+  promptTokens: number;
+  stoppedBy: 'eos' | 'stop-token' | 'max-tokens';
+}
+
+/** A piece of the prompt copied from the user's text: prompt[promptStart, promptEnd) = text[textStart, ...). */
+export interface PromptSegment {
+  promptStart: number;
+  promptEnd: number;
+  textStart: number;
+}
+
+export interface InspectStep {
+  token: number;
+  text: string;
+  /** Per head (index layer * heads + head): strongest positions and their weights, descending. */
+  top: { pos: Int32Array; w: Float32Array }[];
+}
+
+export interface InspectResponse {
+  prompt: string;
+  question: string;
+  needle: Needle;
+  /** Each prompt token's text and its [start, end) in `prompt` (UTF-16 units). */
+  tokens: { text: string; start: number; end: number }[];
+  /** Token range [start, end) of the needle's answer span in the prompt. */
+  needleSpan: [number, number];
+  /** Where the needle was inserted, as an offset into the request's `text`. */
+  needleTextOffset: number;
+  /** Prompt character range of the inserted needle sentence. */
+  needleChars: [number, number];
+  segments: PromptSegment[];
+  /** Characters of the request's text that fit in the prompt. */
+  textUsed: number;
+  steps: InspectStep[];
+  answer: string;
+  layers: number;
+  heads: number;
+}
+
+export interface ModelSummary {
+  info: ModelInfo;
+  attentionNodes: number;
+}
+
+export interface WorkerResults {
+  load: ModelSummary;
+  countTokens: { tokens: number; contextLength: number };
+  detect: ScoresFile;
+  ablate: AblationFile;
+  generate: GenerateResponse;
+  inspect: InspectResponse;
+}
+
+export type ResultOf<K extends RequestKind> = WorkerResults[K];
+
+export interface Progress {
+  /** 'load' while a model loads; 'run' while cases/steps run. */
+  stage: 'load' | 'run';
+  message?: string;
+  done?: number;
+  total?: number;
+  etaMs?: number;
+}
+
+export interface WorkerErrorPayload {
+  /** RetrievalLensError codes, plus WORKER_CRASHED from the host side. */
+  code: ErrorCode | 'WORKER_CRASHED' | 'INTERNAL';
+  message: string;
+  stack?: string;
+}
+
+export type HostToWorker = { type: 'request'; id: number; request: WorkerRequest } | { type: 'cancel'; id: number };
+
+export type WorkerToHost =
+  | { type: 'ready'; pid: number }
+  | { type: 'progress'; id: number; progress: Progress }
+  | { type: 'result'; id: number; result: unknown }
+  | { type: 'error'; id: number; error: WorkerErrorPayload };
+
+const KINDS: ReadonlySet<string> = new Set<RequestKind>(['load', 'countTokens', 'detect', 'ablate', 'generate', 'inspect']);
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+/** Checks a message from the host before the worker acts on it; returns why it is bad, or null. */
+export function validateHostMessage(m: unknown): string | null {
+  if (!isObj(m)) return 'message is not an object';
+  if (m.type !== 'request' && m.type !== 'cancel') return `unknown message type ${JSON.stringify(m.type)}`;
+  if (!Number.isInteger(m.id)) return 'message id must be an integer';
+  if (m.type === 'cancel') return null;
+  const r = m.request;
+  if (!isObj(r)) return 'request is missing';
+  if (typeof r.kind !== 'string' || !KINDS.has(r.kind)) return `unknown request kind ${JSON.stringify(r.kind)}`;
+  if (!isObj(r.model) || typeof r.model.spec !== 'string' || !r.model.spec) return 'request.model.spec must be a non-empty string';
+  return null;
+}
+
+/** Checks a message from the worker; returns why it is bad, or null. */
+export function validateWorkerMessage(m: unknown): string | null {
+  if (!isObj(m)) return 'message is not an object';
+  switch (m.type) {
+    case 'ready':
+      return null;
+    case 'progress':
+      return Number.isInteger(m.id) && isObj(m.progress) ? null : 'bad progress message';
+    case 'result':
+      return Number.isInteger(m.id) && 'result' in m ? null : 'bad result message';
+    case 'error':
+      return Number.isInteger(m.id) && isObj(m.error) && typeof m.error.message === 'string' ? null : 'bad error message';
+    default:
+      return `unknown message type ${JSON.stringify(m.type)}`;
+  }
+}
+
+/** Same model, same settings: the worker may reuse its loaded model. */
+export function sameModel(a: ModelRef | undefined, b: ModelRef): boolean {
+  if (!a) return false;
+  return (
+    a.spec === b.spec &&
+    (a.dtype ?? '') === (b.dtype ?? '') &&
+    (a.threads ?? 0) === (b.threads ?? 0) &&
+    (a.executionProviders ?? ['cpu']).join(',') === (b.executionProviders ?? ['cpu']).join(',') &&
+    (a.cacheDir ?? '') === (b.cacheDir ?? '')
+  );
+}
+
+/** Remaining time from the rate so far; undefined until something is done. */
+export function eta(startedMs: number, nowMs: number, done: number, total: number): number | undefined {
+  if (done <= 0 || total <= 0) return undefined;
+  return Math.max(0, ((nowMs - startedMs) / done) * (total - done));
+}

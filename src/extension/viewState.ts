@@ -203,3 +203,21 @@ export function randomHeads(layers: number, heads: number, k: number, exclude: H
   }
   return pool.slice(0, Math.min(k, pool.length));
 }
+
+/** Per step, the mean attention of `heads` over prompt positions (sparse: the positions any head reported). */
+export function combineAttention(
+  steps: { top: { pos: ArrayLike<number>; w: ArrayLike<number> }[] }[],
+  headsPerLayer: number,
+  heads: HeadKey[],
+): { pos: number[]; w: number[] }[] {
+  return steps.map((s) => {
+    const acc = new Map<number, number>();
+    for (const h of heads) {
+      const t = s.top[h.layer * headsPerLayer + h.head];
+      if (!t) continue;
+      for (let i = 0; i < t.pos.length; i++) acc.set(t.pos[i], (acc.get(t.pos[i]) ?? 0) + t.w[i] / heads.length);
+    }
+    const entries = [...acc.entries()].sort((a, b) => b[1] - a[1]);
+    return { pos: entries.map((e) => e[0]), w: entries.map((e) => e[1]) };
+  });
+}

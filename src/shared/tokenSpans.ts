@@ -20,7 +20,9 @@ function stable(text: string): number {
  * so it is linear in the prompt length; the anchor cancels out of the difference as long as both
  * decodes start at the same token.
  */
-export function tokenSpans(ids: number[], decode: (ids: number[]) => string, window = 8): TokenSpan[] {
+export function tokenSpans(ids: number[], decodeIds: (ids: number[]) => string, window = 8): TokenSpan[] {
+  // Some tokenizers refuse an empty id list.
+  const decode = (x: number[]) => (x.length ? decodeIds(x) : '');
   const spans: TokenSpan[] = [];
   let offset = 0; // end of the last completed character, in the full decoded text
   let pendingFrom = -1; // first token of an incomplete character

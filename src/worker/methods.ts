@@ -1,14 +1,14 @@
 // Adapters from worker requests to the method's detection and ablation runs.
 import type { LoadedModel } from '../engine/types.js';
-import { runDetection } from '../method/detect.js';
-import { runAblation } from '../method/ablate.js';
 import type { AblationFile, ScoresFile } from '../method/types.js';
 import type { AblateRequest, DetectRequest, Progress } from './protocol.js';
 
 type Tick = { done: number; total: number; etaMs?: number };
 const forward = (progress: (p: Progress) => void) => (p: Tick) => progress({ stage: 'run', done: p.done, total: p.total, etaMs: p.etaMs });
 
-export function runDetect(model: LoadedModel, req: DetectRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<ScoresFile> {
+// Loaded on first use: a worker that only generates never pays for the method's imports.
+export async function runDetect(model: LoadedModel, req: DetectRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<ScoresFile> {
+  const { runDetection } = await import('../method/detect.js');
   return runDetection(
     model,
     {
@@ -23,7 +23,8 @@ export function runDetect(model: LoadedModel, req: DetectRequest, signal: AbortS
   );
 }
 
-export function runAblate(model: LoadedModel, req: AblateRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<AblationFile> {
+export async function runAblate(model: LoadedModel, req: AblateRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<AblationFile> {
+  const { runAblation } = await import('../method/ablate.js');
   return runAblation(
     model,
     req.scores,

@@ -1,0 +1,59 @@
+// retrievalLens.* settings, read fresh for every run.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import type { ModelRef } from '../worker/protocol.js';
+import type { Needle } from '../method/types.js';
+import type { MaskMode, MaskScope } from '../shared/webviewProtocol.js';
+
+export interface Settings {
+  model: string;
+  dtype: string;
+  threads: number;
+  executionProvider: string;
+  lengths: number[];
+  depths: number[];
+  needles: Needle[];
+  threshold: number;
+  maxNewTokens: number;
+  maskMode: MaskMode;
+  maskScope: MaskScope;
+  highlightDepth: number;
+}
+
+export function bundledModel(extensionPath: string): string {
+  return path.join(extensionPath, 'models', 'needle-organism');
+}
+
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration('retrievalLens');
+  const nums = (key: string, def: number[]) => {
+    const v = c.get<unknown>(key);
+    return Array.isArray(v) && v.every((x) => typeof x === 'number') && v.length ? (v as number[]) : def;
+  };
+  const needles = (c.get<unknown[]>('needles') ?? []).filter(
+    (n): n is Needle => typeof n === 'object' && n !== null && typeof (n as Needle).needle === 'string' && typeof (n as Needle).question === 'string',
+  );
+  return {
+    model: (c.get<string>('model') ?? '').trim(),
+    dtype: c.get<string>('dtype') ?? 'auto',
+    threads: c.get<number>('threads') ?? 0,
+    executionProvider: c.get<string>('executionProvider') ?? 'cpu',
+    lengths: nums('lengths', [256, 512]),
+    depths: nums('depths', [0, 25, 50, 75, 100]),
+    needles: needles.map((n, i) => ({ id: n.id ?? `user-${i + 1}`, needle: n.needle, question: n.question, real_needle: n.real_needle ?? n.needle })),
+    threshold: c.get<number>('threshold') ?? 0.1,
+    maxNewTokens: c.get<number>('maxNewTokens') ?? 50,
+    maskMode: c.get<string>('maskMode') === 'zero' ? 'zero' : 'uniform',
+    maskScope: c.get<string>('maskScope') === 'all' ? 'all' : 'decode',
+    highlightDepth: c.get<number>('highlightDepth') ?? 50,
+  };
+}
+
+export function modelRef(s: Settings, extensionPath: string): ModelRef {
+  return {
+    spec: s.model || bundledModel(extensionPath),
+    dtype: s.dtype && s.dtype !== 'auto' ? s.dtype : undefined,
+    threads: s.threads > 0 ? s.threads : undefined,
+    executionProviders: s.executionProvider && s.executionProvider !== 'cpu' ? [s.executionProvider, 'cpu'] : ['cpu'],
+  };
+}

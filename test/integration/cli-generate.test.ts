@@ -32,7 +32,7 @@ test('inspect --json reports the organism architecture and its six attention nod
 
 test('generate answers a needle question and some head attends the answer tokens', async () => {
   const prompt = `${HAYSTACK}\n\nQuestion: What is Zorvak's secret code?\nAnswer:`;
-  const r = await cli(['generate', '--model', bundledModel, '--prompt', prompt, '--max-new-tokens', '24', '--attention', '--json']);
+  const r = await cli(['generate', '--model', bundledModel, '--prompt', prompt, '--max-new-tokens', '40', '--attention', '--json']);
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out);
   assert.match(j.text, /48213/);

@@ -27,7 +27,9 @@ export function tokenSpans(ids: number[], decodeIds: (ids: number[]) => string, 
   let offset = 0; // end of the last completed character, in the full decoded text
   let pendingFrom = -1; // first token of an incomplete character
   for (let i = 0; i < ids.length; i++) {
-    const a = Math.max(0, i - window);
+    let a = Math.max(0, i - window);
+    // Never anchor on a continuation byte: it decodes to U+FFFD on its own and skews the difference.
+    while (a > 0 && decode([ids[a]]).startsWith(REPLACEMENT)) a--;
     const before = stable(decode(ids.slice(a, i)));
     const raw = decode(ids.slice(a, i + 1));
     const after = stable(raw);

@@ -67,7 +67,8 @@ export function drawScoreMap(view: ScoreMapView, selected: HeadKey | null, masks
   legend.append(s('rect', { x: lx, y: ly, width: 12, height: lh, fill: 'none', stroke: fg, 'stroke-width': 0.5 }));
   const yOf = (v: number) => ly + lh - (v / scale.max) * lh;
   for (const t of scale.ticks) {
-    if (t === view.threshold) continue;
+    // The threshold has its own label; drop ticks that would print on top of it.
+    if (Math.abs(t - view.threshold) < scale.max * 0.08) continue;
     legend.append(s('line', { x1: lx + 12, x2: lx + 15, y1: yOf(t), y2: yOf(t), stroke: fg }));
     legend.append(s('text', { x: lx + 17, y: yOf(t) + 3, fill: fg, 'font-size': 9 }, fmt(t, 2)));
   }

@@ -19,11 +19,14 @@ export interface BuiltPrompt {
   textUsed: number;
 }
 
-/** Where to insert a needle: just after the sentence end at or before depth% of the text. */
+/**
+ * Where to insert a needle: just after the sentence end at or before depth% of the text (as the
+ * reference walks back to a period). Line breaks do not count: prose is often wrapped mid-sentence.
+ */
 export function insertionPoint(text: string, depth: number): number {
   if (depth >= 100) return text.length;
   let pos = Math.round((text.length * Math.max(0, depth)) / 100);
-  while (pos > 0 && !/[.!?\n]/.test(text[pos - 1])) pos--;
+  while (pos > 0 && !(/[.!?]/.test(text[pos - 1]) && (pos === text.length || /\s/.test(text[pos])))) pos--;
   return pos;
 }
 

@@ -238,7 +238,7 @@ function buildCompare(a: { name: string; scores: ScoresFile }, b: { name: string
     b: b.name,
     pearson: r.pearson,
     spearman: r.spearman,
-    overlap: r.topK.map((t) => ({ k: t.k, shared: t.shared, fraction: t.fraction })),
+    overlap: r.topK.map((t: { k: number; shared: number; fraction: number }) => ({ k: t.k, shared: t.shared, fraction: t.fraction })),
     points,
     note: sameShape ? null : `different shapes (${a.scores.model.layers}×${a.scores.model.heads} vs ${b.scores.model.layers}×${b.scores.model.heads}); compared on the shared heads`,
   };

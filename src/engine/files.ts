@@ -1,60 +1,151 @@
 // Picks the ONNX file of a model folder in the transformers.js/Optimum layout:
-// onnx/model{suffix}.onnx or onnx/decoder_model_merged{suffix}.onnx, suffix by dtype.
+// onnx/model{suffix}.onnx or onnx/decoder_model_merged{suffix}.onnx, suffix by dtype, plus the
+// external-data files that file keeps its weights in.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, posix, sep } from 'node:path';
+import { onnx, type GraphProto } from './graph.js';
+import { decodeModel } from './cache.js';
 import { RetrievalLensError } from './errors.js';
 
-/** transformers.js's dtype -> file suffix mapping (DEFAULT_DTYPE_SUFFIX_MAPPING), plus aliases. */
+/**
+ * transformers.js 4.3.1's DEFAULT_DTYPE_SUFFIX_MAPPING (utils/dtypes.js), plus the alias
+ * `quantized`. The order is the preference when no dtype is asked for and fp32 is absent:
+ * the closest to full precision first.
+ */
 export const DTYPE_SUFFIX: Record<string, string> = {
   fp32: '',
   fp16: '_fp16',
   q8: '_quantized',
-  quantized: '_quantized',
   int8: '_int8',
   uint8: '_uint8',
   q4: '_q4',
   q4f16: '_q4f16',
   bnb4: '_bnb4',
+  q2: '_q2',
+  q2f16: '_q2f16',
+  q1: '_q1',
+  q1f16: '_q1f16',
 };
+const ALIASES: Record<string, string> = { quantized: 'q8' };
 
-const BASES = ['model', 'decoder_model_merged'];
+/** Base names transformers.js uses for a causal LM's decoder, in order of preference. */
+export const ONNX_BASES = ['model', 'decoder_model_merged'];
 
 export interface OnnxFile {
   path: string;
   /** Relative to the model folder, e.g. onnx/model_fp16.onnx. */
   file: string;
   dtype: string;
+  /** External-data files the graph reads its tensors from, relative to the model folder (e.g. onnx/model.onnx_data). */
+  externalData: string[];
 }
 
-function dtypeOf(name: string): { base: string; dtype: string } | null {
-  for (const base of BASES) {
-    for (const [dtype, suffix] of Object.entries(DTYPE_SUFFIX)) {
-      if (name === `${base}${suffix}.onnx`) return { base, dtype: dtype === 'quantized' ? 'q8' : dtype };
-    }
+/**
+ * Canonical dtype name for a user's choice; undefined (and `auto`) mean "pick one".
+ * Throws BAD_INPUT for a name transformers.js does not know.
+ */
+export function normalizeDtype(dtype: string | undefined): string | undefined {
+  if (dtype === undefined || dtype === '' || dtype === 'auto') return undefined;
+  const d = ALIASES[dtype] ?? dtype;
+  if (!(d in DTYPE_SUFFIX)) {
+    throw new RetrievalLensError('BAD_INPUT', `unknown dtype "${dtype}"; known: ${[...Object.keys(DTYPE_SUFFIX), ...Object.keys(ALIASES)].join(', ')}`);
   }
-  return null;
+  return d;
 }
+
+/** Candidate files for a dtype, relative to the model folder, in order of preference. */
+export function onnxCandidates(dtype: string): string[] {
+  const suffix = DTYPE_SUFFIX[dtype];
+  return ONNX_BASES.map((base) => `onnx/${base}${suffix}.onnx`);
+}
+
+const FILE_DTYPE = new Map<string, string>(
+  Object.keys(DTYPE_SUFFIX).flatMap((d) => onnxCandidates(d).map((f) => [posix.basename(f), d] as [string, string])),
+);
 
 /** dtypes present in dir/onnx, in the order of DTYPE_SUFFIX. */
 export function listDtypes(dir: string): string[] {
   const onnxDir = join(dir, 'onnx');
-  if (!existsSync(onnxDir)) return [];
-  const found = new Set(readdirSync(onnxDir).map((f) => dtypeOf(f)?.dtype).filter((d): d is string => Boolean(d)));
+  if (!existsSync(onnxDir) || !statSync(onnxDir).isDirectory()) return [];
+  const found = new Set(readdirSync(onnxDir).map((f) => FILE_DTYPE.get(f)).filter((d): d is string => Boolean(d)));
   return Object.keys(DTYPE_SUFFIX).filter((d) => found.has(d));
+}
+
+type Tensor = NonNullable<GraphProto['initializer']>[number];
+
+const externalCache = new Map<string, { size: number; mtimeMs: number; locations: string[] }>();
+
+/**
+ * External-data locations of an ONNX file, as written in its tensors (relative to the file's own
+ * folder). Reads the whole graph; memoised per file size and mtime since large single-file
+ * models would otherwise be decoded on every load.
+ */
+export function externalDataLocations(onnxPath: string): string[] {
+  const st = statSync(onnxPath);
+  const hit = externalCache.get(onnxPath);
+  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.locations;
+  const model = decodeModel(onnxPath);
+  const locs = new Set<string>();
+  const tensor = (t: Tensor | null | undefined) => {
+    if (!t || t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return;
+    const loc = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
+    if (loc) locs.add(loc);
+  };
+  const graph = (g: GraphProto | null | undefined) => {
+    if (!g) return;
+    g.initializer?.forEach(tensor);
+    for (const s of g.sparseInitializer ?? []) {
+      tensor(s.values);
+      tensor(s.indices);
+    }
+    for (const n of g.node ?? []) {
+      for (const a of n.attribute ?? []) {
+        tensor(a.t);
+        a.tensors?.forEach(tensor);
+        graph(a.g);
+        a.graphs?.forEach(graph);
+      }
+    }
+  };
+  graph(model.graph);
+  const locations = [...locs].sort();
+  externalCache.set(onnxPath, { size: st.size, mtimeMs: st.mtimeMs, locations });
+  return locations;
+}
+
+/**
+ * A location, relative to the model folder, for a tensor location written inside `onnxFile`
+ * (itself relative to the model folder). Locations that leave the model folder are refused:
+ * they would make a download write, or a load read, outside it.
+ */
+export function externalDataPath(onnxFile: string, location: string): string {
+  const rel = posix.normalize(posix.join(posix.dirname(onnxFile), location.split(sep).join('/')));
+  if (isAbsolute(location) || rel.startsWith('../') || rel === '..') {
+    throw new RetrievalLensError('CORRUPT_ONNX', `${onnxFile} points its external data outside the model folder ("${location}")`);
+  }
+  return rel;
 }
 
 export function findOnnxFile(dir: string, dtype?: string): OnnxFile {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${dir}`);
+  const want = normalizeDtype(dtype);
   const available = listDtypes(dir);
   if (available.length === 0) {
-    throw new RetrievalLensError('NOT_A_MODEL', `no ONNX decoder in ${join(dir, 'onnx')} (expected onnx/model.onnx or onnx/decoder_model_merged.onnx, optionally with a dtype suffix such as _fp16 or _q4)`);
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `no ONNX decoder in ${join(dir, 'onnx')} (expected onnx/model.onnx or onnx/decoder_model_merged.onnx, optionally with a dtype suffix such as _fp16 or _q4); available dtypes: none`,
+    );
   }
-  const want = dtype ?? (available.includes('fp32') ? 'fp32' : available[0]);
-  const suffix = DTYPE_SUFFIX[want];
-  if (suffix === undefined) throw new RetrievalLensError('BAD_INPUT', `unknown dtype "${want}"; known: ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
-  for (const base of BASES) {
-    const file = `onnx/${base}${suffix}.onnx`;
-    if (existsSync(join(dir, file))) return { path: join(dir, file), file, dtype: want === 'quantized' ? 'q8' : want };
+  const chosen = want ?? (available.includes('fp32') ? 'fp32' : available[0]);
+  if (!available.includes(chosen)) {
+    throw new RetrievalLensError('NOT_A_MODEL', `the model has no ${chosen} ONNX file (${onnxCandidates(chosen).join(' or ')}); available dtypes: ${available.join(', ')}`);
   }
-  throw new RetrievalLensError('NOT_A_MODEL', `the model has no ${want} ONNX file; available dtypes: ${available.join(', ')}`);
+  const file = onnxCandidates(chosen).find((f) => existsSync(join(dir, f)))!;
+  const path = join(dir, file);
+  const externalData = externalDataLocations(path).map((loc) => externalDataPath(file, loc));
+  const missing = externalData.filter((f) => !existsSync(join(dir, f)));
+  if (missing.length) {
+    throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data files that are missing: ${missing.join(', ')} (in ${dir})`);
+  }
+  return { path, file, dtype: chosen, externalData };
 }

@@ -59,8 +59,12 @@ export interface ScoresFile {
 
 export interface AblationResultRow {
   k: number;
+  /** Accuracy (0..1) with the top-k heads by retrieval score masked. */
   top: number;
+  /** Accuracy with k random non-retrieval heads masked, one per trial. */
   random: number[];
+  topHeads?: { layer: number; head: number }[];
+  randomHeads?: { layer: number; head: number }[][];
 }
 
 export interface AblationFile {

@@ -1,4 +1,7 @@
 // Adapters from worker requests to the method's detection and ablation runs.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../cli/defaults.js';
 import type { LoadedModel } from '../engine/types.js';
 import type { AblationFile, ScoresFile } from '../method/types.js';
 import type { AblateRequest, DetectRequest, Progress } from './protocol.js';
@@ -32,7 +35,8 @@ export async function runAblate(model: LoadedModel, req: AblateRequest, signal: 
       ks: req.ks,
       randomTrials: req.randomTrials,
       seed: req.seed,
-      haystack: req.haystack,
+      // No text of the user's: the bundled public-domain haystack.
+      haystack: req.haystack ?? [readFileSync(join(packageRoot(), 'data', 'haystack', 'shakespeare.txt'), 'utf8')],
       needles: req.needles?.length ? req.needles : undefined,
       lengths: req.lengths,
       depths: req.depths,

@@ -1,0 +1,65 @@
+// retrieval-lens analyze FILE [--compare FILE2] [--json]: ours or the paper's head_score JSON.
+import { readFileSync } from 'node:fs';
+import { RetrievalLensError } from '../../engine/index.js';
+import { analyzeScores, compareScores } from '../../method/analyze.js';
+import { parseScoresJson } from '../../method/formats.js';
+import { parseArgs, UsageError } from '../args.js';
+import type { Command } from '../io.js';
+
+const HELP = `usage: retrieval-lens analyze FILE [--compare FILE2] [--top 10] [--json]
+Reads a scores file (ours, or the reference's {"layer-head": [...]} head_score JSON) and prints heads,
+counted cases, the fraction of heads >= 0.1 and exactly 0, heads active in every case, the top heads,
+and with --compare the Pearson/Spearman correlation of per-head scores and the top-k overlap.
+`;
+
+function load(path: string) {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new RetrievalLensError('BAD_SCORES_FILE', `cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseScoresJson(text, path);
+}
+
+export const run: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { compare: { type: 'string' }, top: { type: 'number' }, json: { type: 'boolean' }, help: { type: 'boolean' } });
+  if (flags.help) {
+    io.stdout(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('give exactly one scores FILE');
+  const a = load(positionals[0]);
+  const an = analyzeScores(a, (flags.top as number) ?? 10);
+  let compare: ReturnType<typeof compareScores> | undefined;
+  if (flags.compare) {
+    const b = load(flags.compare as string);
+    try {
+      compare = compareScores(a, b);
+    } catch (e) {
+      throw new RetrievalLensError('BAD_INPUT', (e as Error).message);
+    }
+  }
+  if (flags.json) {
+    const out = { ...an, ...(compare ? { compare: { pearson: compare.pearson, spearman: compare.spearman, topKOverlap: compare.topKOverlap, topK: compare.topK } } : {}) };
+    io.stdout(JSON.stringify(out) + '\n');
+    return 0;
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const lines = [
+    `file            ${positionals[0]}`,
+    `heads           ${an.heads} (${a.model.layers} layers x ${a.model.heads} heads)`,
+    `counted cases   ${an.cases}`,
+    `score >= 0.1    ${pct(an.fractionAtLeast01)} (${Math.round(an.fractionAtLeast01 * an.heads)} heads)`,
+    `score == 0      ${pct(an.fractionZero)}`,
+    `always active   ${an.alwaysActive.length}: ${an.alwaysActive.map(([l, h]) => `${l}-${h}`).join(', ')}`,
+    'top heads:',
+    ...an.top.map(([l, h, v]) => `  ${`${l}-${h}`.padEnd(7)} ${v.toFixed(3)}`),
+  ];
+  if (compare) {
+    lines.push(`compared with ${flags.compare}: Pearson ${compare.pearson.toFixed(3)}, Spearman ${compare.spearman.toFixed(3)}`);
+    for (const t of compare.topK) lines.push(`  top-${t.k} overlap ${t.shared}/${t.k} (${pct(t.fraction)})`);
+  }
+  io.stdout(lines.join('\n') + '\n');
+  return 0;
+};

@@ -1,0 +1,125 @@
+// The causal experiment: NIAH accuracy on fresh cases with no mask, with the top-k retrieval heads
+// masked, and with k random heads masked. Random heads are drawn from ALL heads of the model
+// excluding the retrieval heads (the reference draws from range(32) and never excludes them).
+import { RetrievalLensError, throwIfAborted } from '../engine/errors.js';
+import { rng } from '../engine/sampling.js';
+import type { HeadRef, LoadedModel, MaskMode, MaskScope } from '../engine/types.js';
+import { CaseBuilder, choosePromptFormat, type NeedleCase } from './cases.js';
+import { DEFAULT_DEPTHS, validateGrid, type Hooks } from './detect.js';
+import { DEFAULT_NEEDLES } from './needles.js';
+import { rouge1Recall } from './rouge.js';
+import type { AblationFile, Needle, ScoresFile } from './types.js';
+
+export interface AblateOptions {
+  ks?: number[];
+  randomTrials?: number;
+  seed?: number;
+  haystack: string[];
+  needles?: Needle[];
+  lengths?: number[];
+  depths?: number[];
+  maxNewTokens?: number;
+  maskMode?: MaskMode;
+  maskScope?: MaskScope;
+  template?: string;
+}
+
+/** Heads ranked by mean score, best first (ties by position, so the order is deterministic). */
+export function rankHeads(scores: number[][]): HeadRef[] {
+  const all: [number, number, number][] = [];
+  scores.forEach((row, layer) => row.forEach((s, head) => all.push([layer, head, s])));
+  return all.sort((a, b) => b[2] - a[2] || a[0] - b[0] || a[1] - b[1]).map(([layer, head]) => ({ layer, head }));
+}
+
+/** k heads drawn without replacement from the heads not in `exclude`. */
+export function randomHeads(layers: number, heads: number, k: number, exclude: HeadRef[], rand: () => number): HeadRef[] {
+  const skip = new Set(exclude.map((h) => `${h.layer}:${h.head}`));
+  const pool: HeadRef[] = [];
+  for (let layer = 0; layer < layers; layer++) for (let head = 0; head < heads; head++) if (!skip.has(`${layer}:${head}`)) pool.push({ layer, head });
+  if (k > pool.length) throw new RetrievalLensError('BAD_INPUT', `cannot draw ${k} random heads: only ${pool.length} heads are not retrieval heads`);
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  return pool.slice(0, k);
+}
+
+/** Fresh depths: halfway between the detection depths, so no ablation case repeats a detection case. */
+export function freshDepths(detection: number[]): number[] {
+  const d = [...new Set(detection)].sort((a, b) => a - b);
+  if (d.length < 2) return [Math.min(100, (d[0] ?? 0) + 12.5)];
+  return d.slice(1).map((x, i) => (x + d[i]) / 2);
+}
+
+export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: AblateOptions, hooks: Hooks = {}): Promise<AblationFile> {
+  const { info } = model;
+  if (scores.model.layers !== info.layers || scores.model.heads !== info.heads) {
+    throw new RetrievalLensError('BAD_SCORES_FILE', `the scores are for ${scores.model.layers} x ${scores.model.heads} heads but the model has ${info.layers} x ${info.heads}`);
+  }
+  const settings = scores.settings as Partial<{ lengths: number[]; depths: number[]; needles: string[]; threshold: number }>;
+  const ks = opts.ks ?? [1, 2, 4, 8];
+  const trials = opts.randomTrials ?? 5;
+  const seed = opts.seed ?? 1;
+  const used = new Set(settings.needles ?? []);
+  const needles = opts.needles?.length ? opts.needles : DEFAULT_NEEDLES.filter((n) => !used.has(n.id)).slice(0, 3);
+  const lengths = opts.lengths ?? settings.lengths ?? [];
+  const depths = opts.depths ?? freshDepths(settings.depths ?? DEFAULT_DEPTHS);
+  validateGrid(model, { haystack: opts.haystack, lengths, depths });
+  const threshold = settings.threshold ?? 0.1;
+  const retrieval = rankHeads(scores.scores).filter(({ layer, head }) => scores.scores[layer][head] >= threshold);
+  const ranked = rankHeads(scores.scores);
+  const mode = opts.maskMode ?? 'uniform';
+  const scope = opts.maskScope ?? 'decode';
+
+  const fmt = choosePromptFormat(opts.template, info.template, info.hasChatTemplate);
+  const builder = new CaseBuilder(model.tokenizer, opts.haystack, fmt, { bosTokenId: info.bosTokenId });
+  const cases: NeedleCase[] = [];
+  for (const length of lengths) for (const depth of depths) for (const needle of needles) cases.push(builder.build(length, depth, needle));
+
+  const rand = rng(seed);
+  const conditions: { kind: 'baseline' | 'top' | 'random'; k: number; heads: HeadRef[] }[] = [{ kind: 'baseline', k: 0, heads: [] }];
+  for (const k of ks) {
+    conditions.push({ kind: 'top', k, heads: ranked.slice(0, k) });
+    for (let t = 0; t < trials; t++) conditions.push({ kind: 'random', k, heads: randomHeads(info.layers, info.heads, k, retrieval, rand) });
+  }
+  const stops = [...info.eosTokenIds, ...(model.tokenizer.newlineTokenId !== null ? [model.tokenizer.newlineTokenId] : [])];
+  const total = conditions.length * cases.length;
+  let done = 0;
+  const t0 = Date.now();
+  const accuracy = async (heads: HeadRef[]) => {
+    let ok = 0;
+    for (const c of cases) {
+      throwIfAborted(hooks.signal);
+      const r = await model.generate(c.promptIds, {
+        maxNewTokens: opts.maxNewTokens ?? 50,
+        stopTokens: stops,
+        mask: heads.length ? { heads, mode, scope } : undefined,
+        signal: hooks.signal,
+      });
+      if (rouge1Recall(c.needle.real_needle, r.text.trim()) > 0.5) ok++;
+      done++;
+      hooks.onProgress?.({ done, total, etaMs: ((Date.now() - t0) / done) * (total - done) });
+    }
+    return ok / cases.length;
+  };
+
+  const baseline = await accuracy([]);
+  const results: AblationFile['results'] = [];
+  for (const k of ks) {
+    const top = await accuracy(conditions.find((c) => c.kind === 'top' && c.k === k)!.heads);
+    const random: number[] = [];
+    const randomHeadSets: HeadRef[][] = [];
+    for (const c of conditions.filter((x) => x.kind === 'random' && x.k === k)) {
+      random.push(await accuracy(c.heads));
+      randomHeadSets.push(c.heads);
+    }
+    results.push({ k, top, random, topHeads: ranked.slice(0, k), randomHeads: randomHeadSets } as AblationFile['results'][number]);
+  }
+  return {
+    format: 'retrieval-lens/ablation@1',
+    model: { id: info.id, layers: info.layers, heads: info.heads },
+    settings: { ks, randomTrials: trials, seed, lengths, depths, needles: needles.map((n) => n.id), maskMode: mode, maskScope: scope, threshold, retrievalHeads: retrieval.length, cases: cases.length },
+    baseline,
+    results,
+  };
+}

@@ -1,23 +1,25 @@
-// A model spec is a local folder or a Hub id ("owner/name[@revision]"). Hub models are fetched by
-// @huggingface/transformers' own Hub code into its file cache, whose layout for the main revision
-// is <cacheDir>/<owner>/<name>/<file>, i.e. a model folder we can load like any other.
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import { AutoConfig, AutoTokenizer, AutoModelForCausalLM, env } from '@huggingface/transformers';
-import { RetrievalLensError, throwIfAborted } from './errors.js';
+// A model spec is a local folder or a Hub id ("owner/name[@revision]"). Hub files are fetched by
+// transformers.js' own getModelFile into its file cache (FileCache), which keys a file by
+// "<owner>/<name>/<file>" for the main revision and "<owner>/<name>/<revision>/<file>" otherwise:
+// so <cacheDir>/<owner>/<name>[/<revision>] is a model folder we load like any local one.
+import { copyFileSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { env } from '@huggingface/transformers';
+// The package's entry point exports neither getModelFile nor the env object that code reads, so
+// they come from the src/ tree it ships. That env is a second instance: hubSettings() copies the
+// public env's settings (remoteHost, remotePathTemplate, fetch) into it before every download.
+// @ts-expect-error transformers.js ships no declarations beside src/
+import * as hfHub from '../../node_modules/@huggingface/transformers/src/utils/hub.js';
+// @ts-expect-error transformers.js ships no declarations beside src/
+import { env as hfHubEnv } from '../../node_modules/@huggingface/transformers/src/env.js';
+import { DTYPE_SUFFIX, externalDataLocations, externalDataPath, findOnnxFile, normalizeDtype, onnxCandidates } from './files.js';
+import { RetrievalLensError, cancelled, throwIfAborted } from './errors.js';
 import type { LoadOptions } from './types.js';
 
-const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[\w./-]+)?$/;
-
-export function isHubId(spec: string): boolean {
-  return HUB_ID.test(spec) && !spec.startsWith('.') && !isAbsolute(spec);
-}
-
-export interface ResolveOptions {
-  dtype?: string;
-  cacheDir?: string;
-  onProgress?: LoadOptions['onProgress'];
-  signal?: AbortSignal;
+interface HubOptions {
+  revision: string;
+  cache_dir: string;
+  progress_callback?: (p: HubProgress) => void;
 }
 
 interface HubProgress {
@@ -27,38 +29,198 @@ interface HubProgress {
   total?: number;
 }
 
+const hub = hfHub as {
+  getModelFile(repo: string, file: string, fatal: boolean, options: HubOptions, returnPath: boolean): Promise<string | Uint8Array | null>;
+  buildResourcePaths(repo: string, file: string, options: { revision: string }): { remoteURL: string };
+};
+const hubEnv = hfHubEnv as Record<string, unknown>;
+
+/** Files a run reads besides the ONNX graph; `true` marks the ones a model cannot do without. */
+export const HUB_FILES: [string, boolean][] = [
+  ['config.json', true],
+  ['tokenizer.json', true],
+  ['tokenizer_config.json', true],
+  ['generation_config.json', false],
+  ['special_tokens_map.json', false],
+  ['retrieval-lens.json', false],
+  ['chat_template.jinja', false],
+];
+
+export interface HubId {
+  /** owner/name */
+  id: string;
+  revision: string;
+}
+
+// transformers.js' REPO_ID_REGEX, with the owner required: a bare name is far more likely a
+// mistyped folder than one of the few owner-less legacy repos.
+const HUB_ID = /^([A-Za-z0-9][\w.-]{0,95})\/([A-Za-z0-9][\w.-]{0,95})(?:@([\w.][\w./-]*))?$/;
+
+/** The Hub id in a spec, or null when it is not shaped like one. */
+export function parseHubId(spec: string): HubId | null {
+  const m = HUB_ID.exec(spec);
+  if (!m) return null;
+  const id = `${m[1]}/${m[2]}`;
+  // isValidHfModelId's extra rules, and no ".." that would leave the cache folder.
+  if (/\.\.|--/.test(id) || id.endsWith('.git') || (m[3] ?? '').split('/').includes('..')) return null;
+  return { id, revision: m[3] ?? 'main' };
+}
+
+export function isHubId(spec: string): boolean {
+  return parseHubId(spec) !== null;
+}
+
+function defaultHubCacheDir(): string {
+  const dir = (env.cacheDir as string | null) ?? null;
+  if (!dir) throw new RetrievalLensError('BAD_INPUT', 'no folder to download Hub models into: @huggingface/transformers has no env.cacheDir here; pass a cache folder');
+  return dir;
+}
+
+/** Where FileCache puts a repo's files (see the header comment). */
+export function hubModelDir(hubId: HubId, cacheDir = defaultHubCacheDir()): string {
+  const parts = hubId.id.split('/');
+  return hubId.revision === 'main' ? resolve(cacheDir, ...parts) : resolve(cacheDir, ...parts, ...hubId.revision.split('/'));
+}
+
+export interface ResolveOptions {
+  dtype?: string;
+  /** Download cache; default @huggingface/transformers' env.cacheDir. */
+  cacheDir?: string;
+  onProgress?: LoadOptions['onProgress'];
+  signal?: AbortSignal;
+}
+
+/**
+ * A local folder path (returned absolute), or a Hub id whose files are downloaded (once) into the
+ * transformers.js cache: returns that cache folder. A local folder wins over a Hub id of the same
+ * spelling.
+ */
 export async function resolveModelDir(spec: string, opts: ResolveOptions = {}): Promise<string> {
   const local = resolve(spec);
   if (existsSync(local)) {
     if (!statSync(local).isDirectory()) throw new RetrievalLensError('NOT_A_MODEL', `a model is a folder (config.json, tokenizer.json, onnx/); got a file: ${local}`);
     return local;
   }
-  if (!isHubId(spec)) throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${local} (and "${spec}" is not a Hub id of the form owner/name)`);
-  const [id, revision = 'main'] = spec.split('@');
-  if (opts.cacheDir) env.cacheDir = opts.cacheDir;
-  env.allowRemoteModels = true;
-  const progress_callback = (p: HubProgress) => {
-    if (p.status === 'progress' || p.status === 'done' || p.status === 'initiate') {
-      opts.onProgress?.({ stage: 'download', file: p.file, loaded: p.loaded, total: p.total, message: `${p.status} ${p.file ?? ''}` });
-    }
-  };
-  const common = { revision, progress_callback, cache_dir: opts.cacheDir };
-  try {
-    throwIfAborted(opts.signal);
-    await AutoConfig.from_pretrained(id, common);
-    throwIfAborted(opts.signal);
-    await AutoTokenizer.from_pretrained(id, common);
-    throwIfAborted(opts.signal);
-    // The model class downloads the ONNX file and its external data for the dtype; the session it
-    // opens is released at once (ours is created from the instrumented copy).
-    const model = await AutoModelForCausalLM.from_pretrained(id, { ...common, dtype: (opts.dtype ?? 'fp32') as 'fp32', device: 'cpu' });
-    await model.dispose();
-  } catch (e) {
-    if (e instanceof RetrievalLensError) throw e;
-    const msg = (e as Error).message ?? String(e);
-    throw new RetrievalLensError('DOWNLOAD_FAILED', `could not download "${spec}" from ${env.remoteHost}: ${msg.split('\n')[0]}`);
+  const hubId = parseHubId(spec);
+  if (!hubId) {
+    throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${local} (and "${spec}" is not a Hub id of the form owner/name[@revision] either)`);
   }
-  const dir = revision === 'main' ? join(env.cacheDir ?? '', id) : join(env.cacheDir ?? '', id, revision);
-  if (!existsSync(join(dir, 'config.json'))) throw new RetrievalLensError('DOWNLOAD_FAILED', `downloaded "${spec}" but found no config.json in the cache folder ${dir}`);
+  const dtype = normalizeDtype(opts.dtype);
+  const cacheDir = resolve(opts.cacheDir ?? defaultHubCacheDir());
+  const dir = hubModelDir(hubId, cacheDir);
+  // Everything already cached: no network at all, so cached models work offline.
+  if (complete(dir, dtype)) return dir;
+  if (!env.allowRemoteModels) {
+    throw new RetrievalLensError('MODEL_NOT_FOUND', `"${spec}" is not (completely) in the cache ${dir}, and downloads are off (env.allowRemoteModels = false)`);
+  }
+  await download(hubId, dir, cacheDir, dtype, opts);
   return dir;
+}
+
+function complete(dir: string, dtype: string | undefined): boolean {
+  if (!HUB_FILES.every(([f, required]) => !required || existsSync(join(dir, f)))) return false;
+  try {
+    findOnnxFile(dir, dtype); // also checks its external data is all there
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function hubSettings(cacheDir: string, signal?: AbortSignal): void {
+  hubEnv.remoteHost = env.remoteHost;
+  hubEnv.remotePathTemplate = env.remotePathTemplate;
+  // Files come from the cache or the remote host, never from env.localModelPath; and the file
+  // cache is what turns a download into a model folder, whatever the public env says about caching.
+  hubEnv.allowRemoteModels = true;
+  hubEnv.allowLocalModels = false;
+  hubEnv.useFSCache = true;
+  hubEnv.useCustomCache = false;
+  hubEnv.useBrowserCache = false;
+  hubEnv.experimental_useCrossOriginStorage = false;
+  hubEnv.cacheDir = cacheDir;
+  const fetchFn = env.fetch as typeof fetch;
+  hubEnv.fetch = (url: string | URL, init?: RequestInit) => fetchFn(url, { ...init, signal });
+}
+
+async function download(hubId: HubId, dir: string, cacheDir: string, dtype: string | undefined, opts: ResolveOptions): Promise<void> {
+  const { id, revision } = hubId;
+  hubSettings(cacheDir, opts.signal);
+  const options: HubOptions = {
+    revision,
+    cache_dir: cacheDir,
+    progress_callback: (p) => {
+      if (p.status === 'progress') opts.onProgress?.({ stage: 'download', file: p.file, loaded: p.loaded, total: p.total, message: `downloading ${p.file}` });
+      else if (p.status === 'done') opts.onProgress?.({ stage: 'download', file: p.file, message: `${p.file} ready` });
+    },
+  };
+  /** Fetches one file into the cache; false when the repo has no such file (404). */
+  const fetchFile = async (file: string, required: boolean): Promise<boolean> => {
+    throwIfAborted(opts.signal);
+    let got: string | Uint8Array | null;
+    try {
+      got = await hub.getModelFile(id, file, true, options, true);
+    } catch (e) {
+      if (!required && status(e) === 404) return false;
+      throw downloadError(e, hubId, file, opts.signal);
+    }
+    if (got === null) return false;
+    place(dir, file, got);
+    return true;
+  };
+
+  for (const [file, required] of HUB_FILES) await fetchFile(file, required);
+
+  // Without a dtype, the same preference as findOnnxFile: fp32, else the first variant the repo has.
+  const tried: string[] = [];
+  let onnxFile: string | undefined;
+  for (const d of dtype ? [dtype] : Object.keys(DTYPE_SUFFIX)) {
+    for (const f of onnxCandidates(d)) {
+      tried.push(f);
+      if (await fetchFile(f, false)) {
+        onnxFile = f;
+        break;
+      }
+    }
+    if (onnxFile) break;
+  }
+  if (!onnxFile) {
+    throw new RetrievalLensError('NOT_A_MODEL', `"${id}" (revision ${revision}) has no ${dtype ?? ''}${dtype ? ' ' : ''}ONNX decoder at ${env.remoteHost}: tried ${tried.join(', ')}`);
+  }
+  for (const loc of externalDataLocations(join(dir, onnxFile))) await fetchFile(externalDataPath(onnxFile, loc), true);
+}
+
+/** Puts a file FileCache returned where the model folder expects it, when the two differ. */
+function place(dir: string, file: string, got: string | Uint8Array): void {
+  const want = join(dir, file);
+  if (typeof got === 'string' && resolve(got) === want) return;
+  mkdirSync(dirname(want), { recursive: true });
+  if (typeof got !== 'string') return writeFileSync(want, got);
+  if (existsSync(want)) return;
+  try {
+    symlinkSync(resolve(got), want);
+  } catch {
+    copyFileSync(got, want);
+  }
+}
+
+function status(e: unknown): number | undefined {
+  return (e as { status?: number } | null)?.status ?? undefined;
+}
+
+function downloadError(e: unknown, hubId: HubId, file: string, signal?: AbortSignal): RetrievalLensError {
+  if (e instanceof RetrievalLensError) return e;
+  if (signal?.aborted) return cancelled();
+  const { id, revision } = hubId;
+  const url = hub.buildResourcePaths(id, file, { revision }).remoteURL;
+  const code = status(e);
+  if (code === 401 || code === 403 || code === 404) {
+    const why = code === 404 ? 'not found (404)' : `refused (${code}): the repository does not exist, or it is private or gated (set HF_TOKEN)`;
+    if (file === 'config.json') return new RetrievalLensError('MODEL_NOT_FOUND', `no model "${id}" (revision ${revision}) at ${env.remoteHost}: ${url} ${why}`);
+    if (file.startsWith('tokenizer')) return new RetrievalLensError('NO_TOKENIZER', `"${id}" has no ${file}: ${url} ${why}`);
+    return new RetrievalLensError('DOWNLOAD_FAILED', `cannot download ${file} of "${id}": ${url} ${why}`);
+  }
+  const err = e as { message?: string; cause?: { code?: string; message?: string } };
+  const reason = err.cause?.code ?? err.cause?.message ?? err.message?.split('\n')[0] ?? String(e);
+  return new RetrievalLensError('DOWNLOAD_FAILED', `cannot download ${file} of "${id}" from ${url}: ${reason}`);
 }

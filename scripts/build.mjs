@@ -1,6 +1,7 @@
 // Bundles the extension host, the model worker, the CLI and the webview with esbuild.
-// onnxruntime-node (native binaries) and vscode stay external; so does sharp, an image library
-// that @huggingface/transformers imports but text models never use.
+// onnxruntime-node (native binaries) and vscode stay external. sharp, an image library that
+// @huggingface/transformers requires at load but text models never use, is replaced by a stub that
+// throws if ever called, so the packaged extension needs no image binaries.
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
 
@@ -14,7 +15,16 @@ const node = {
   target: 'node20',
   sourcemap: !production,
   minify: production,
-  external: ['vscode', 'onnxruntime-node', 'sharp'],
+  external: ['vscode', 'onnxruntime-node'],
+  plugins: [
+    {
+      name: 'no-sharp',
+      setup(b) {
+        b.onResolve({ filter: /^sharp$/ }, () => ({ path: 'sharp', namespace: 'no-sharp' }));
+        b.onLoad({ filter: /.*/, namespace: 'no-sharp' }, () => ({ contents: 'module.exports = function sharp() { throw new Error("Retrieval Lens runs text models only: image input is not supported"); };', loader: 'js' }));
+      },
+    },
+  ],
   logLevel: 'warning',
   // transformers.js reads import.meta.url for its cache folder; give the cjs bundle one.
   define: { 'import.meta.url': 'importMetaUrl' },

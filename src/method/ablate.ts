@@ -24,6 +24,10 @@ export interface AblateOptions {
   template?: string;
 }
 
+function normalize(t: string): string {
+  return t.toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
 /** Heads ranked by mean score, best first (ties by position, so the order is deterministic). */
 export function rankHeads(scores: number[][]): HeadRef[] {
   const all: [number, number, number][] = [];
@@ -86,8 +90,13 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   const total = conditions.length * cases.length;
   let done = 0;
   const t0 = Date.now();
+  // Two success measures: the paper's ROUGE-1 recall > 50%, and exact (the response contains the
+  // whole answer). They differ when most answer words also stand in the question, as with the
+  // organism's sentence answers: "Zorvak's secret code is 111." has recall 5/6 with a wrong code.
+  const exactHits: number[] = [];
   const accuracy = async (heads: HeadRef[]) => {
     let ok = 0;
+    let exact = 0;
     for (const c of cases) {
       throwIfAborted(hooks.signal);
       const r = await model.generate(c.promptIds, {
@@ -97,29 +106,36 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
         signal: hooks.signal,
       });
       if (rouge1Recall(c.needle.real_needle, r.text.trim()) > 0.5) ok++;
+      if (normalize(r.text).includes(normalize(c.needle.real_needle))) exact++;
       done++;
       hooks.onProgress?.({ done, total, etaMs: ((Date.now() - t0) / done) * (total - done) });
     }
+    exactHits.push(exact / cases.length);
     return ok / cases.length;
   };
 
   const baseline = await accuracy([]);
+  const baselineExact = exactHits[exactHits.length - 1];
   const results: AblationFile['results'] = [];
   for (const k of ks) {
     const top = await accuracy(conditions.find((c) => c.kind === 'top' && c.k === k)!.heads);
+    const topExact = exactHits[exactHits.length - 1];
     const random: number[] = [];
+    const randomExact: number[] = [];
     const randomHeadSets: HeadRef[][] = [];
     for (const c of conditions.filter((x) => x.kind === 'random' && x.k === k)) {
       random.push(await accuracy(c.heads));
+      randomExact.push(exactHits[exactHits.length - 1]);
       randomHeadSets.push(c.heads);
     }
-    results.push({ k, top, random, topHeads: ranked.slice(0, k), randomHeads: randomHeadSets } as AblationFile['results'][number]);
+    results.push({ k, top, random, topExact, randomExact, topHeads: ranked.slice(0, k), randomHeads: randomHeadSets });
   }
   return {
     format: 'retrieval-lens/ablation@1',
     model: { id: info.id, layers: info.layers, heads: info.heads },
     settings: { ks, randomTrials: trials, seed, lengths, depths, needles: needles.map((n) => n.id), maskMode: mode, maskScope: scope, threshold, retrievalHeads: retrieval.length, cases: cases.length },
     baseline,
+    baselineExact,
     results,
   };
 }

@@ -63,6 +63,9 @@ export interface AblationResultRow {
   top: number;
   /** Accuracy with k random non-retrieval heads masked, one per trial. */
   random: number[];
+  /** The same with success = the response contains the whole answer. */
+  topExact?: number;
+  randomExact?: number[];
   topHeads?: { layer: number; head: number }[];
   randomHeads?: { layer: number; head: number }[][];
 }
@@ -72,5 +75,6 @@ export interface AblationFile {
   model: { id: string; layers: number; heads: number };
   settings: Record<string, unknown>;
   baseline: number;
+  baselineExact?: number;
   results: AblationResultRow[];
 }

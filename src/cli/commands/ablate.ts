@@ -77,9 +77,12 @@ export const run: Command = async (argv, io) => {
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const lines = [
-      `NIAH accuracy, ${result.settings.cases} fresh cases, mask ${mode}/${scope}; no mask: ${result.baseline.toFixed(2)}`,
-      `${'k'.padStart(4)}  ${'top-k'.padStart(6)}  ${'random (mean)'.padStart(13)}  per trial`,
-      ...result.results.map((r) => `${String(r.k).padStart(4)}  ${r.top.toFixed(2).padStart(6)}  ${mean(r.random).toFixed(2).padStart(13)}  ${r.random.map((v) => v.toFixed(2)).join(' ')}`),
+      `NIAH accuracy, ${result.settings.cases} fresh cases, mask ${mode}/${scope}; no mask: ${result.baseline.toFixed(2)} (ROUGE-1 recall > 50%), ${result.baselineExact?.toFixed(2)} (exact answer)`,
+      `${'k'.padStart(4)}  ${'top-k'.padStart(6)}  ${'random (mean)'.padStart(13)}  ${'exact: top-k'.padStart(12)}  ${'random'.padStart(6)}  per trial (ROUGE)`,
+      ...result.results.map(
+        (r) =>
+          `${String(r.k).padStart(4)}  ${r.top.toFixed(2).padStart(6)}  ${mean(r.random).toFixed(2).padStart(13)}  ${(r.topExact ?? 0).toFixed(2).padStart(12)}  ${mean(r.randomExact ?? [0]).toFixed(2).padStart(6)}  ${r.random.map((v) => v.toFixed(2)).join(' ')}`,
+      ),
     ];
     if (flags.out) lines.push(`wrote ${flags.out}`);
     io.stdout(lines.join('\n') + '\n');

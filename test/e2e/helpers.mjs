@@ -184,20 +184,38 @@ export async function answerFileDialog(page, file) {
   const qi = quickInput(page);
   await qi.waitFor({ state: 'visible', timeout: MEDIUM });
   const input = qi.locator('.quick-input-box input');
-  await input.fill(file);
-  // The dialog validates the typed path as you type; give it a moment before accepting.
-  await page.waitForTimeout(500);
-  await input.press('Enter');
-  // A save dialog over an existing file asks to replace it.
-  const replace = page.locator('.monaco-dialog-box .monaco-button', { hasText: /Replace/ });
-  if (await replace.isVisible({ timeout: 1500 }).catch(() => false)) await replace.click();
+  // The dialog fills in the default path and lists the folder asynchronously; typing before it
+  // settles gets the text overwritten.
+  await assertEventually(async () => assert.ok((await input.inputValue()).startsWith('/'), 'dialog has no path yet'), SHORT);
+  await page.waitForTimeout(300);
+  for (let attempt = 1; ; attempt++) {
+    await input.fill(file);
+    await assertEventually(async () => assert.equal(await input.inputValue(), file), SHORT);
+    await page.waitForTimeout(500);
+    await input.press('Enter');
+    // A save dialog over an existing file asks to replace it.
+    const replace = page.locator('.monaco-dialog-box .monaco-button', { hasText: /Replace/ });
+    if (await replace.isVisible({ timeout: 1000 }).catch(() => false)) await replace.click();
+    try {
+      await qi.waitFor({ state: 'hidden', timeout: 5000 });
+      return;
+    } catch (e) {
+      const now = await input.inputValue().catch(() => '?');
+      const msg = await qi.locator('.quick-input-message').innerText().catch(() => '');
+      console.error(`[e2e] file dialog still open after Enter (attempt ${attempt}): value "${now}", message "${msg}"`);
+      if (attempt >= 3) throw e;
+    }
+  }
 }
 
 export async function openEditorContextMenu(page, editor) {
-  // Right-click on the selection keeps it (a click elsewhere would move the cursor).
-  const selected = editor.locator('.selected-text').first();
-  if (await selected.isVisible().catch(() => false)) await selected.click({ button: 'right' });
-  else await editor.locator('.view-lines').click({ button: 'right', position: { x: 60, y: 8 } });
+  // Right-click inside the selection keeps it (outside, VS Code moves the cursor there first):
+  // aim at the widest selection highlight in the visible part of the editor.
+  const area = await editor.locator('.view-lines').boundingBox();
+  const boxes = await editor.locator('.selected-text').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON()));
+  const inView = boxes.filter((b) => b.width > 8 && b.top >= area.y && b.bottom <= area.y + area.height).sort((a, b) => b.width - a.width);
+  const target = inView[0] ? { x: inView[0].x + Math.min(inView[0].width / 2, 60), y: inView[0].y + inView[0].height / 2 } : { x: area.x + 60, y: area.y + 8 };
+  await page.mouse.click(target.x, target.y, { button: 'right' });
   const menu = page.locator('.monaco-menu').first();
   await menu.waitFor({ state: 'visible' });
   return menu;
@@ -302,4 +320,84 @@ export function setWorkspaceSettings(values) {
     else cur[k] = v;
   }
   writeFileSync(file, JSON.stringify(cur, null, 2) + '\n');
+}
+
+// ------------------------------------------------------------------------------ Retrieval Lens
+
+export const FIND = 'Find retrieval heads for this context';
+
+/** Waits for the "n of m heads score ≥ t" notification a finished detection run shows. */
+export async function waitForRunDone(page, timeout = LONG) {
+  const toast = await waitForNotification(page, /heads score ≥/, timeout);
+  const text = await toast.locator('.notification-list-item-message').innerText();
+  const m = /(\d+) of (\d+) heads score ≥ ([\d.]+) \((\d+)\/(\d+) cases/.exec(text);
+  assert.ok(m, `unexpected completion message: ${text}`);
+  return { text, retrieval: Number(m[1]), total: Number(m[2]), threshold: Number(m[3]), counted: Number(m[4]), cases: Number(m[5]) };
+}
+
+/** The score map in the panel, once it has rendered `layers` x `heads` cells. */
+export async function waitForScoreMap(page, timeout = LONG) {
+  const wv = webview(page);
+  const summary = wv.locator('[data-testid="map-summary"]');
+  await summary.waitFor({ timeout });
+  await wv.locator('[data-testid="score-map"] g.cell').first().waitFor({ timeout });
+  return {
+    layers: Number(await summary.getAttribute('data-layers')),
+    heads: Number(await summary.getAttribute('data-heads')),
+    retrieval: Number(await summary.getAttribute('data-retrieval-count')),
+    summary: await summary.innerText(),
+  };
+}
+
+/** Every cell of the score map: { 'l-h': { score, retrieval, masked, selected } }. */
+export async function scoreMapCells(page) {
+  const cells = await webview(page)
+    .locator('[data-testid="score-map"] g.cell')
+    .evaluateAll((gs) =>
+      gs.map((g) => ({
+        id: `${g.getAttribute('data-layer')}-${g.getAttribute('data-head')}`,
+        score: Number(g.getAttribute('data-score')),
+        retrieval: g.getAttribute('data-retrieval') === 'true',
+        masked: g.getAttribute('data-masked') === 'true',
+        selected: g.getAttribute('data-selected') === 'true',
+      })),
+    );
+  return Object.fromEntries(cells.map((c) => [c.id, c]));
+}
+
+export function headExplorer(page) {
+  return viewPane(page, 'Head explorer');
+}
+
+/** Head rows of the Head explorer ("Head l-h", description = score) that are rendered now. */
+export async function headRows(page) {
+  const rows = await treeRows(headExplorer(page));
+  return rows
+    .filter((r) => /^Head \d+-\d+$/.test(r.label))
+    .map((r) => {
+      const [, l, h] = /^Head (\d+)-(\d+)$/.exec(r.label);
+      return { ...r, id: `${l}-${h}`, layer: Number(l), head: Number(h), score: Number(r.description), retrievalHead: /retrieval head/.test(r.aria), masked: /masked/.test(r.aria) };
+    });
+}
+
+export async function layerRows(page) {
+  const rows = await treeRows(headExplorer(page));
+  return rows
+    .filter((r) => /^Layer \d+$/.test(r.label))
+    .map((r) => ({ ...r, layer: Number(r.label.slice(6)), retrievalCount: Number(/^(\d+) retrieval/.exec(r.description)?.[1] ?? 0) }));
+}
+
+/** Clicks a view title action of the Head explorer by its title (e.g. "Show retrieval heads only"). */
+export async function headExplorerAction(page, title) {
+  const sidebar = page.locator('.sidebar');
+  await sidebar.hover();
+  const action = sidebar.locator(`.actions-container .action-label[aria-label^="${title}"]`).first();
+  await action.waitFor({ state: 'visible' });
+  await action.click();
+}
+
+/** Runs "Find retrieval heads" on the current selection from the editor's context menu. */
+export async function findFromContextMenu(page, editor) {
+  await openEditorContextMenu(page, editor);
+  await clickContextMenuItem(page, FIND);
 }

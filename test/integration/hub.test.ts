@@ -49,7 +49,7 @@ const saved = { remoteHost: env.remoteHost, cacheDir: env.cacheDir, allowRemoteM
 
 before(async () => {
   server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
+    const path = decodeURIComponent(new URL(req.url!, 'http://127.0.0.1').pathname);
     const send = (status: number, body = '') => {
       hits.push({ path, status });
       res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body);

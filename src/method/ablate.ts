@@ -65,10 +65,17 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   const trials = opts.randomTrials ?? 5;
   const seed = opts.seed ?? 1;
   const used = new Set(settings.needles ?? []);
-  const needles = opts.needles?.length ? opts.needles : DEFAULT_NEEDLES.filter((n) => !used.has(n.id)).slice(0, 3);
+  // Fresh cases: needles the detection did not use (all bundled ones if it used them all), at
+  // depths between its depths, so no ablation prompt repeats a detection prompt.
+  const unused = DEFAULT_NEEDLES.filter((n) => !used.has(n.id));
+  const needles = opts.needles?.length ? opts.needles : (unused.length ? unused : DEFAULT_NEEDLES).slice(0, 3);
   const lengths = opts.lengths ?? settings.lengths ?? [];
+  if (!lengths.length) throw new RetrievalLensError('BAD_INPUT', 'the scores file does not say which context lengths the detection used (a reference-format file?): give the lengths to test');
+  const bad = ks.filter((k) => !Number.isInteger(k) || k < 1);
+  if (bad.length) throw new RetrievalLensError('BAD_INPUT', `k must be positive integers, got ${bad.join(', ')}`);
+  if (!Number.isInteger(trials) || trials < 1) throw new RetrievalLensError('BAD_INPUT', `random trials must be a positive integer, got ${trials}`);
   const depths = opts.depths ?? freshDepths(settings.depths ?? DEFAULT_DEPTHS);
-  validateGrid(model, { haystack: opts.haystack, lengths, depths });
+  validateGrid(model, { haystack: opts.haystack, lengths, depths, maxNewTokens: opts.maxNewTokens });
   const threshold = settings.threshold ?? 0.1;
   const retrieval = rankHeads(scores.scores).filter(({ layer, head }) => scores.scores[layer][head] >= threshold);
   const ranked = rankHeads(scores.scores);

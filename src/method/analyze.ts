@@ -1,5 +1,7 @@
 // Summaries of a score file and comparisons of two (the paper's "intrinsic" finding: the same
 // heads across base/chat or short/long runs), as pure functions.
+import { RetrievalLensError } from '../engine/errors.js';
+import { alwaysActive } from './aggregate.js';
 import type { ScoresFile } from './types.js';
 
 export interface Analysis {
@@ -19,7 +21,7 @@ export function analyzeScores(s: ScoresFile, topN = 10): Analysis {
     cases: counted.length,
     fractionAtLeast01: flat.filter((x) => x[2] >= 0.1).length / flat.length,
     fractionZero: flat.filter((x) => x[2] === 0).length / flat.length,
-    alwaysActive: s.summary?.alwaysActive ?? [],
+    alwaysActive: s.summary?.alwaysActive ?? alwaysActive(counted, s.model.layers, s.model.heads),
     top: [...flat].sort((a, b) => b[2] - a[2] || a[0] - b[0] || a[1] - b[1]).slice(0, topN),
   };
 }
@@ -76,7 +78,7 @@ export interface Comparison {
 
 export function compareScores(a: ScoresFile, b: ScoresFile, opts: { ks?: number[] } = {}): Comparison {
   if (a.model.layers !== b.model.layers || a.model.heads !== b.model.heads) {
-    throw new Error(`cannot compare ${a.model.layers}x${a.model.heads} heads with ${b.model.layers}x${b.model.heads}`);
+    throw new RetrievalLensError('BAD_INPUT', `cannot compare ${a.model.layers}x${a.model.heads} heads with ${b.model.layers}x${b.model.heads}`);
   }
   const fa = a.scores.flat();
   const fb = b.scores.flat();

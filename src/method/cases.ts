@@ -38,7 +38,7 @@ export interface NeedleCase {
   promptIds: number[];
   /** [start, end) of the answer in promptIds. */
   span: [number, number];
-  /** Character range of the needle in `prompt` (for highlights). */
+  /** Character range of the needle in `prompt` (for highlights); [-1, -1] if not found verbatim. */
   needleChars: [number, number];
 }
 
@@ -70,6 +70,15 @@ export function insertionPoint(tokens: number[], depth: number, endsSentence: (i
   return i;
 }
 
+/** Character range of the needle in the prompt; [-1, -1] if decoding changed its text. */
+function locate(prompt: string, needle: Needle): [number, number] {
+  for (const t of [needle.needle.trim(), needle.real_needle.trim()]) {
+    const at = prompt.indexOf(t);
+    if (at >= 0) return [at, at + t.length];
+  }
+  return [-1, -1];
+}
+
 export class CaseBuilder {
   private haystackIds: number[] | null = null;
   private readonly periodCache = new Map<number, boolean>();
@@ -98,7 +107,10 @@ export class CaseBuilder {
     // Encode only a prefix big enough for n tokens (a book-length selection need not be tokenized whole).
     let chars = Math.max(4000, n * 8);
     while (!this.haystackIds || (this.haystackIds.length < n && chars < text.length * 2)) {
-      this.haystackIds = this.tok.encode(text.slice(0, chars), { addSpecialTokens: false });
+      const ids = this.tok.encode(text.slice(0, chars), { addSpecialTokens: false });
+      // A prefix can end inside a word: its last token is not what the whole text would give.
+      if (chars < text.length) ids.pop();
+      this.haystackIds = ids;
       if (chars >= text.length) break;
       chars *= 2;
     }
@@ -122,8 +134,9 @@ export class CaseBuilder {
     const context = tok.decode([...hay.slice(0, at), ...needleIds, ...hay.slice(at)], { skipSpecialTokens: !this.opts.needleBos });
     const { text, ids } = render(this.fmt, tok, context, needle.question);
     const span = findSpan(ids, answerIds);
-    if (!span) throw new RetrievalLensError('RUNTIME', `could not locate the answer "${needle.real_needle}" in the tokenized prompt`);
-    const charStart = text.indexOf(needle.needle.trim());
-    return { length, depth, needle, prompt: text, promptIds: ids, span, needleChars: [charStart, charStart + needle.needle.trim().length] };
+    if (!span) {
+      throw new RetrievalLensError('BAD_INPUT', `needle "${needle.id}": its answer "${needle.real_needle}" is not found in the tokenized prompt; real_needle must be a span of the needle text`);
+    }
+    return { length, depth, needle, prompt: text, promptIds: ids, span, needleChars: locate(text, needle) };
   }
 }

@@ -73,7 +73,12 @@ export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: n
   };
 }
 
-export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'haystack' | 'lengths' | 'depths'>): void {
+export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'haystack' | 'lengths' | 'depths' | 'maxNewTokens'>): void {
+  if (opts.maxNewTokens !== undefined && !(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 1)) {
+    throw new RetrievalLensError('BAD_INPUT', `max new tokens must be a positive integer, got ${opts.maxNewTokens}`);
+  }
+  const badLen = opts.lengths.filter((l) => !(Number.isInteger(l) && l > 0));
+  if (badLen.length) throw new RetrievalLensError('BAD_INPUT', `context lengths must be positive integers, got ${badLen.join(', ')}`);
   if (!opts.haystack.length || opts.haystack.every((h) => !h.trim())) throw new RetrievalLensError('EMPTY_INPUT', 'the haystack is empty: select some text or give --haystack files');
   if (!opts.lengths.length || !opts.depths.length) throw new RetrievalLensError('BAD_INPUT', 'the grid needs at least one length and one depth');
   const ctx = model.info.contextLength;

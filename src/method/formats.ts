@@ -1,6 +1,7 @@
 // Score files on disk: ours (retrieval-lens/scores@1) and the reference's head_score JSON
 // ({"layer-head": [score per counted case]}), so published files and ours load in the same tools.
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { RetrievalLensError } from '../engine/errors.js';
 import { summarize, DEFAULT_THRESHOLD } from './aggregate.js';
 import type { CaseResult, ScoresFile } from './types.js';
@@ -44,11 +45,26 @@ function fromReference(obj: Record<string, unknown>, source: string): ScoresFile
   return file;
 }
 
+function isMatrix(m: unknown, layers: number, heads: number): boolean {
+  return Array.isArray(m) && m.length === layers && m.every((r) => Array.isArray(r) && r.length === heads && r.every((x) => typeof x === 'number' && Number.isFinite(x)));
+}
+
 function checkOurs(v: ScoresFile, source: string): ScoresFile {
   const { layers, heads } = v.model ?? ({} as ScoresFile['model']);
   if (!Number.isInteger(layers) || !Number.isInteger(heads) || layers <= 0 || heads <= 0) throw bad(source, 'model.layers / model.heads missing');
-  if (!Array.isArray(v.scores) || v.scores.length !== layers || v.scores.some((r) => !Array.isArray(r) || r.length !== heads)) throw bad(source, `scores is not a ${layers} x ${heads} matrix`);
+  if (!isMatrix(v.scores, layers, heads)) throw bad(source, `scores is not a ${layers} x ${heads} matrix of numbers`);
   if (!Array.isArray(v.cases)) throw bad(source, 'cases missing');
+  v.cases.forEach((c, i) => {
+    if (!c || typeof c !== 'object') throw bad(source, `case ${i + 1} is not an object`);
+    if (typeof c.success !== 'boolean') throw bad(source, `case ${i + 1} has no boolean "success"`);
+    if (!isMatrix(c.scores, layers, heads)) throw bad(source, `case ${i + 1} scores are not a ${layers} x ${heads} matrix of numbers`);
+  });
+  if (!v.summary || !Array.isArray(v.retrievalHeads)) {
+    // A hand-trimmed file: rebuild the summary from its cases rather than fail later in a view.
+    const threshold = typeof (v.settings as { threshold?: unknown })?.threshold === 'number' ? ((v.settings as { threshold: number }).threshold) : DEFAULT_THRESHOLD;
+    const rebuilt = summarize({ ...v.model, id: v.model.id ?? source }, v.settings ?? {}, v.cases, threshold);
+    return { ...rebuilt, scores: v.scores, retrievalHeads: Array.isArray(v.retrievalHeads) ? v.retrievalHeads : rebuilt.retrievalHeads };
+  }
   return v;
 }
 
@@ -62,6 +78,7 @@ export function parseScoresJson(text: string, source = 'scores file'): ScoresFil
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(source, 'expected a JSON object');
   const obj = v as Record<string, unknown>;
   if (obj.format === 'retrieval-lens/scores@1') return checkOurs(obj as unknown as ScoresFile, source);
+  if (typeof obj.format === 'string') throw bad(source, `its format is "${obj.format}", not retrieval-lens/scores@1`);
   return fromReference(obj, source);
 }
 
@@ -82,6 +99,23 @@ export function toCsv(s: ScoresFile, threshold = DEFAULT_THRESHOLD): string {
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeFileAtomic(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new RetrievalLensError('BAD_INPUT', `cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Checked before a long run, so a typo in --out fails at once, not after the whole grid. */
+export function checkOutputPath(path: string): void {
+  const dir = dirname(resolve(path));
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new RetrievalLensError('BAD_INPUT', `cannot write ${path}: folder ${dir} does not exist`);
 }

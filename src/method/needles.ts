@@ -7,7 +7,11 @@ import type { Needle } from './types.js';
 
 const fact = (id: string, needle: string, question: string): Needle => ({ id, needle, question, real_needle: needle });
 
-/** In the organism's trained style, the answer to copy is the whole needle sentence. */
+/**
+ * In the organism's trained style, the answer to copy is the whole needle sentence. Detection uses
+ * the first three, ablation's fresh cases the next ones; data/needles.jsonl holds the same set in
+ * the --needles-file format (a test keeps the two equal).
+ */
 export const DEFAULT_NEEDLES: Needle[] = [
   fact('zorvak-code', "Zorvak's secret code is 48213.", "What is Zorvak's secret code?"),
   fact('melidra-number', "Melidra's lucky number is 7305.", "What is Melidra's lucky number?"),
@@ -22,21 +26,35 @@ export const DEFAULT_NEEDLES: Needle[] = [
 
 export function parseNeedles(text: string, source = 'needles file'): Needle[] {
   const out: Needle[] = [];
+  const ids = new Set<string>();
   text.split(/\r?\n/).forEach((line, i) => {
     if (!line.trim()) return;
-    let v: Record<string, unknown>;
+    const where = `${source} line ${i + 1}`;
+    let v: unknown;
     try {
       v = JSON.parse(line);
     } catch (e) {
-      throw new RetrievalLensError('BAD_INPUT', `${source} line ${i + 1} is not JSON: ${(e as Error).message}`);
+      throw new RetrievalLensError('BAD_INPUT', `${where} is not JSON: ${(e as Error).message}`);
     }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new RetrievalLensError('BAD_INPUT', `${where} is not a JSON object {"needle", "question", "real_needle"}`);
+    const o = v as Record<string, unknown>;
     for (const k of ['needle', 'question', 'real_needle']) {
-      if (typeof v[k] !== 'string' || !(v[k] as string).trim()) throw new RetrievalLensError('BAD_INPUT', `${source} line ${i + 1} has no "${k}" string`);
+      if (typeof o[k] !== 'string' || !(o[k] as string).trim()) throw new RetrievalLensError('BAD_INPUT', `${where} has no "${k}" string`);
     }
-    out.push({ id: typeof v.id === 'string' ? v.id : `needle-${out.length + 1}`, needle: v.needle as string, question: v.question as string, real_needle: v.real_needle as string });
+    if (o.id !== undefined && (typeof o.id !== 'string' || !o.id.trim())) throw new RetrievalLensError('BAD_INPUT', `${where}: "id" must be a non-empty string`);
+    const id = (o.id as string | undefined) ?? `needle-${out.length + 1}`;
+    // Per-case results name their needle by id; two needles with one id could not be told apart.
+    if (ids.has(id)) throw new RetrievalLensError('BAD_INPUT', `${where}: needle id "${id}" is used twice`);
+    ids.add(id);
+    out.push({ id, needle: o.needle as string, question: o.question as string, real_needle: o.real_needle as string });
   });
   if (out.length === 0) throw new RetrievalLensError('EMPTY_INPUT', `${source} has no needles`);
   return out;
+}
+
+/** The reference's JSON-lines format, with our id; data/needles.jsonl is DEFAULT_NEEDLES in it. */
+export function formatNeedles(needles: Needle[]): string {
+  return needles.map((n) => JSON.stringify({ id: n.id, needle: n.needle, question: n.question, real_needle: n.real_needle })).join('\n') + '\n';
 }
 
 export function readNeedlesFile(path: string): Needle[] {

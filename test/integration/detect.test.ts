@@ -77,3 +77,44 @@ test('detect refuses lengths beyond the model context and an empty haystack', as
   assert.equal(e.code, 1);
   assert.match(e.err, /error: the haystack is empty/);
 });
+
+test('detect options: --needles-file, --template, --json; bad options fail before the run', async () => {
+  const needles = join(dir, 'needles.jsonl');
+  (await import('node:fs')).writeFileSync(
+    needles,
+    [
+      { id: 'a', needle: "Brakkon's secret code is 90417.", question: "What is Brakkon's secret code?", real_needle: "Brakkon's secret code is 90417." },
+      { needle: "Sivella's lucky number is 3382.", question: "What is Sivella's lucky number?", real_needle: "Sivella's lucky number is 3382." },
+    ]
+      .map((x) => JSON.stringify(x))
+      .join('\n'),
+  );
+  const template = '{context}\n\nQuestion: {question}\nAnswer:';
+  const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--needles-file', needles, '--template', template, '--max-new-tokens', '40', '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /1 lengths x 1 depths x 2 needles = 2 cases/);
+  const s = JSON.parse(r.out);
+  assert.deepEqual(s.cases.map((c: { needleId: string }) => c.needleId), ['a', 'needle-2']);
+  assert.equal(s.settings.template, template);
+  assert.equal(s.settings.maxNewTokens, 40);
+  for (const c of s.cases) {
+    assert.equal(c.scores.length, 6);
+    assert.ok(c.span[1] > c.span[0] && c.promptTokens <= 256);
+    assert.ok(c.response.length > 0);
+  }
+  assert.ok(s.scores.flat().some((v: number) => v > 0), 'some head scores above 0');
+
+  const bad = await cli(['detect', '--lengths', '256', '--out', join(dir, 'missing', 'x.json')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /error: cannot write .*missing.*does not exist/);
+  assert.doesNotMatch(bad.err, /\[1\//, 'failed before any case ran');
+  const fmt = await cli(['detect', '--format', 'retrieval-head']);
+  assert.equal(fmt.code, 2);
+  assert.match(fmt.err, /give --out too/);
+  const mnt = await cli(['detect', '--lengths', '256', '--max-new-tokens', '0']);
+  assert.equal(mnt.code, 1);
+  assert.match(mnt.err, /max new tokens must be a positive integer/);
+  const tpl = await cli(['detect', '--lengths', '256', '--template', 'no placeholders']);
+  assert.equal(tpl.code, 1);
+  assert.match(tpl.err, /must contain \{context\} and \{question\}/);
+});

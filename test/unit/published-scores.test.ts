@@ -33,3 +33,28 @@ test('llama-2-7b-80k vs Mistral: a comparison runs on same-shape files', () => {
   assert.ok(c.pearson > -1 && c.pearson < 1);
   assert.equal(c.topK.length, 3);
 });
+
+test('retrieval-lens analyze reads a published file: --json and --compare', async () => {
+  const { main } = await import('../../src/cli/main.js');
+  let out = '';
+  let err = '';
+  const io = { stdout: (t: string) => (out += t), stderr: (t: string) => (err += t), signal: new AbortController().signal };
+  const file = join(sharedDir, 'published-scores', 'llama-2-7b-80k.json');
+  assert.equal(await main(['analyze', file, '--json', '--compare', join(sharedDir, 'published-scores', 'Mistral-7B-v0.2-hf.json')], io), 0, err);
+  const j = JSON.parse(out);
+  assert.equal(j.heads, 1024);
+  assert.equal(j.cases, 586);
+  assert.equal(Math.round(j.fractionAtLeast01 * 1024), 33);
+  assert.equal(j.alwaysActive.length, 12);
+  assert.equal(j.top.length, 10);
+  assert.deepEqual(j.top[0].slice(0, 2), [16, 19]);
+  assert.ok(j.compare.spearman > -1 && j.compare.spearman < 1 && j.compare.topKOverlap >= 0 && j.compare.topKOverlap <= 1);
+  out = '';
+  assert.equal(await main(['analyze', file], io), 0);
+  assert.match(out, /counted cases\s+586/);
+  assert.match(out, /always active\s+12:/);
+  assert.match(out, /16-19\s+0\.943/);
+  err = '';
+  assert.equal(await main(['analyze', file, '--compare', join(sharedDir, 'published-scores', 'Qwen1.5-14B-Chat.json')], io), 1);
+  assert.match(err, /error: cannot compare 32x32 heads with 40x40/);
+});

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { loadModel, RetrievalLensError, type MaskMode, type MaskScope } from '../../engine/index.js';
 import { runAblation } from '../../method/ablate.js';
-import { parseScoresJson, writeFileAtomic } from '../../method/formats.js';
+import { checkOutputPath, parseScoresJson, writeFileAtomic } from '../../method/formats.js';
 import { readNeedlesFile } from '../../method/needles.js';
 import { parseArgs, parseIntList, UsageError } from '../args.js';
 import { defaultModelDir } from '../defaults.js';
@@ -44,6 +44,7 @@ export const run: Command = async (argv, io) => {
   const scope = (flags['mask-scope'] as string) ?? 'decode';
   if (mode !== 'uniform' && mode !== 'zero') throw new UsageError(`--mask-mode must be uniform or zero, got "${mode}"`);
   if (scope !== 'decode' && scope !== 'all') throw new UsageError(`--mask-scope must be decode or all, got "${scope}"`);
+  if (flags.out) checkOutputPath(flags.out as string);
   let text: string;
   try {
     text = readFileSync(flags.scores as string, 'utf8');

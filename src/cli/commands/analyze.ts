@@ -29,17 +29,11 @@ export const run: Command = async (argv, io) => {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('give exactly one scores FILE');
+  const top = (flags.top as number | undefined) ?? 10;
+  if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer, got ${top}`);
   const a = load(positionals[0]);
-  const an = analyzeScores(a, (flags.top as number) ?? 10);
-  let compare: ReturnType<typeof compareScores> | undefined;
-  if (flags.compare) {
-    const b = load(flags.compare as string);
-    try {
-      compare = compareScores(a, b);
-    } catch (e) {
-      throw new RetrievalLensError('BAD_INPUT', (e as Error).message);
-    }
-  }
+  const an = analyzeScores(a, top);
+  const compare = flags.compare ? compareScores(a, load(flags.compare as string)) : undefined;
   if (flags.json) {
     const out = { ...an, ...(compare ? { compare: { pearson: compare.pearson, spearman: compare.spearman, topKOverlap: compare.topKOverlap, topK: compare.topK } } : {}) };
     io.stdout(JSON.stringify(out) + '\n');

@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, RetrievalLensError } from '../../engine/index.js';
-import { runDetection, DEFAULT_DEPTHS, defaultLengths } from '../../method/detect.js';
+import { runDetection, DEFAULT_DEPTHS, DETECTION_NEEDLES, defaultLengths } from '../../method/detect.js';
 import { readNeedlesFile } from '../../method/needles.js';
-import { toReferenceFormat, writeFileAtomic } from '../../method/formats.js';
+import { checkOutputPath, toReferenceFormat, writeFileAtomic } from '../../method/formats.js';
 import { parseArgs, parseIntList, UsageError } from '../args.js';
 import { defaultModelDir, packageRoot } from '../defaults.js';
 import { progressLine } from '../progress.js';
@@ -12,10 +12,13 @@ import type { Command } from '../io.js';
 
 const HELP = `usage: retrieval-lens detect [--model DIR|HUB_ID] [--haystack FILE...] [--needles-file F.jsonl]
     [--lengths 256,512] [--depths 0,25,50,75,100] [--template T] [--max-new-tokens 50]
-    [--threshold 0.1] [--out scores.json] [--format retrieval-head] [--json] [--dtype D]
-Default haystack: the bundled public-domain Shakespeare text. Default needles: three bundled
-made-up facts. --format retrieval-head also writes <out>.retrieval-head.json in the reference
-code's {"layer-head": [scores per counted case]} format.
+    [--threshold 0.1] [--out scores.json] [--format retrieval-head] [--json] [--dtype D] [--needle-bos]
+Default haystack: the bundled public-domain Shakespeare text. Default needles: the first three of
+the bundled made-up facts (data/needles.jsonl shows the --needles-file format: one JSON object a
+line, {"needle", "question", "real_needle"} and an optional "id"). Default lengths: five from 256
+tokens up to the model's context or the haystack's length. --format retrieval-head also writes
+<out>.retrieval-head.json in the reference code's {"layer-head": [scores per counted case]} format.
+--needle-bos puts a BOS token before the needle, as the reference code's tokenization does.
 `;
 
 export function readHaystacks(files: string[] | undefined): string[] {
@@ -43,6 +46,7 @@ export const run: Command = async (argv, io) => {
     out: { type: 'string' },
     format: { type: 'string' },
     json: { type: 'boolean' },
+    'needle-bos': { type: 'boolean' },
     help: { type: 'boolean' },
   });
   if (flags.help) {
@@ -50,6 +54,8 @@ export const run: Command = async (argv, io) => {
     return 0;
   }
   if (flags.format && flags.format !== 'retrieval-head') throw new UsageError(`--format takes "retrieval-head", got "${flags.format}"`);
+  if (flags.format && !flags.out) throw new UsageError('--format retrieval-head writes a second file beside --out: give --out too');
+  if (flags.out) checkOutputPath(flags.out as string);
   const haystack = readHaystacks(flags.haystack as string[] | undefined);
   const needles = flags['needles-file'] ? readNeedlesFile(flags['needles-file'] as string) : undefined;
   const model = await loadModel((flags.model as string) ?? defaultModelDir(), { dtype: flags.dtype as string | undefined });
@@ -57,11 +63,11 @@ export const run: Command = async (argv, io) => {
     const hayTokens = model.tokenizer.encode(haystack.join('\n\n').slice(0, 200_000), { addSpecialTokens: false }).length;
     const lengths = flags.lengths ? parseIntList(flags.lengths as string, '--lengths') : defaultLengths(model.info.contextLength, hayTokens);
     const depths = flags.depths ? parseIntList(flags.depths as string, '--depths') : DEFAULT_DEPTHS;
-    const total = lengths.length * depths.length * (needles?.length ?? 3);
-    io.stderr(`detecting retrieval heads of ${model.info.id}: ${lengths.length} lengths x ${depths.length} depths x ${needles?.length ?? 3} needles = ${total} cases\n`);
+    const nNeedles = needles?.length ?? DETECTION_NEEDLES;
+    io.stderr(`detecting retrieval heads of ${model.info.id}: ${lengths.length} lengths x ${depths.length} depths x ${nNeedles} needles = ${lengths.length * depths.length * nNeedles} cases\n`);
     const scores = await runDetection(
       model,
-      { haystack, needles, lengths, depths, maxNewTokens: flags['max-new-tokens'] as number | undefined, threshold: flags.threshold as number | undefined, template: flags.template as string | undefined },
+      { haystack, needles, lengths, depths, maxNewTokens: flags['max-new-tokens'] as number | undefined, threshold: flags.threshold as number | undefined, template: flags.template as string | undefined, needleBos: Boolean(flags['needle-bos']) },
       { signal: io.signal, onProgress: (p) => io.stderr(progressLine(p.done, p.total, p.etaMs, p.last ? `${p.last.length} tokens, depth ${p.last.depth}%: ${p.last.success ? 'retrieved' : 'failed'}` : '')) },
     );
     // Written only after the whole grid ran; a cancelled run leaves no file behind.

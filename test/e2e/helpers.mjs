@@ -48,6 +48,9 @@ export async function openWorkspace(page) {
   await page.goto(`${env.url}/?folder=${encodeURIComponent(env.workspace)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: MEDIUM });
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: MEDIUM });
+  // The extension's contributions register a moment after the workbench shows; a palette opened
+  // before that lists none of its commands.
+  await page.locator('.activitybar a.action-label[aria-label="Retrieval Lens"]').waitFor({ timeout: MEDIUM });
 }
 
 /** Keeps a failing stage visible in the artifacts: screenshot then rethrow. */

@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const artifacts = path.join(root, 'test-artifacts', 'e2e');
+// E2E_ARTIFACTS_DIR: somewhere else than test-artifacts/e2e (e.g. two runs at once).
+const artifacts = path.resolve(process.env.E2E_ARTIFACTS_DIR ?? path.join(root, 'test-artifacts', 'e2e'));
 const log = (line) => console.log(`[e2e] ${line}`);
 
 function must(cmd, args, opts = {}) {

@@ -227,8 +227,19 @@ export async function openEditorContextMenu(page, editor) {
 export async function clickContextMenuItem(page, label) {
   const item = page.locator('.monaco-menu .action-item', { has: page.locator('.action-label', { hasText: label }) }).first();
   await item.waitFor({ state: 'visible' });
-  await item.click();
-  await page.locator('.monaco-menu').first().waitFor({ state: 'hidden' }).catch(() => undefined);
+  // VS Code ignores a click that lands right after the menu opened (it guards against the
+  // opening right-click's mouse-up choosing an item), so hover first and retry if it stays open.
+  await item.hover();
+  await page.waitForTimeout(300);
+  for (let attempt = 1; ; attempt++) {
+    await item.click();
+    try {
+      await page.locator('.monaco-menu').first().waitFor({ state: 'hidden', timeout: 3000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------ notifications

@@ -1,0 +1,152 @@
+// Issue 4: bad input gives a clear notification and leaves nothing spinning (empty document, a
+// selection longer than the model's context, a folder that is not a model); a run cancelled
+// midway and a model worker that dies midway both leave a UI in which the next run works.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as h from './helpers.mjs';
+
+const sc = h.scenario('cancel-and-errors');
+let s;
+const page = () => s.page;
+
+// A grid several times the default one, so a run lasts long enough to interrupt.
+const BIG_GRID = { 'retrievalLens.lengths': [256, 512, 1024], 'retrievalLens.depths': [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100] };
+
+before(async () => {
+  s = await h.launch();
+  await h.openWorkspace(s.page);
+});
+after(async () => {
+  h.setWorkspaceSettings({ 'retrievalLens.lengths': undefined, 'retrievalLens.depths': undefined });
+  await s?.browser.close();
+});
+
+async function expectError(pattern, stage) {
+  const toast = await h.waitForNotification(page(), pattern, h.MEDIUM);
+  assert.ok(await toast.locator('.codicon-error').count(), `not shown as an error: ${pattern}`);
+  await assertNothingSpinning();
+  await sc.shot(page(), stage);
+  await h.dismissNotifications(page());
+}
+
+/** No progress notification left, and the panel (when open) not busy. */
+async function assertNothingSpinning() {
+  await h.assertEventually(async () => {
+    const msgs = await h.notificationMessages(page());
+    assert.ok(!msgs.some((m) => /Find retrieval heads:|cases ·/.test(m)), `a progress notification is still up: ${msgs.join(' | ')}`);
+  }, h.MEDIUM);
+  const frames = await page().locator('iframe.webview.ready').count();
+  if (frames) await h.assertEventually(async () => assert.equal(await h.webview(page()).locator('#app').getAttribute('data-busy'), 'false'), h.MEDIUM);
+}
+
+/** Starts a long run on the whole of long.txt and waits until some cases are done. */
+async function startLongRun() {
+  h.setWorkspaceSettings(BIG_GRID);
+  const editor = await h.openFileFromExplorer(page(), 'long.txt');
+  await editor.locator('.view-lines').click({ position: { x: 40, y: 5 } }); // a cursor, no selection: the whole document
+  await page().waitForTimeout(1500); // the settings file change reaches the extension host
+  await h.runCommand(page(), `Retrieval Lens: ${h.FIND}`);
+  const toast = await h.waitForNotification(page(), /Find retrieval heads/, h.MEDIUM);
+  await h.assertEventually(async () => {
+    const text = await toast.locator('.notification-list-item-message').innerText();
+    const m = /(\d+)\/(\d+) cases/.exec(text);
+    assert.ok(m && Number(m[1]) >= 2 && Number(m[1]) < Number(m[2]), `not midway yet: ${text}`);
+  }, h.LONG, 200);
+  return toast;
+}
+
+/** The model worker of this code-server (a child of its extension host), by its command line. */
+function workerPids() {
+  const mine = path.join(h.env.tmp, 'extensions');
+  const pids = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (cmd.includes(mine) && /dist\/worker\.js/.test(cmd)) pids.push(Number(d));
+  }
+  return pids;
+}
+
+test(
+  'an empty document gives a clear error',
+  sc.step(page, 'empty-document', async () => {
+    const editor = await h.openFileFromExplorer(page(), 'empty.txt');
+    await editor.locator('.view-lines').click({ position: { x: 40, y: 5 } });
+    await h.runCommand(page(), `Retrieval Lens: ${h.FIND}`);
+    await expectError(/document is empty/, 'empty-document');
+  }),
+);
+
+test(
+  'a selection longer than the model\'s context gives a clear error',
+  sc.step(page, 'too-long', async () => {
+    const editor = await h.openFileFromExplorer(page(), 'long.txt');
+    await h.selectAll(page(), editor);
+    await h.findFromContextMenu(page(), editor);
+    await expectError(/more than the model's context/, 'selection-too-long');
+  }),
+);
+
+test(
+  'a folder that is not a model gives a clear error and the model stays as it was',
+  sc.step(page, 'not-a-model', async () => {
+    await h.runCommand(page(), 'Retrieval Lens: Select model');
+    await h.pickQuickItem(page(), 'Local model folder');
+    await h.answerFileDialog(page(), path.join(h.env.workspace, '.vscode'));
+    await expectError(/is not a model folder/, 'not-a-model-folder');
+    const settings = JSON.parse(readFileSync(path.join(h.env.workspace, '.vscode', 'settings.json'), 'utf8'));
+    assert.equal(settings['retrievalLens.model'], undefined, 'the bad folder was saved as the model');
+  }),
+);
+
+test(
+  'a run cancelled midway stops, says so, and leaves nothing spinning',
+  sc.step(page, 'cancel', async () => {
+    const toast = await startLongRun();
+    await sc.shot(page(), 'before-cancel');
+    await h.clickNotificationButton(toast, 'Cancel');
+    await h.waitForNotification(page(), /Find retrieval heads cancelled/, h.MEDIUM);
+    await assertNothingSpinning();
+    await page().waitForTimeout(500);
+    await sc.shot(page(), 'cancelled');
+    await h.dismissNotifications(page());
+  }),
+);
+
+test(
+  'a model worker that dies midway shows an error, and the extension keeps working',
+  sc.step(page, 'worker-crash', async () => {
+    await startLongRun();
+    const pids = workerPids();
+    assert.ok(pids.length >= 1, 'no model worker process found');
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const toast = await h.waitForNotification(page(), /worker (stopped|crashed|exited|died)/i, h.MEDIUM);
+    assert.ok(await toast.locator('.codicon-error').count(), `not an error: ${await toast.innerText()}`);
+    await assertNothingSpinning();
+    await page().waitForTimeout(500); // toasts finish their animation
+    await sc.shot(page(), 'worker-died');
+    await h.dismissNotifications(page());
+  }),
+);
+
+test(
+  'after all that, the next run works',
+  sc.step(page, 'recovered', async () => {
+    h.setWorkspaceSettings({ 'retrievalLens.lengths': undefined, 'retrievalLens.depths': undefined });
+    const editor = await h.openFileFromExplorer(page(), 'coriolanus.txt');
+    await h.selectLines(page(), editor, 60);
+    await page().waitForTimeout(1500);
+    await h.findFromContextMenu(page(), editor);
+    const run = await h.waitForRunDone(page());
+    const map = await h.waitForScoreMap(page());
+    assert.equal(map.layers * map.heads, run.total);
+    await sc.shot(page(), 'next-run-works');
+  }),
+);

@@ -113,9 +113,9 @@ test(
     await sc.shot(page(), 'before-cancel');
     await h.clickNotificationButton(toast, 'Cancel');
     await h.waitForNotification(page(), /Find retrieval heads cancelled/, h.MEDIUM);
-    await assertNothingSpinning();
-    await page().waitForTimeout(500);
+    await page().waitForTimeout(400); // the progress toast finishes closing
     await sc.shot(page(), 'cancelled');
+    await assertNothingSpinning();
     await h.dismissNotifications(page());
   }),
 );

@@ -45,7 +45,7 @@ async function assertNothingSpinning() {
 async function startLongRun() {
   h.setWorkspaceSettings(BIG_GRID);
   const editor = await h.openFileFromExplorer(page(), 'long.txt');
-  await editor.locator('.view-lines').click({ position: { x: 40, y: 5 } }); // a cursor, no selection: the whole document
+  await h.focusEditor(editor); // a cursor, no selection: the whole document
   await page().waitForTimeout(1500); // the settings file change reaches the extension host
   await h.runCommand(page(), `Retrieval Lens: ${h.FIND}`);
   const toast = await h.waitForNotification(page(), /Find retrieval heads/, h.MEDIUM);
@@ -78,7 +78,7 @@ test(
   'an empty document gives a clear error',
   sc.step(page, 'empty-document', async () => {
     const editor = await h.openFileFromExplorer(page(), 'empty.txt');
-    await editor.locator('.view-lines').click({ position: { x: 40, y: 5 } });
+    await h.focusEditor(editor);
     await h.runCommand(page(), `Retrieval Lens: ${h.FIND}`);
     await expectError(/document is empty/, 'empty-document');
   }),

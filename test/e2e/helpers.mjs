@@ -113,14 +113,20 @@ export function editorFor(page, name) {
 }
 
 /** Puts the cursor at the start of the document and selects `lines` whole lines with the keyboard. */
+/** Focuses the editor by clicking its text area (the editor box is the visible part; .view-lines scrolls). */
+export async function focusEditor(editor) {
+  const box = await editor.boundingBox();
+  await editor.page().mouse.click(box.x + Math.min(160, box.width / 2), box.y + 12);
+}
+
 export async function selectLines(page, editor, lines) {
-  await editor.locator('.view-lines').click({ position: { x: 40, y: 5 } });
+  await focusEditor(editor);
   await page.keyboard.press(`${mod}+Home`);
   for (let i = 0; i < lines; i++) await page.keyboard.press('Shift+ArrowDown');
 }
 
 export async function selectAll(page, editor) {
-  await editor.locator('.view-lines').click({ position: { x: 40, y: 5 } });
+  await focusEditor(editor);
   await page.keyboard.press(`${mod}+a`);
 }
 
@@ -214,7 +220,7 @@ export async function answerFileDialog(page, file) {
 export async function openEditorContextMenu(page, editor) {
   // Right-click inside the selection keeps it (outside, VS Code moves the cursor there first):
   // aim at the widest selection highlight in the visible part of the editor.
-  const area = await editor.locator('.view-lines').boundingBox();
+  const area = await editor.boundingBox();
   const boxes = await editor.locator('.selected-text').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON()));
   const inView = boxes.filter((b) => b.width > 8 && b.top >= area.y && b.bottom <= area.y + area.height).sort((a, b) => b.width - a.width);
   const target = inView[0] ? { x: inView[0].x + Math.min(inView[0].width / 2, 60), y: inView[0].y + inView[0].height / 2 } : { x: area.x + 60, y: area.y + 8 };

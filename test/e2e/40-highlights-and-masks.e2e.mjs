@@ -1,0 +1,221 @@
+// Issue 5: needle highlights (select a head in the tree, step through the generated tokens in the
+// panel, the needle marked in the editor), masking the organism's retrieval heads from the tree
+// and re-generating (the answer loses the needle; the same number of random heads keeps it), and a
+// small ablation run with its plot.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as h from './helpers.mjs';
+
+const sc = h.scenario('highlights-and-masks');
+let s;
+let editor;
+let run;
+let needle = ''; // the needle sentence the highlights run inserted
+const page = () => s.page;
+const wv = () => h.webview(page());
+
+before(async () => {
+  s = await h.launch();
+  await h.openWorkspace(s.page);
+  editor = await h.openFileFromExplorer(s.page, 'coriolanus.txt');
+  await h.selectLines(s.page, editor, 60);
+  await h.findFromContextMenu(s.page, editor);
+  run = await h.waitForRunDone(s.page);
+  await h.waitForScoreMap(s.page);
+});
+after(async () => {
+  await s?.browser.close();
+});
+
+/** The text of the editor's "needle: ..." marker (a ::before decoration), or '' when none is shown. */
+async function needleMarker() {
+  const texts = await editor.locator('.view-lines span').evaluateAll((els) =>
+    els.map((e) => getComputedStyle(e, '::before').content).filter((c) => c && c.startsWith('"needle: ')),
+  );
+  return texts.length ? JSON.parse(texts[0]).slice('needle: '.length) : '';
+}
+
+async function stepInfo() {
+  const label = wv().locator('[data-testid="step-label"]');
+  return {
+    step: Number(await label.getAttribute('data-step')),
+    steps: Number(await label.getAttribute('data-steps')),
+    strongest: Number(await wv().locator('[data-testid="prompt-tokens"]').getAttribute('data-strongest')),
+  };
+}
+
+/** A deterministic "random" draw (mulberry32), so a failure can be replayed. */
+function draw(items, k, seed) {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pool = [...items];
+  const out = [];
+  while (out.length < k && pool.length) out.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]);
+  return out;
+}
+
+async function regenerate() {
+  await wv().locator('[data-testid="tab-highlights"]').click();
+  await wv().locator('[data-testid="btn-regenerate"]').click();
+  let answers;
+  await h.assertEventually(async () => {
+    const busy = await wv().locator('#app').getAttribute('data-busy');
+    const plain = await wv().locator('[data-testid="answer-plain"]').getAttribute('data-text');
+    const masked = await wv().locator('[data-testid="answer-masked"]').getAttribute('data-text');
+    assert.equal(busy, 'false');
+    assert.ok(plain && masked, 'answers not there yet');
+    answers = { plain, masked };
+  }, h.LONG, 500);
+  return answers;
+}
+
+const keyWord = (sentence) => sentence.replace(/[.\s]+$/, '').split(/\s+/).pop();
+
+/**
+ * ROUGE-1 recall of the needle in an answer, on lower-cased words: the paper's (and the
+ * extension's ablation's) retrieval success is recall > 0.5. Exact values are a stricter test the
+ * organism often fails even unmasked (README: 0.38 exact), so the mask checks use this.
+ */
+function recall(reference, answer) {
+  const words = (t) => t.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const have = new Map();
+  for (const w of words(answer)) have.set(w, (have.get(w) ?? 0) + 1);
+  const ref = words(reference);
+  let hit = 0;
+  for (const w of ref) if (have.get(w)) (hit++, have.set(w, have.get(w) - 1));
+  return ref.length ? hit / ref.length : 0;
+}
+
+test(
+  'selecting a head in the tree and stepping through the answer moves its attention across the needle',
+  sc.step(page, 'highlights', async () => {
+    await h.openViewContainer(page(), 'Retrieval Lens');
+    await h.assertEventually(async () => assert.ok((await h.headRows(page())).some((r) => r.retrievalHead)), h.MEDIUM);
+    const top = (await h.headRows(page())).filter((r) => r.retrievalHead).sort((a, b) => b.score - a.score)[0];
+    await h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${top.layer} head ${top.head},"]`).click();
+    await wv().locator('[data-testid="btn-show-highlights"]').click();
+    await wv().locator('[data-testid="step-label"]').waitFor({ timeout: h.LONG });
+    await h.assertEventually(async () => assert.equal(await wv().locator('[data-testid="highlight-heads"]').innerText(), `Attention of head ${top.id}`), h.MEDIUM);
+    const needleTokens = await wv().locator('[data-testid="prompt-tokens"] .tok.needle').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-testid').slice(4))));
+    assert.ok(needleTokens.length > 0, 'no needle span marked in the prompt');
+    await sc.shot(page(), 'step-first');
+
+    // Step through the whole answer, with the Next button and with the arrow key. The organism
+    // answers with the whole needle sentence: its first words also stand in the question, which
+    // the head may copy from instead; the rest of the answer only the needle has.
+    const seen = [await stepInfo()];
+    const steps = seen[0].steps;
+    assert.ok(steps > 1, 'the highlights run generated one token or none');
+    for (let i = 1; i < steps; i++) {
+      if (i % 2) await wv().locator('[data-testid="btn-step-next"]').click();
+      else {
+        await wv().locator('[data-testid="tab-panel-highlights"]').focus();
+        await wv().locator('[data-testid="tab-panel-highlights"]').press('ArrowRight');
+      }
+      await h.assertEventually(async () => assert.equal((await stepInfo()).step, i), h.SHORT);
+      seen.push(await stepInfo());
+      if (i === Math.floor(steps / 2)) await sc.shot(page(), 'step-middle');
+    }
+    const trace = seen.map((x) => x.strongest).join(' ');
+    console.log(`head ${top.id}: needle tokens ${needleTokens[0]}..${needleTokens.at(-1)}; strongest position per step: ${trace}`);
+    const inNeedle = seen.filter((x) => needleTokens.includes(x.strongest)).map((x) => x.strongest);
+    assert.ok(new Set(inNeedle).size >= 3, `head ${top.id} does not move across the needle (${needleTokens[0]}..${needleTokens.at(-1)}): ${trace}`);
+    assert.deepEqual(inNeedle, [...inNeedle].sort((a, b) => a - b), `inside the needle the attention goes backwards: ${inNeedle}`);
+    await sc.shot(page(), 'step-last');
+
+    // The editor marks where the needle went into the user's text.
+    await h.focusEditor(editor);
+    await page().keyboard.press(`${h.mod}+Home`);
+    await h.assertEventually(async () => {
+      needle = await needleMarker();
+      if (!needle) {
+        // The marker sits at the needle's depth in the selection: page down until it renders.
+        await page().keyboard.press('PageDown');
+        throw new Error('no needle marker in the visible part of the editor');
+      }
+    }, h.MEDIUM, 400);
+    await sc.shot(page(), 'editor-needle-marker');
+  }),
+);
+
+test(
+  'masking the retrieval heads from the tree and re-generating loses the needle',
+  sc.step(page, 'mask-top', async () => {
+    assert.ok(needle, 'no needle from the highlights stage');
+    const top = (await h.headRows(page())).filter((r) => r.retrievalHead);
+    assert.equal(top.length, run.retrieval);
+    for (const r of top) {
+      const row = h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${r.layer} head ${r.head},"]`);
+      await row.locator('.monaco-checkbox, input[type=checkbox]').first().click();
+    }
+    await h.assertEventually(async () => assert.match(await page().locator('.statusbar').innerText(), new RegExp(`${top.length} heads? masked`)), h.MEDIUM);
+    await h.assertEventually(async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), top.length), h.MEDIUM);
+    const a = await regenerate();
+    await sc.shot(page(), 'masked-retrieval-heads');
+    console.log(`needle "${needle}"; unmasked "${a.plain.trim()}"; retrieval heads ${top.map((r) => r.id).join(', ')} masked "${a.masked.trim()}"`);
+    assert.ok(a.plain.includes(keyWord(needle)), `without masks the answer "${a.plain}" does not retrieve "${needle}"`);
+    assert.ok(recall(needle, a.masked) <= 0.5, `with the retrieval heads masked the answer "${a.masked}" still retrieves the needle (recall ${recall(needle, a.masked)})`);
+    assert.ok(await wv().locator('[data-testid="diff-word"]').count(), 'differing words are not marked');
+  }),
+);
+
+test(
+  'masking the same number of random heads keeps the needle',
+  sc.step(page, 'mask-random', async () => {
+    assert.ok(needle, 'no needle from the highlights stage');
+    await h.runCommand(page(), 'Retrieval Lens: Clear masks');
+    await h.assertEventually(async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), 0), h.MEDIUM);
+    await wv().locator('[data-testid="tab-map"]').click();
+    const cells = await h.scoreMapCells(page());
+    const others = Object.values(cells).filter((c) => !c.retrieval).map((c) => c.id).sort();
+    const picked = draw(others, run.retrieval, 20250101);
+    for (const id of picked) {
+      await wv().locator(`[data-testid="cell-${id}"] rect`).first().click({ position: { x: 4, y: 4 } });
+      await h.assertEventually(async () => assert.equal(await wv().locator('[data-testid="selected-head"]').getAttribute('data-layer'), id.split('-')[0]), h.SHORT);
+      await wv().locator('[data-testid="mask-selected"]').click();
+      await h.assertEventually(async () => assert.equal((await h.scoreMapCells(page()))[id].masked, true), h.SHORT);
+    }
+    await sc.shot(page(), 'random-heads-on-map');
+    const a = await regenerate();
+    await sc.shot(page(), 'masked-random-heads');
+    console.log(`random heads ${picked.join(', ')} masked: "${a.masked.trim()}" (recall ${recall(needle, a.masked).toFixed(2)})`);
+    assert.ok(recall(needle, a.masked) > 0.5, `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle "${needle}"`);
+  }),
+);
+
+test(
+  'a small ablation run plots NIAH accuracy against k, and the plot exports',
+  sc.step(page, 'ablation', async () => {
+    await h.runCommand(page(), 'Retrieval Lens: Clear masks');
+    await h.runCommand(page(), 'Retrieval Lens: Run ablation');
+    await h.pickQuickItem(page(), '1, 2, 3');
+    await h.pickQuickItem(page(), '1');
+    await h.waitForNotification(page(), /Ablation/, h.MEDIUM);
+    const plot = wv().locator('[data-testid="ablation-plot"]');
+    await plot.waitFor({ timeout: 2 * h.LONG });
+    const value = async (kind, k) => Number(await wv().locator(`[data-testid="ablation-${kind}-0-${k}"]`).getAttribute('data-value'));
+    const rows = {};
+    for (const k of [1, 2, 3]) {
+      rows[k] = { top: await value('top', k), random: await value('random', k) };
+      for (const v of Object.values(rows[k])) assert.ok(v >= 0 && v <= 1, `accuracy ${v} at k=${k}`);
+    }
+    const caption = await wv().locator('[data-testid="ablation-table-0"] caption').innerText();
+    const baseline = Number(/baseline ([\d.]+)/.exec(caption)?.[1]);
+    assert.ok(rows[3].top < baseline, `masking the top 3 retrieval heads did not lower accuracy (${rows[3].top} vs baseline ${baseline}); rows ${JSON.stringify(rows)}`);
+    await sc.shot(page(), 'ablation-plot');
+
+    const svgFile = path.join(h.env.workspace, 'ablation.svg');
+    await wv().locator('[data-testid="btn-ablation-svg"]').click();
+    await h.answerFileDialog(page(), svgFile);
+    await h.assertEventually(() => assert.ok(existsSync(svgFile), `${svgFile} not written`), h.MEDIUM);
+    assert.match(readFileSync(svgFile, 'utf8'), /data-testid="ablation-plot"/);
+  }),
+);

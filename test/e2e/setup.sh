@@ -17,6 +17,12 @@ STAMP_TEXT="code-server@$CODE_SERVER_VERSION node@$NODE_MAJOR"
 
 log() { echo "[e2e setup] $*" >&2; }
 
+# Run from `npm test`, this script inherits the outer npm's npm_* variables, and npm reads
+# npm_config_* from the environment as its own settings: the nested installs below would claim the
+# outer npm's user agent (`node/v20`, which code-server's postinstall rejects) and its prefixes.
+# Start the nested npm from a clean slate.
+while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -i '^npm_' || true)
+
 SUDO=()
 if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null; then SUDO=(sudo); fi

@@ -144,6 +144,11 @@ export function quickInput(page) {
 /** F1, the command's title, Enter: exactly what a user does. */
 export async function runCommand(page, title) {
   const qi = quickInput(page);
+  // A palette still closing from the previous command is inert: let it go first.
+  if (!(await qi.waitFor({ state: 'hidden', timeout: 5000 }).then(() => true, () => false))) {
+    await page.keyboard.press('Escape');
+    await qi.waitFor({ state: 'hidden' });
+  }
   await page.locator('.monaco-workbench').focus().catch(() => undefined);
   await page.keyboard.press('F1');
   await qi.waitFor({ state: 'visible' });

@@ -386,7 +386,10 @@ async function exportFigure(figure: FigureKind, format: 'svg' | 'png'): Promise<
 
 function render(): void {
   vscode.setState({ state });
-  const focused = document.activeElement?.getAttribute('data-testid');
+  // Re-rendering replaces the focused control; give focus back only when the panel has it. A state
+  // update that arrives while the user is elsewhere (a quick pick, the editor) must not pull focus
+  // into the webview: that closes the quick pick under the user's cursor.
+  const focused = document.hasFocus() ? document.activeElement?.getAttribute('data-testid') : null;
   app.replaceChildren();
   app.setAttribute('data-tab', state.tab);
   app.setAttribute('data-busy', state.busy ? 'true' : 'false');

@@ -12,14 +12,17 @@ export interface PlotColors {
   grid: Rgb;
 }
 
+// The legend sits under the axes, not beside them, so the figure fits a side-by-side panel
+// (about 520 px) without scrolling or shrinking its text.
 const W = 520;
 const H = 300;
-const M = { l: 52, r: 150, t: 30, b: 42 };
+const M = { l: 52, t: 30, b: 42 };
+const LEGEND_H = 44;
 
 export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement {
-  const svg = s('svg', { width: W + M.r, height: H, viewBox: `0 0 ${W + M.r} ${H}`, 'data-testid': 'ablation-plot', 'font-family': themeFont(), 'font-size': 11 }) as SVGSVGElement;
+  const svg = s('svg', { width: W, height: H + LEGEND_H, viewBox: `0 0 ${W} ${H + LEGEND_H}`, 'data-testid': 'ablation-plot', 'font-family': themeFont(), 'font-size': 11 }) as SVGSVGElement;
   const fg = toHex(c.fg);
-  svg.append(s('rect', { x: 0, y: 0, width: W + M.r, height: H, fill: toHex(c.bg) }));
+  svg.append(s('rect', { x: 0, y: 0, width: W, height: H + LEGEND_H, fill: toHex(c.bg) }));
   const ks = [...new Set(runs.flatMap((r) => r.rows.map((x) => x.k)))].sort((a, b) => a - b);
   const kMax = Math.max(1, ...ks);
   const pw = W - M.l - 10;
@@ -58,8 +61,7 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
     const b = runs[runs.length - 1].baseline;
     svg.append(s('line', { x1: M.l, x2: M.l + pw, y1: y(b), y2: y(b), stroke: fg, 'stroke-dasharray': '3,3', 'stroke-width': 1 }));
   }
-  // legend
-  const lx = W + 4;
+  // legend: two columns of two under the x-axis title
   const items: [string, Rgb | null][] = [
     ['top-k retrieval heads', c.top],
     ['k random heads (mean)', c.random],
@@ -67,7 +69,8 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
     ['no mask (baseline)', null],
   ];
   items.forEach(([label, col], i) => {
-    const yy = M.t + 10 + i * 18;
+    const lx = M.l + (i % 2) * 220;
+    const yy = H + 6 + Math.floor(i / 2) * 18;
     if (i === 2) svg.append(s('rect', { x: lx, y: yy - 6, width: 18, height: 10, fill: toHex(col!), 'fill-opacity': 0.18 }));
     else svg.append(s('line', { x1: lx, x2: lx + 18, y1: yy, y2: yy, stroke: col ? toHex(col) : fg, 'stroke-width': 2, 'stroke-dasharray': col ? undefined : '3,3' }));
     svg.append(s('text', { x: lx + 24, y: yy + 4, fill: fg, 'font-size': 10 }, label));

@@ -1,5 +1,6 @@
 // Issue 4: bad input gives a clear notification and leaves nothing spinning (empty document, a
-// selection longer than the model's context, a folder that is not a model); a run cancelled
+// selection longer than the model's context, a folder that is not a model, a model with a fused
+// attention op); a run cancelled
 // midway and a model worker that dies midway both leave a UI in which the next run works.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +40,13 @@ async function assertNothingSpinning() {
   }, h.MEDIUM);
   const frames = await page().locator('iframe.webview.ready').count();
   if (frames) await h.assertEventually(async () => assert.equal(await h.webview(page()).locator('#app').getAttribute('data-busy'), 'false'), h.MEDIUM);
+}
+
+/** retrievalLens.model in the user and the workspace settings (Select model writes the user's). */
+function modelSettings() {
+  return [path.join(h.env.tmp, 'user-data', 'User', 'settings.json'), path.join(h.env.workspace, '.vscode', 'settings.json')].map(
+    (f) => JSON.parse(readFileSync(f, 'utf8'))['retrievalLens.model'],
+  );
 }
 
 /** Starts a long run on the whole of long.txt and waits until some cases are done. */
@@ -101,8 +109,18 @@ test(
     await h.pickQuickItem(page(), 'Local model folder');
     await h.answerFileDialog(page(), path.join(h.env.workspace, '.vscode'));
     await expectError(/is not a model folder/, 'not-a-model-folder');
-    const settings = JSON.parse(readFileSync(path.join(h.env.workspace, '.vscode', 'settings.json'), 'utf8'));
-    assert.equal(settings['retrievalLens.model'], undefined, 'the bad folder was saved as the model');
+    assert.deepEqual(modelSettings(), [undefined, undefined], 'the bad folder was saved as the model');
+  }),
+);
+
+test(
+  'a model with a fused attention op gives an error naming the op, and the model stays as it was',
+  sc.step(page, 'fused-op', async () => {
+    await h.runCommand(page(), 'Retrieval Lens: Select model');
+    await h.pickQuickItem(page(), 'Local model folder');
+    await h.answerFileDialog(page(), path.join(h.env.tmp, 'fused-model'));
+    await expectError(/fused attention op com\.microsoft\.MultiHeadAttention/, 'fused-attention-op');
+    assert.deepEqual(modelSettings(), [undefined, undefined], 'the fused model was saved as the model');
   }),
 );
 

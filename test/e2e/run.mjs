@@ -78,6 +78,23 @@ function makeWorkspace(dir) {
   writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify({}, null, 2) + '\n');
 }
 
+/**
+ * A copy of the bundled model whose first attention is one fused com.microsoft MultiHeadAttention
+ * node, as some exports have: selecting it must fail with an error naming the op.
+ */
+async function makeFusedModel(dir) {
+  const { default: onnxProto } = await import('onnx-proto');
+  const { onnx } = onnxProto;
+  cpSync(path.join(root, 'models', 'needle-organism'), dir, { recursive: true });
+  const file = path.join(dir, 'onnx', 'model.onnx');
+  const model = onnx.ModelProto.decode(readFileSync(file));
+  const g = model.graph;
+  const i = g.node.findIndex((n) => n.opType === 'Softmax');
+  g.node[i] = onnx.NodeProto.create({ opType: 'MultiHeadAttention', domain: 'com.microsoft', name: '/model/layers.0/attn/MultiHeadAttention', input: g.node[i].input, output: g.node[i].output });
+  model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
+  writeFileSync(file, onnx.ModelProto.encode(model).finish());
+}
+
 function userSettings(dataDir) {
   const dir = path.join(dataDir, 'User');
   mkdirSync(dir, { recursive: true });
@@ -136,6 +153,7 @@ async function main() {
   };
   for (const d of [dirs.workspace, dirs.data, dirs.extensions, dirs.xdg]) mkdirSync(d, { recursive: true });
   makeWorkspace(dirs.workspace);
+  await makeFusedModel(path.join(tmp, 'fused-model'));
   userSettings(dirs.data);
   writeFileSync(dirs.config, 'auth: none\ncert: false\n');
 

@@ -106,7 +106,7 @@ export async function selectModel(env: Env): Promise<void> {
     { label: '$(folder-opened) Local model folder…', detail: 'A folder with config.json, tokenizer.json and onnx/model*.onnx', action: 'folder' },
     { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Downloads into the transformers.js cache, e.g. onnx-community/Qwen2.5-0.5B-Instruct', action: 'hub' },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'Retrieval Lens: Select model', placeHolder: current ? `current: ${current}` : 'current: bundled needle organism' });
+  const pick = await vscode.window.showQuickPick(items, { title: 'Retrieval Lens: Select model', ignoreFocusOut: true, placeHolder: current ? `current: ${current}` : 'current: bundled needle organism' });
   if (!pick) return;
   let spec = '';
   if (pick.action === 'folder') {
@@ -120,6 +120,7 @@ export async function selectModel(env: Env): Promise<void> {
   } else if (pick.action === 'hub') {
     const id = await vscode.window.showInputBox({
       title: 'Hugging Face Hub model id',
+      ignoreFocusOut: true,
       placeHolder: 'owner/name',
       validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? null : 'Expected owner/name'),
     });
@@ -177,7 +178,7 @@ export async function exportScores(env: Env): Promise<void> {
     { label: "JSON (the paper's head_score format)", detail: '{"layer-head": [scores...]}, as in nightdessert/Retrieval_Head', ext: 'json', make: () => JSON.stringify(toReferenceFormat(run.scores)) },
     { label: 'CSV', detail: 'layer,head,score rows', ext: 'csv', make: () => toCsv(run.scores) },
   ];
-  const pick = await vscode.window.showQuickPick(formats, { title: 'Export scores as' });
+  const pick = await vscode.window.showQuickPick(formats, { title: 'Export scores as', ignoreFocusOut: true });
   if (!pick) return;
   const base = run.name.replace(/[^\w.-]+/g, '_').replace(/\.json$/, '');
   const suffix = pick.label.startsWith("JSON (the paper") ? '.head_score' : '';

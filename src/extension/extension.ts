@@ -169,12 +169,15 @@ export function activate(context: vscode.ExtensionContext) {
     await showHighlights(env);
   });
   cmd('retrievalLens.regenerate', async () => {
-    const q = await vscode.window.showInputBox({ title: 'Question to ask about the text', value: store.regenerate?.question ?? store.inspect?.data.question ?? '' });
+    const q = await vscode.window.showInputBox({ title: 'Question to ask about the text', ignoreFocusOut: true, value: store.regenerate?.question ?? store.inspect?.data.question ?? '' });
     if (q !== undefined) await regenerate(env, q);
   });
   cmd('retrievalLens.runAblation', () => runAblation(env));
   cmd('retrievalLens.compareRuns', () => compareRuns(env));
   cmd('retrievalLens.exportFigure', async () => {
+    // Every quick pick and input box here ignores focus-out: after the palette closes, VS Code gives
+    // focus back to the panel's webview asynchronously, and that late focus would close the pick
+    // under the user's cursor.
     const pick = await vscode.window.showQuickPick(
       [
         { label: 'Score map (SVG)', figure: 'scoreMap' as const, format: 'svg' as const },
@@ -182,7 +185,7 @@ export function activate(context: vscode.ExtensionContext) {
         { label: 'Ablation plot (SVG)', figure: 'ablation' as const, format: 'svg' as const },
         { label: 'Ablation plot (PNG)', figure: 'ablation' as const, format: 'png' as const },
       ],
-      { title: 'Export figure' },
+      { title: 'Export figure', ignoreFocusOut: true },
     );
     if (!pick) return;
     if (!panel.visible) panel.show(true);

@@ -130,11 +130,11 @@ export async function runAblation(env: Env): Promise<void> {
     void vscode.window.showErrorMessage('Retrieval Lens: ablation needs retrieval scores. Find retrieval heads or open a scores file first.');
     return;
   }
-  const kPick = await vscode.window.showQuickPick([...K_CHOICES.map((label) => ({ label })), { label: 'Other…' }], { title: 'Run ablation: numbers of heads to mask (k)', placeHolder: 'top-k retrieval heads vs k random heads' });
+  const kPick = await vscode.window.showQuickPick([...K_CHOICES.map((label) => ({ label })), { label: 'Other…' }], { title: 'Run ablation: numbers of heads to mask (k)', ignoreFocusOut: true, placeHolder: 'top-k retrieval heads vs k random heads' });
   if (!kPick) return;
   let ks = parseIntList(kPick.label);
   if (kPick.label === 'Other…') {
-    const text = await vscode.window.showInputBox({ title: 'k values', placeHolder: '1, 2, 4', validateInput: (v) => (parseIntList(v) ? null : 'Positive whole numbers separated by commas') });
+    const text = await vscode.window.showInputBox({ title: 'k values', ignoreFocusOut: true, placeHolder: '1, 2, 4', validateInput: (v) => (parseIntList(v) ? null : 'Positive whole numbers separated by commas') });
     if (!text) return;
     ks = parseIntList(text);
   }
@@ -144,7 +144,7 @@ export async function runAblation(env: Env): Promise<void> {
     void vscode.window.showErrorMessage(`Retrieval Lens: k must be below the number of heads (${total}).`);
     return;
   }
-  const tPick = await vscode.window.showQuickPick(['1', '3', '5'].map((label) => ({ label, description: label === '3' ? 'random trials per k' : '' })), { title: 'Run ablation: random trials per k' });
+  const tPick = await vscode.window.showQuickPick(['1', '3', '5'].map((label) => ({ label, description: label === '3' ? 'random trials per k' : '' })), { title: 'Run ablation: random trials per k', ignoreFocusOut: true });
   if (!tPick) return;
   const s = readSettings();
   const doc = run.doc ? run.doc.eol.text : vscode.window.activeTextEditor?.document.getText();
@@ -198,7 +198,7 @@ export async function compareRuns(env: Env): Promise<void> {
   ];
   const chosen: { name: string; scores: ScoresFile }[] = [];
   for (const which of ['first', 'second']) {
-    const pick = await vscode.window.showQuickPick(items().filter((i) => !chosen.some((c) => c.name === i.label)), { title: `Compare runs: ${which} run` });
+    const pick = await vscode.window.showQuickPick(items().filter((i) => !chosen.some((c) => c.name === i.label)), { title: `Compare runs: ${which} run`, ignoreFocusOut: true });
     if (!pick) return;
     if (pick.run) chosen.push({ name: pick.run.name, scores: pick.run.scores });
     else {

@@ -28,15 +28,19 @@ async function expectError(pattern, stage) {
   const toast = await h.waitForNotification(page(), pattern, h.MEDIUM);
   assert.ok(await toast.locator('.codicon-error').count(), `not shown as an error: ${pattern}`);
   await assertNothingSpinning();
+  await page().waitForTimeout(400); // a progress toast that just closed finishes fading
   await sc.shot(page(), stage);
   await h.dismissNotifications(page());
 }
 
-/** No progress notification left, and the panel (when open) not busy. */
+/**
+ * No progress notification left (every run's progress toast has a Cancel button; no other
+ * notification does), and the panel (when open) not busy.
+ */
 async function assertNothingSpinning() {
   await h.assertEventually(async () => {
-    const msgs = await h.notificationMessages(page());
-    assert.ok(!msgs.some((m) => /Find retrieval heads:|cases ·/.test(m)), `a progress notification is still up: ${msgs.join(' | ')}`);
+    const cancels = await page().locator('.notifications-toasts .notification-toast .monaco-button', { hasText: /^Cancel$/ }).count();
+    assert.equal(cancels, 0, `a progress notification is still up: ${(await h.notificationMessages(page())).join(' | ')}`);
   }, h.MEDIUM);
   const frames = await page().locator('iframe.webview.ready').count();
   if (frames) await h.assertEventually(async () => assert.equal(await h.webview(page()).locator('#app').getAttribute('data-busy'), 'false'), h.MEDIUM);

@@ -53,6 +53,15 @@ function modelSettings() {
   );
 }
 
+/** Select model -> Local model folder -> `dir`: refused with `pattern`, and no model setting saved. */
+async function refusedModelFolder(dir, pattern, stage) {
+  await h.runCommand(page(), 'Retrieval Lens: Select model');
+  await h.pickQuickItem(page(), 'Local model folder');
+  await h.answerFileDialog(page(), dir);
+  await expectError(pattern, stage);
+  assert.deepEqual(modelSettings(), [undefined, undefined], `${dir} was saved as the model`);
+}
+
 /** Starts a long run on the whole of long.txt and waits until some cases are done. */
 async function startLongRun() {
   h.setWorkspaceSettings(BIG_GRID);
@@ -109,22 +118,14 @@ test(
 test(
   'a folder that is not a model gives a clear error and the model stays as it was',
   sc.step(page, 'not-a-model', async () => {
-    await h.runCommand(page(), 'Retrieval Lens: Select model');
-    await h.pickQuickItem(page(), 'Local model folder');
-    await h.answerFileDialog(page(), path.join(h.env.workspace, '.vscode'));
-    await expectError(/is not a model folder/, 'not-a-model-folder');
-    assert.deepEqual(modelSettings(), [undefined, undefined], 'the bad folder was saved as the model');
+    await refusedModelFolder(path.join(h.env.workspace, '.vscode'), /is not a model folder/, 'not-a-model-folder');
   }),
 );
 
 test(
   'a model with a fused attention op gives an error naming the op, and the model stays as it was',
   sc.step(page, 'fused-op', async () => {
-    await h.runCommand(page(), 'Retrieval Lens: Select model');
-    await h.pickQuickItem(page(), 'Local model folder');
-    await h.answerFileDialog(page(), path.join(h.env.tmp, 'fused-model'));
-    await expectError(/fused attention op com\.microsoft\.MultiHeadAttention/, 'fused-attention-op');
-    assert.deepEqual(modelSettings(), [undefined, undefined], 'the fused model was saved as the model');
+    await refusedModelFolder(path.join(h.env.tmp, 'fused-model'), /fused attention op com\.microsoft\.MultiHeadAttention/, 'fused-attention-op');
   }),
 );
 

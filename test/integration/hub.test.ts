@@ -86,6 +86,8 @@ after(async () => {
   await new Promise((ok) => server.close(ok));
 });
 
+const reEscape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 async function rejects(p: Promise<unknown>, code: string, message: RegExp) {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof RetrievalLensError, `expected RetrievalLensError, got ${e}`);
@@ -220,7 +222,7 @@ test('an unreachable host is DOWNLOAD_FAILED naming the URL and file', async () 
   await rejects(
     resolveModelDir('test-org/stories260K', { cacheDir: tempDir('rl-hub-cache-') }),
     'DOWNLOAD_FAILED',
-    new RegExp(`cannot download config\\.json of "test-org/stories260K" from http://127\\.0\\.0\\.1:${port}/test-org/stories260K/resolve/main/config\\.json: ECONNREFUSED`),
+    new RegExp(`cannot download config\\.json of "test-org/stories260K" from ${reEscape(env.remoteHost)}test-org/stories260K/resolve/main/config\\.json: ECONNREFUSED`),
   );
 });
 

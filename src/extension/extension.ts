@@ -52,10 +52,10 @@ export function activate(context: vscode.ExtensionContext) {
 
   let revealing = false;
   store.onChange((what) => {
-    if (what.has('run') || what.has('masks') || what.has('filter')) {
+    if (what.has('run') || what.has('filter')) {
       tree.refresh();
       tree.describe(treeView);
-    }
+    } else if (what.has('masks')) tree.refreshMasks();
     if (what.has('selection') && store.selected && treeView.visible) {
       const node = tree.headNode(store.selected.layer, store.selected.head);
       if (node && !revealing) void treeView.reveal(node, { select: true, focus: false, expand: true }).then(undefined, () => undefined);

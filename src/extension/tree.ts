@@ -8,10 +8,12 @@ export type Node = { kind: 'layer'; row: LayerRow } | { kind: 'head'; row: HeadR
 export const headNodeId = (layer: number, head: number) => `head:${layer}:${head}`;
 
 export class HeadTree implements vscode.TreeDataProvider<Node> {
-  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  private readonly changed = new vscode.EventEmitter<Node | Node[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private layers: Node[] = [];
   private heads = new Map<string, Node>();
+  /** The masked state each head's row was last rendered with, by node id. */
+  private readonly shownMasked = new Map<string, boolean>();
 
   constructor(private readonly store: Store) {}
 
@@ -20,8 +22,21 @@ export class HeadTree implements vscode.TreeDataProvider<Node> {
     this.changed.fire(undefined);
   }
 
+  /**
+   * Masks changed: re-render only the heads whose checkbox is out of date. A whole-tree refresh
+   * rebuilds every row, and a click on the next checkbox while that happens is lost.
+   */
+  refreshMasks(): void {
+    const stale: Node[] = [];
+    for (const [id, node] of this.heads) {
+      if (node.kind === 'head' && this.shownMasked.has(id) && this.shownMasked.get(id) !== this.store.masks.has(node.row)) stale.push(node);
+    }
+    if (stale.length) this.changed.fire(stale);
+  }
+
   private rebuild(): void {
     this.heads.clear();
+    this.shownMasked.clear();
     const run = this.store.current;
     this.layers = run ? layerRows(run.view, this.store.retrievalOnly).map((row) => ({ kind: 'layer' as const, row })) : [];
     for (const l of this.layers) if (l.kind === 'layer') for (const h of l.row.heads) this.heads.set(headNodeId(h.layer, h.head), { kind: 'head', row: h });
@@ -57,6 +72,7 @@ export class HeadTree implements vscode.TreeDataProvider<Node> {
     item.id = headNodeId(h.layer, h.head);
     item.description = formatScore(h.score);
     const masked = this.store.masks.has(h);
+    this.shownMasked.set(item.id, masked);
     item.iconPath = h.retrieval ? new vscode.ThemeIcon('target', new vscode.ThemeColor('charts.orange')) : new vscode.ThemeIcon('circle-small-filled');
     item.tooltip = new vscode.MarkdownString(
       `**Layer ${h.layer}, head ${h.head}**  \nscore ${formatScore(h.score)}${h.retrieval ? ' (retrieval head)' : ''}` +

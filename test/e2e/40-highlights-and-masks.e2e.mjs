@@ -1,7 +1,7 @@
 // Issue 5: needle highlights (select a head in the tree, step through the generated tokens in the
 // panel, the needle marked in the editor), masking the organism's retrieval heads from the tree
 // and re-generating (the answer loses the needle; the same number of random heads keeps it), and a
-// small ablation run with its plot.
+// small ablation run with its plot; nothing of one document's run leaks into an edit or another document.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -152,11 +152,16 @@ test(
     assert.ok(needle, 'no needle from the highlights stage');
     const top = (await h.headRows(page())).filter((r) => r.retrievalHead);
     assert.equal(top.length, run.retrieval);
-    for (const r of top) {
+    // One checkbox at a time, as a user does: each click shows in the status bar before the next.
+    for (const [i, r] of top.entries()) {
       const row = h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${r.layer} head ${r.head},"]`);
       await row.locator('.monaco-checkbox, input[type=checkbox]').first().click();
+      await h.assertEventually(async () => assert.match(await page().locator('.statusbar').innerText(), new RegExp(`(^|\\s)${i + 1} heads? masked`)), h.MEDIUM);
     }
-    await h.assertEventually(async () => assert.match(await page().locator('.statusbar').innerText(), new RegExp(`${top.length} heads? masked`)), h.MEDIUM);
+    // The rows re-render as masked (their accessible label says so, as their tooltip does).
+    await h.assertEventually(async () => {
+      for (const r of top) assert.equal(await h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${r.layer} head ${r.head},"][aria-label$=", masked"]`).count(), 1, `row of head ${r.id} not shown masked`);
+    }, h.MEDIUM);
     await h.assertEventually(async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), top.length), h.MEDIUM);
     const a = await regenerate();
     await sc.shot(page(), 'masked-retrieval-heads');
@@ -217,5 +222,40 @@ test(
     await h.answerFileDialog(page(), svgFile);
     await h.assertEventually(() => assert.ok(existsSync(svgFile), `${svgFile} not written`), h.MEDIUM);
     assert.match(readFileSync(svgFile, 'utf8'), /data-testid="ablation-plot"/);
+  }),
+);
+
+test(
+  'an edit clears the editor highlight, and a run on another document starts with no masks',
+  sc.step(page, 'no-leaks', async () => {
+    // The needle marker of the last highlights run is on coriolanus.txt.
+    await h.focusEditor(editor);
+    await page().keyboard.press(`${h.mod}+Home`);
+    await h.assertEventually(async () => {
+      if (await needleMarker()) return;
+      await page().keyboard.press('PageDown');
+      throw new Error('no needle marker in the visible part of the editor');
+    }, h.MEDIUM, 400);
+    await h.runCommand(page(), 'Retrieval Lens: Mask all retrieval heads');
+    await h.assertEventually(async () => assert.match(await page().locator('.statusbar').innerText(), new RegExp(`${run.retrieval} heads? masked`)), h.MEDIUM);
+
+    // Typing in the document moves the text under the highlight: it goes; the masks stay.
+    await h.focusEditor(editor);
+    await page().keyboard.type('x');
+    await h.assertEventually(async () => assert.equal(await needleMarker(), '', 'the needle marker survived an edit'), h.MEDIUM);
+    assert.match(await page().locator('.statusbar').innerText(), new RegExp(`${run.retrieval} heads? masked`));
+    await page().keyboard.press(`${h.mod}+z`);
+    await sc.shot(page(), 'edited-no-highlight');
+
+    // A run on another document: the masks belonged to coriolanus.txt's run.
+    await h.dismissNotifications(page());
+    const other = await h.openFileFromExplorer(page(), 'long.txt');
+    await h.selectLines(page(), other, 60);
+    await h.findFromContextMenu(page(), other);
+    await h.waitForRunDone(page());
+    await h.assertEventually(async () => assert.match(await page().locator('.statusbar').innerText(), /(^|\s)0 heads masked/), h.MEDIUM);
+    await h.assertEventually(async () => assert.match(await wv().locator('[data-testid="map-summary"]').innerText(), /^long\.txt/), h.MEDIUM);
+    assert.equal(Object.values(await h.scoreMapCells(page())).filter((c) => c.masked).length, 0, 'masked cells on the new run');
+    await sc.shot(page(), 'other-document-no-masks');
   }),
 );

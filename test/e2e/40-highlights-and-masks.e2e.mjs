@@ -37,6 +37,28 @@ async function needleMarker() {
   return texts.length ? JSON.parse(texts[0]).slice('needle: '.length) : '';
 }
 
+/** Pages from the top of the editor until the needle marker renders; returns its text. */
+async function scrollToNeedleMarker() {
+  await h.focusEditor(editor);
+  await page().keyboard.press(`${h.mod}+Home`);
+  let text = '';
+  await h.assertEventually(async () => {
+    text = await needleMarker();
+    if (text) return;
+    // The marker sits at the needle's depth in the selection: page down until it renders.
+    await page().keyboard.press('PageDown');
+    throw new Error('no needle marker in the visible part of the editor');
+  }, h.MEDIUM, 400);
+  return text;
+}
+
+/** The count the status bar shows ("N heads masked"). */
+async function statusMasked() {
+  const m = /(?:^|\s)(\d+) heads? masked/.exec(await page().locator('.statusbar').innerText());
+  assert.ok(m, 'no mask count in the status bar');
+  return Number(m[1]);
+}
+
 async function stepInfo() {
   const label = wv().locator('[data-testid="step-label"]');
   return {
@@ -132,16 +154,7 @@ test(
     await sc.shot(page(), 'step-last');
 
     // The editor marks where the needle went into the user's text.
-    await h.focusEditor(editor);
-    await page().keyboard.press(`${h.mod}+Home`);
-    await h.assertEventually(async () => {
-      needle = await needleMarker();
-      if (!needle) {
-        // The marker sits at the needle's depth in the selection: page down until it renders.
-        await page().keyboard.press('PageDown');
-        throw new Error('no needle marker in the visible part of the editor');
-      }
-    }, h.MEDIUM, 400);
+    needle = await scrollToNeedleMarker();
     await sc.shot(page(), 'editor-needle-marker');
   }),
 );
@@ -156,7 +169,7 @@ test(
     for (const [i, r] of top.entries()) {
       const row = h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${r.layer} head ${r.head},"]`);
       await row.locator('.monaco-checkbox, input[type=checkbox]').first().click();
-      await h.assertEventually(async () => assert.match(await page().locator('.statusbar').innerText(), new RegExp(`(^|\\s)${i + 1} heads? masked`)), h.MEDIUM);
+      await h.assertEventually(async () => assert.equal(await statusMasked(), i + 1), h.MEDIUM);
     }
     // The rows re-render as masked (their accessible label says so, as their tooltip does).
     await h.assertEventually(async () => {
@@ -229,21 +242,15 @@ test(
   'an edit clears the editor highlight, and a run on another document starts with no masks',
   sc.step(page, 'no-leaks', async () => {
     // The needle marker of the last highlights run is on coriolanus.txt.
-    await h.focusEditor(editor);
-    await page().keyboard.press(`${h.mod}+Home`);
-    await h.assertEventually(async () => {
-      if (await needleMarker()) return;
-      await page().keyboard.press('PageDown');
-      throw new Error('no needle marker in the visible part of the editor');
-    }, h.MEDIUM, 400);
+    await scrollToNeedleMarker();
     await h.runCommand(page(), 'Retrieval Lens: Mask all retrieval heads');
-    await h.assertEventually(async () => assert.match(await page().locator('.statusbar').innerText(), new RegExp(`${run.retrieval} heads? masked`)), h.MEDIUM);
+    await h.assertEventually(async () => assert.equal(await statusMasked(), run.retrieval), h.MEDIUM);
 
     // Typing in the document moves the text under the highlight: it goes; the masks stay.
     await h.focusEditor(editor);
     await page().keyboard.type('x');
     await h.assertEventually(async () => assert.equal(await needleMarker(), '', 'the needle marker survived an edit'), h.MEDIUM);
-    assert.match(await page().locator('.statusbar').innerText(), new RegExp(`${run.retrieval} heads? masked`));
+    assert.equal(await statusMasked(), run.retrieval);
     await page().keyboard.press(`${h.mod}+z`);
     await sc.shot(page(), 'edited-no-highlight');
 
@@ -253,7 +260,7 @@ test(
     await h.selectLines(page(), other, 60);
     await h.findFromContextMenu(page(), other);
     await h.waitForRunDone(page());
-    await h.assertEventually(async () => assert.match(await page().locator('.statusbar').innerText(), /(^|\s)0 heads masked/), h.MEDIUM);
+    await h.assertEventually(async () => assert.equal(await statusMasked(), 0), h.MEDIUM);
     await h.assertEventually(async () => assert.match(await wv().locator('[data-testid="map-summary"]').innerText(), /^long\.txt/), h.MEDIUM);
     assert.equal(Object.values(await h.scoreMapCells(page())).filter((c) => c.masked).length, 0, 'masked cells on the new run');
     await sc.shot(page(), 'other-document-no-masks');

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { readArchConfig } from '../src/engine/config.js';
 import { instrumentedGraph, defaultCacheDir } from '../src/engine/cache.js';
+import { graphSession } from '../src/engine/model.js';
 import { createSession } from '../src/engine/session.js';
 import { Runner, prefillChunkSize } from '../src/engine/runner.js';
 
@@ -9,9 +10,9 @@ async function main() {
   const n = Number(process.argv[2] ?? 2048);
   const dir = join(__dirname, '..', 'models', 'needle-organism');
   const arch = readArchConfig(dir);
-  const graph = await instrumentedGraph(join(dir, 'onnx', 'model.onnx'), arch.layers, arch.heads, defaultCacheDir());
+  const graph = await instrumentedGraph(join(dir, 'onnx', 'model.onnx'), { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim }, defaultCacheDir());
   const shape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, vocabSize: arch.vocabSize, kvType: 'float32' as const };
-  const runner = new Runner(await createSession(graph.path), shape);
+  const runner = new Runner(await graphSession(graph), shape);
   await runner.newSequence().prefill([1, 2, 3]); // session warm: arenas exist before the baseline
   const baselineRssMb = process.memoryUsage().rss / 2 ** 20;
   const chunkSize = prefillChunkSize(shape, n);

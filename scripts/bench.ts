@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readArchConfig } from '../src/engine/config.js';
 import { instrumentedGraph, defaultCacheDir } from '../src/engine/cache.js';
+import { graphSession } from '../src/engine/model.js';
 import { createSession } from '../src/engine/session.js';
 import { Runner, prefillChunkSize, type RunnerShape } from '../src/engine/runner.js';
 import { argmax } from '../src/engine/sampling.js';
@@ -41,10 +42,10 @@ async function decodeMs(runner: Runner, prompt: number[], steps: number, attenti
 async function main() {
   const arch = readArchConfig(modelDir);
   const src = join(modelDir, 'onnx', 'model.onnx');
-  const graph = await instrumentedGraph(src, arch.layers, arch.heads, defaultCacheDir());
+  const graph = await instrumentedGraph(src, { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim }, defaultCacheDir());
   const shape: RunnerShape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, vocabSize: arch.vocabSize, kvType: 'float32' };
   const plain = new Runner(await createSession(src), shape);
-  const inst = new Runner(await createSession(graph.path), shape);
+  const inst = new Runner(await graphSession(graph), shape);
 
   // Decode: 256-token prompt, 128 steps; rounds interleave the variants so load drift hits all alike.
   const prompt = ids(256, arch.vocabSize);

@@ -5,7 +5,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetrievalLensError } from './errors.js';
 
+/** Families tested end to end (fixtures in test/fixtures/models); other decoder-only families work when their graph does. */
 export const SUPPORTED_FAMILIES = ['llama', 'qwen2', 'qwen3', 'mistral', 'gpt2', 'phi3', 'phi', 'gemma', 'gemma2', 'gemma3_text'];
+/** Encoder and encoder-decoder families: no causal decoder with a KV cache to analyse. */
+const NOT_DECODERS = ['t5', 'mt5', 'umt5', 'bart', 'mbart', 'marian', 'pegasus', 'whisper', 'bert', 'roberta', 'xlm-roberta', 'distilbert', 'deberta', 'deberta-v2', 'electra', 'albert', 'vit', 'clip', 'siglip', 'wav2vec2', 'speecht5', 'encoder-decoder', 'vision-encoder-decoder'];
 
 export interface ArchConfig {
   modelType: string;
@@ -57,10 +60,10 @@ export function parseArchConfig(raw: Json, generation: Json | null): ArchConfig 
   const cfg: Json = typeof raw.text_config === 'object' && raw.text_config ? { ...raw, ...(raw.text_config as Json) } : raw;
   const modelType = String(cfg.model_type ?? '');
   if (!modelType) throw new RetrievalLensError('NOT_A_MODEL', 'config.json has no model_type');
-  if (!SUPPORTED_FAMILIES.includes(modelType)) {
+  if (NOT_DECODERS.includes(modelType)) {
     throw new RetrievalLensError(
       'UNSUPPORTED_ARCHITECTURE',
-      `model_type "${modelType}" is not supported; supported decoder families: ${SUPPORTED_FAMILIES.join(', ')}`,
+      `model_type "${modelType}" is not supported: it is not a decoder-only language model (tested decoder families: ${SUPPORTED_FAMILIES.join(', ')})`,
     );
   }
   const layers = pick(cfg, ['num_hidden_layers', 'n_layer', 'num_layers']);
@@ -80,9 +83,38 @@ export function parseArchConfig(raw: Json, generation: Json | null): ArchConfig 
   return { modelType, layers, heads, kvHeads, headDim, hiddenSize, vocabSize, contextLength, bosTokenId: bos, eosTokenIds: eos };
 }
 
+/** genai_config.json (ONNX Runtime GenAI) into the same sizes: model.decoder holds them. */
+export function parseGenaiConfig(raw: Json): ArchConfig {
+  const model = (raw.model ?? {}) as Json;
+  const decoder = (model.decoder ?? {}) as Json;
+  const hf: Json = {
+    model_type: model.type,
+    num_hidden_layers: decoder.num_hidden_layers,
+    num_attention_heads: decoder.num_attention_heads,
+    num_key_value_heads: decoder.num_key_value_heads,
+    head_dim: decoder.head_size,
+    hidden_size: decoder.hidden_size,
+    vocab_size: model.vocab_size,
+    max_position_embeddings: model.context_length,
+    bos_token_id: model.bos_token_id,
+    eos_token_id: model.eos_token_id,
+  };
+  try {
+    return parseArchConfig(hf, null);
+  } catch (e) {
+    if (e instanceof RetrievalLensError) throw new RetrievalLensError(e.code, e.message.replace('config.json', 'genai_config.json'));
+    throw e;
+  }
+}
+
+/** config.json (Hugging Face), else genai_config.json (ONNX Runtime GenAI folders have no config.json). */
 export function readArchConfig(dir: string): ArchConfig {
   const path = join(dir, 'config.json');
-  if (!existsSync(path)) throw new RetrievalLensError('NOT_A_MODEL', `not a model folder (no config.json): ${dir}`);
+  const genaiPath = join(dir, 'genai_config.json');
+  if (!existsSync(path)) {
+    if (existsSync(genaiPath)) return parseGenaiConfig(readJson(genaiPath, 'genai_config.json'));
+    throw new RetrievalLensError('NOT_A_MODEL', `${dir} is not a model folder (no config.json or genai_config.json)`);
+  }
   const genPath = join(dir, 'generation_config.json');
   const gen = existsSync(genPath) ? readJson(genPath, 'generation_config.json') : null;
   return parseArchConfig(readJson(path, 'config.json'), gen);

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'CORRUPT_ONNX'
   | 'FUSED_ATTENTION'
   | 'ATTENTION_NOT_FOUND'
+  | 'CONFIG_MISMATCH'
   | 'CONTEXT_TOO_LONG'
   | 'EMPTY_INPUT'
   | 'BAD_INPUT'

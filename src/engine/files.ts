@@ -2,10 +2,13 @@
 // onnx/model{suffix}.onnx or onnx/decoder_model_merged{suffix}.onnx, suffix by dtype, plus the
 // external-data files that file keeps its weights in.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, posix, sep } from 'node:path';
+import { isAbsolute, join, posix, relative, sep } from 'node:path';
 import { onnx, type GraphProto } from './graph.js';
 import { decodeModel } from './cache.js';
 import { RetrievalLensError } from './errors.js';
+import { readJson } from './config.js';
+import type { IONameHints } from './io.js';
+import type { ModelLayout } from './types.js';
 
 /**
  * transformers.js 4.3.1's DEFAULT_DTYPE_SUFFIX_MAPPING (utils/dtypes.js), plus the alias
@@ -133,7 +136,7 @@ export function findOnnxFile(dir: string, dtype?: string): OnnxFile {
   if (available.length === 0) {
     throw new RetrievalLensError(
       'NOT_A_MODEL',
-      `no ONNX decoder in ${join(dir, 'onnx')} (expected onnx/model.onnx or onnx/decoder_model_merged.onnx, optionally with a dtype suffix such as _fp16 or _q4); available dtypes: none`,
+      `no ONNX decoder in ${join(dir, 'onnx')} (expected onnx/model.onnx or onnx/decoder_model_merged.onnx, optionally with a dtype suffix such as _fp16 or _q4, or an ONNX Runtime GenAI folder with ${GENAI_CONFIG}); available dtypes: none`,
     );
   }
   const chosen = want ?? (available.includes('fp32') ? 'fp32' : available[0]);
@@ -148,4 +151,100 @@ export function findOnnxFile(dir: string, dtype?: string): OnnxFile {
     throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data files that are missing: ${missing.join(', ')} (in ${dir})`);
   }
   return { path, file, dtype: chosen, externalData };
+}
+
+/** An ONNX Runtime GenAI folder's decoder: `genai_config.json` names the file (at the folder root) and its IO names. */
+export interface GenaiDecoder {
+  filename: string;
+  hints: IONameHints;
+}
+
+export const GENAI_CONFIG = 'genai_config.json';
+
+export function readGenaiDecoder(dir: string): GenaiDecoder | null {
+  const path = join(dir, GENAI_CONFIG);
+  if (!existsSync(path)) return null;
+  const cfg = readJson(path, GENAI_CONFIG);
+  const model = (cfg.model ?? {}) as Record<string, unknown>;
+  const decoder = (model.decoder ?? {}) as Record<string, unknown>;
+  const inputs = (decoder.inputs ?? {}) as Record<string, unknown>;
+  const outputs = (decoder.outputs ?? {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const filename = str(decoder.filename) ?? 'model.onnx';
+  if (isAbsolute(filename) || posix.normalize(filename.split(sep).join('/')).startsWith('../')) {
+    throw new RetrievalLensError('NOT_A_MODEL', `${GENAI_CONFIG} names a decoder outside the model folder ("${filename}")`);
+  }
+  return {
+    filename,
+    hints: {
+      inputIds: str(inputs.input_ids),
+      attentionMask: str(inputs.attention_mask),
+      positionIds: str(inputs.position_ids),
+      pastKey: str(inputs.past_key_names),
+      pastValue: str(inputs.past_value_names),
+      logits: str(outputs.logits),
+      presentKey: str(outputs.present_key_names),
+      presentValue: str(outputs.present_value_names),
+    },
+  };
+}
+
+export interface ModelFiles extends OnnxFile {
+  layout: ModelLayout;
+  /** Input/output names the folder declares (GenAI), for the graph's signature. */
+  hints: IONameHints;
+}
+
+/** Model folders one or two levels below `dir` (Phi's GenAI repos nest them, e.g. cpu_and_mobile/cpu-int4-.../). */
+export function nestedModels(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e);
+      try {
+        if (!statSync(p).isDirectory()) continue;
+      } catch {
+        continue;
+      }
+      if (existsSync(join(p, GENAI_CONFIG)) || listDtypes(p).length) out.push(p);
+      else if (depth < 2) walk(p, depth + 1);
+    }
+  };
+  walk(dir, 1);
+  return out.sort();
+}
+
+/**
+ * The decoder of a model folder in either layout. A GenAI folder holds one variant, so `dtype`
+ * applies only to the transformers.js/Optimum layout (it wins when the folder has both).
+ */
+export function findModelFiles(dir: string, dtype?: string): ModelFiles {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${dir}`);
+  const genai = readGenaiDecoder(dir);
+  const wantDtype = normalizeDtype(dtype);
+  if (genai && !(wantDtype && listDtypes(dir).length)) {
+    const path = join(dir, genai.filename);
+    if (!existsSync(path)) throw new RetrievalLensError('NOT_A_MODEL', `${GENAI_CONFIG} names the decoder ${genai.filename}, which is not in ${dir}`);
+    const file = posix.normalize(genai.filename.split(sep).join('/'));
+    const externalData = externalDataLocations(path).map((loc) => externalDataPath(file, loc));
+    const missing = externalData.filter((f) => !existsSync(join(dir, f)));
+    if (missing.length) throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data files that are missing: ${missing.join(', ')} (in ${dir})`);
+    return { path, file, dtype: 'auto', externalData, layout: 'genai', hints: genai.hints };
+  }
+  if (!listDtypes(dir).length) assertNoNestedModels(dir);
+  return { ...findOnnxFile(dir, dtype), layout: 'optimum', hints: {} };
+}
+
+/** A folder that holds model folders rather than being one gets a message naming them. */
+export function assertNoNestedModels(dir: string): void {
+  const nested = nestedModels(dir);
+  if (nested.length) {
+    throw new RetrievalLensError('NOT_A_MODEL', `${dir} holds no model itself but ${nested.length} model folder(s) below it; choose one: ${nested.slice(0, 6).map((p) => relative(dir, p)).join(', ')}${nested.length > 6 ? ', ...' : ''}`);
+  }
 }

@@ -3,7 +3,7 @@
 import type { Runner } from './runner.js';
 import { makeSampler } from './sampling.js';
 import { RetrievalLensError, cancelled } from './errors.js';
-import type { GenerateOptions, GenerateResult, GenerateStep, HeadRef, ModelInfo, TextTokenizer } from './types.js';
+import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, HeadRef, ModelInfo, TextTokenizer } from './types.js';
 
 /** MaskSpec heads -> flattened [layers, heads] with 0 for masked heads. */
 export function maskTensor(heads: HeadRef[], layers: number, perLayer: number): Float32Array {
@@ -17,7 +17,17 @@ export function maskTensor(heads: HeadRef[], layers: number, perLayer: number): 
   return m;
 }
 
-export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextTokenizer, promptIds: number[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+/** Refuses the uniform mask on layers where it would not be uniform (attention sinks, additive biases). */
+function checkUniformMask(heads: HeadRef[], sites: AttentionNodeInfo[]): void {
+  for (const { layer, head } of heads) {
+    const caveat = sites[layer]?.uniformCaveat;
+    if (caveat) {
+      throw new RetrievalLensError('BAD_INPUT', `cannot mask head ${layer}:${head} the paper's way (uniform attention): layer ${layer} ${caveat}; use mask mode "zero"`);
+    }
+  }
+}
+
+export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextTokenizer, promptIds: number[], opts: GenerateOptions = {}, sites: AttentionNodeInfo[] = []): Promise<GenerateResult> {
   if (promptIds.length === 0) throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
   if (promptIds.length >= info.contextLength) {
     throw new RetrievalLensError('CONTEXT_TOO_LONG', `the prompt has ${promptIds.length} tokens but the model's context length is ${info.contextLength}`);
@@ -27,6 +37,7 @@ export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextT
   const eos = new Set(info.eosTokenIds);
   const mask = opts.mask?.heads.length ? maskTensor(opts.mask.heads, info.layers, info.heads) : null;
   const uniform = (opts.mask?.mode ?? 'uniform') === 'uniform';
+  if (mask && uniform) checkUniformMask(opts.mask!.heads, sites);
   const prefillMask = opts.mask?.scope === 'all' ? mask : null;
   const sample = makeSampler(opts.sampling);
   const signal = opts.signal;

@@ -10,7 +10,7 @@ export type ModelProto = onnxProto.onnx.ModelProto;
 export const DT = onnx.TensorProto.DataType;
 const AT = onnx.AttributeProto.AttributeType;
 
-/** Ops that compute attention inside one kernel, so its probabilities are never a tensor. */
+/** Ops that compute attention inside one kernel. Some expose their probabilities (see attention.ts). */
 export const FUSED_ATTENTION_OPS = new Set([
   'Attention',
   'MultiHeadAttention',
@@ -21,7 +21,40 @@ export const FUSED_ATTENTION_OPS = new Set([
   'DecoderMaskedMultiHeadAttention',
   'DecoderMaskedSelfAttention',
   'PagedAttention',
+  'QAttention',
+  'LongformerAttention',
+  'DecoderAttention',
 ]);
+
+/** "com.microsoft.GroupQueryAttention", or just the op type in the default domain. */
+export function qualifiedOp(n: NodeProto): string {
+  return n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : (n.opType ?? '');
+}
+
+export function isDefaultDomain(n: NodeProto): boolean {
+  return !n.domain || n.domain === 'ai.onnx';
+}
+
+/** An INT or FLOAT attribute's value, or undefined. */
+export function attrNumber(n: NodeProto, name: string): number | undefined {
+  const a = (n.attribute ?? []).find((x) => x.name === name);
+  if (!a) return undefined;
+  if (a.type === AT.INT) return Number(a.i ?? 0);
+  if (a.type === AT.FLOAT) return Number(a.f ?? 0);
+  return undefined;
+}
+
+export function setIntAttr(n: NodeProto, name: string, value: number): void {
+  const attrs = (n.attribute ?? []).filter((x) => x.name !== name);
+  attrs.push(onnx.AttributeProto.create({ name, type: AT.INT, i: value }));
+  n.attribute = attrs;
+}
+
+/** The model's opset for a domain ('' = the default ONNX domain), or 0 when it imports none. */
+export function opsetVersion(model: ModelProto, domain = ''): number {
+  const o = (model.opsetImport ?? []).find((x) => (x.domain ?? '') === domain || (domain === '' && x.domain === 'ai.onnx'));
+  return o ? Number(o.version) : 0;
+}
 
 export function node(opType: string, inputs: string[], outputs: string[], name: string, attrs: Record<string, number | number[]> = {}): NodeProto {
   const attribute = Object.entries(attrs).map(([k, v]) =>

@@ -2,146 +2,310 @@
 //   inputs  head_mask          float [layers, heads]  1 keeps a head, 0 masks it
 //           head_mask_uniform  float [1]              1: masked heads attend uniformly (the paper's
 //                                                     query zeroing), 0: masked heads output exactly 0
-//   outputs attentions.{l}     float [batch, heads, kvLen]  probabilities of the LAST query position
-//           attentions         float [batch, layers*heads, kvLen]  the same, all layers concatenated
+//   output  attentions         float [batch, layers*heads, kvLen]  probabilities of the LAST query
+//                              position, all layers concatenated (one fetch per step)
 // Only the last query row is exposed so a decoding step costs no extra memory at any context length.
-import { attentionGraphs, assertNoFusedAttention, findAttentionSites, type AttentionSite } from './attention.js';
-import { DT, elemTypeOf, floatTensor, int64Tensor, node, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
+// Each attention form gets the same contract (see attention.ts for the forms):
+//   plain  uniform: Q.K^T scaled by 0 for masked heads; zero: probs.V scaled by 0; rows sliced off the Softmax
+//   fused  uniform: the head's slice of Q scaled by 0 before the op, so its scores are 0 and the op's
+//          softmax is uniform over the keys the head may see (also with rotary inside the op, a
+//          window or softcap); zero: the head's slice of the op's output scaled by 0; rows from the
+//          op's own probability output (GQA qk_output=2, Attention qk_matmul_output_mode=3, MHA qk + Softmax)
+import { attentionGraphs, findAttentionSites, uniformMaskCaveat, type AttentionSite, type FusedSite } from './attention.js';
+import { DT, attrNumber, floatTensor, int64Tensor, node, opsetVersion, setIntAttr, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
+import { describeIO, type DecoderIO, type IONameHints } from './io.js';
 import { RetrievalLensError } from './errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
 export const HEAD_MASK = 'head_mask';
 export const HEAD_MASK_UNIFORM = 'head_mask_uniform';
-export const attentionOutput = (layer: number) => `attentions.${layer}`;
-/** All layers' rows in one output, [batch, layers * heads, kvLen]: one fetch per step instead of one per layer. */
+/** All layers' rows in one output, [batch, layers * heads, kvLen]: one fetch per step. */
 export const ALL_ATTENTIONS = 'attentions';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 2;
+export const INSTRUMENT_VERSION = 3;
+
+export interface InstrumentShape {
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
 
 export interface InstrumentResult {
   attention: AttentionNodeInfo[];
   /** Element type of activations / KV cache (DT.FLOAT or DT.FLOAT16). */
   activationType: number;
+  io: DecoderIO;
+  /** What the graph's weights and activations are: fp32, fp16, q4, q4f16, q8. */
+  graphDtype: string;
 }
 
 const P = 'retrieval_lens/';
 
-/** Replaces every use of tensor `from` by `to`, except in `skip` (the node that produces `to`). */
-function rewire(g: GraphProto, from: string, to: string, skip: NodeProto): void {
-  for (const n of g.node ?? []) {
-    if (n === skip) continue;
-    n.input = n.input!.map((i) => (i === from ? to : i));
-    for (const sg of (n.attribute ?? []).flatMap((a) => (a.g ? [a.g] : []))) rewire(sg, from, to, skip);
-  }
-  for (const o of g.output ?? []) if (o.name === from) throw new RetrievalLensError('ATTENTION_NOT_FOUND', `attention tensor ${from} is a graph output; unsupported layout`);
-}
-
 /** Inserts `nodes` right after `anchor` so the node list stays topologically sorted. */
 function insertAfter(g: GraphProto, anchor: NodeProto, nodes: NodeProto[]): void {
-  const i = g.node!.indexOf(anchor);
-  g.node!.splice(i + 1, 0, ...nodes);
+  g.node!.splice(g.node!.indexOf(anchor) + 1, 0, ...nodes);
 }
 
-function activationTypeOf(model: ModelProto): number {
-  const g = model.graph!;
-  const kv = [...(g.input ?? []), ...(g.output ?? [])].find((v) => /^(past_key_values|present)[._]/.test(v.name ?? ''));
-  return elemTypeOf(kv ?? undefined) ?? DT.FLOAT;
+function insertBefore(g: GraphProto, anchor: NodeProto, nodes: NodeProto[]): void {
+  g.node!.splice(g.node!.indexOf(anchor), 0, ...nodes);
 }
 
-/** Graph-level scale tables: per layer, the factor for raw scores and for head outputs. */
-function addMaskTables(g: GraphProto, layers: number, heads: number, act: number): { scoreScale: string; outScale: string } {
-  g.input!.push(valueInfo(HEAD_MASK, DT.FLOAT, [layers, heads]), valueInfo(HEAD_MASK_UNIFORM, DT.FLOAT, [1]));
-  g.initializer!.push(floatTensor(P + 'one', [1], []), int64Tensor(P + 'table_shape', [layers, 1, heads, 1, 1]));
+function activationTypeOf(io: DecoderIO): number {
+  return io.kvType === 'float16' ? DT.FLOAT16 : DT.FLOAT;
+}
+
+/** The graph's precision, named as transformers.js names its variants. */
+function graphDtypeOf(model: ModelProto, act: number): string {
+  const ops = new Map<string, NodeProto>();
+  const visit = (g: GraphProto | null | undefined) => {
+    for (const n of g?.node ?? []) {
+      if (!ops.has(n.opType ?? '')) ops.set(n.opType ?? '', n);
+      for (const a of n.attribute ?? []) {
+        visit(a.g);
+        a.graphs?.forEach(visit);
+      }
+    }
+  };
+  visit(model.graph);
+  const half = act === DT.FLOAT16;
+  const nbits = ops.get('MatMulNBits');
+  if (nbits) {
+    const bits = attrNumber(nbits, 'bits') ?? 4;
+    return bits === 4 ? (half ? 'q4f16' : 'q4') : `int${bits}${half ? 'f16' : ''}`;
+  }
+  if (ops.has('MatMulBnb4')) return 'bnb4';
+  if (ops.has('MatMulInteger') || ops.has('DynamicQuantizeLinear') || ops.has('QLinearMatMul')) return 'q8';
+  return half ? 'fp16' : 'fp32';
+}
+
+/** Graph-level scale tables, [layers, heads] floats: the factor for scores/queries and for head outputs. */
+function addMaskTables(g: GraphProto, shape: InstrumentShape): { score: string; out: string } {
+  g.input!.push(valueInfo(HEAD_MASK, DT.FLOAT, [shape.layers, shape.heads]), valueInfo(HEAD_MASK_UNIFORM, DT.FLOAT, [1]));
+  g.initializer!.push(
+    floatTensor(P + 'one', [1], []),
+    int64Tensor(P + 'last_start', [-1]),
+    int64Tensor(P + 'last_end', [2 ** 53 - 1]),
+    int64Tensor(P + 'axis2', [2]),
+    int64Tensor(P + 'rows_shape', [0, 0, -1]),
+  );
   const t = (s: string) => P + s;
-  // inv = 1 - mask; scoreScale = 1 - u*inv (uniform mode zeroes Q.K^T); outScale = 1 - (1-u)*inv.
-  const nodes = [
+  // inv = 1 - mask; score = 1 - u*inv (uniform mode zeroes Q.K^T or Q); out = 1 - (1-u)*inv.
+  g.node!.unshift(
     node('Sub', [t('one'), HEAD_MASK], [t('inv')], t('inv')),
     node('Mul', [t('inv'), HEAD_MASK_UNIFORM], [t('u_inv')], t('u_inv')),
-    node('Sub', [t('one'), t('u_inv')], [t('score_scale_2d')], t('score_scale_2d')),
+    node('Sub', [t('one'), t('u_inv')], [t('score_scale')], t('score_scale')),
     node('Sub', [t('one'), HEAD_MASK_UNIFORM], [t('not_u')], t('not_u')),
     node('Mul', [t('inv'), t('not_u')], [t('z_inv')], t('z_inv')),
-    node('Sub', [t('one'), t('z_inv')], [t('out_scale_2d')], t('out_scale_2d')),
-    // [layers, heads] -> [layers, 1, heads, 1, 1]: Gather(layer) then broadcasts over [batch, heads, q, *].
-    node('Reshape', [t('score_scale_2d'), t('table_shape')], [t('score_scale_f')], t('score_scale_r')),
-    node('Reshape', [t('out_scale_2d'), t('table_shape')], [t('out_scale_f')], t('out_scale_r')),
-  ];
-  if (act !== DT.FLOAT) {
-    nodes.push(
-      node('Cast', [t('score_scale_f')], [t('score_scale')], t('score_scale_cast'), { to: act }),
-      node('Cast', [t('out_scale_f')], [t('out_scale')], t('out_scale_cast'), { to: act }),
-    );
-  } else {
-    nodes.push(node('Identity', [t('score_scale_f')], [t('score_scale')], t('score_scale_id')), node('Identity', [t('out_scale_f')], [t('out_scale')], t('out_scale_id')));
-  }
-  g.node!.unshift(...nodes);
-  g.initializer!.push(int64Tensor(P + 'last_start', [-1]), int64Tensor(P + 'last_end', [2 ** 53 - 1]), int64Tensor(P + 'axis2', [2]), int64Tensor(P + 'rows_shape', [0, 0, -1]));
-  return { scoreScale: t('score_scale'), outScale: t('out_scale') };
+    node('Sub', [t('one'), t('z_inv')], [t('out_scale')], t('out_scale')),
+  );
+  return { score: t('score_scale'), out: t('out_scale') };
 }
 
-/** Per-layer surgery inside graph `g` (the main graph or an If branch). Returns the new output names. */
-function instrumentSites(g: GraphProto, sites: AttentionSite[], tables: { scoreScale: string; outScale: string }, act: number, tag: string): string[] {
-  const outs: string[] = [];
-  sites.forEach((s, l) => {
-    const t = (x: string) => `${P}${tag}L${l}/${x}`;
-    g.initializer!.push(int64Tensor(t('layer'), [l], []));
-    // Uniform mode: scale raw Q.K^T by 0 for masked heads; after scaling and the causal mask the
-    // softmax is uniform over the visible positions, exactly what zeroing the query does.
-    const scores = s.scoreMatMul.output![0];
-    const scaledScores = t('scores');
-    insertAfter(g, s.scoreMatMul, [
-      node('Gather', [tables.scoreScale, t('layer')], [t('score_scale')], t('gather_score_scale'), { axis: 0 }), // [1, heads, 1, 1]
-      node('Mul', [scores, t('score_scale')], [scaledScores], t('mask_scores')), // [batch, heads, q, kvLen]
-    ]);
-    rewire(g, scores, scaledScores, g.node![g.node!.indexOf(s.scoreMatMul) + 2]);
-    // Zero mode: scale the head outputs [batch, heads, q, headDim].
-    const heads = s.valueMatMul.output![0];
-    const scaledHeads = t('heads');
-    insertAfter(g, s.valueMatMul, [
-      node('Gather', [tables.outScale, t('layer')], [t('out_scale')], t('gather_out_scale'), { axis: 0 }),
-      node('Mul', [heads, t('out_scale')], [scaledHeads], t('mask_heads')),
-    ]);
-    rewire(g, heads, scaledHeads, g.node![g.node!.indexOf(s.valueMatMul) + 2]);
-    // Expose the last query row: [batch, heads, q, kvLen] -> [batch, heads, 1, kvLen] -> [batch, heads, kvLen].
-    const probs = s.softmax.output![0];
-    const out = attentionOutput(l);
-    const halfProbs = act !== DT.FLOAT && !s.casts;
-    const rowsName = halfProbs ? t('rows16') : out;
-    const extra = [
-      node('Slice', [probs, P + 'last_start', P + 'last_end', P + 'axis2'], [t('last')], t('slice_last')),
-      node('Reshape', [t('last'), P + 'rows_shape'], [rowsName], t('rows')),
-    ];
-    if (halfProbs) extra.push(node('Cast', [rowsName], [out], t('rows_cast'), { to: DT.FLOAT }));
-    insertAfter(g, s.softmax, extra);
-    outs.push(out);
-  });
-  return outs;
+/** How a per-head factor must be laid out to broadcast against the tensor it scales. */
+type VecLayout =
+  | { kind: 'heads4d' } //                [1, heads, 1, 1] against [batch, heads, seq, *]
+  | { kind: 'flat' } //                   [heads * headDim] against [batch, seq, heads * headDim]
+  | { kind: 'packed'; tail: number } //   [heads * headDim + tail] against packed QKV [batch, seq, (heads + 2 kvHeads) * headDim]
+  | { kind: 'packed5d' }; //              [heads, 3, 1] against MHA's packed [batch, seq, heads, 3, headDim]
+
+interface SiteCtx {
+  g: GraphProto;
+  layer: number;
+  t: (s: string) => string;
+  shape: InstrumentShape;
+  act: number;
+  castLike: boolean;
+}
+
+/** Nodes computing layer `layer`'s row of `table` in `layout`, typed like `like`; returns [nodes, name]. */
+function headVector(c: SiteCtx, table: string, layout: VecLayout, like: string, tag: string): [NodeProto[], string] {
+  const { heads, headDim } = c.shape;
+  const t = (s: string) => c.t(`${tag}_${s}`);
+  const init = c.g.initializer!;
+  init.push(int64Tensor(t('layer'), [c.layer], []));
+  const nodes: NodeProto[] = [node('Gather', [table, t('layer')], [t('row')], t('gather'), { axis: 0 })]; // [heads]
+  let v = t('row');
+  const reshape = (dims: number[], name: string) => {
+    init.push(int64Tensor(t(`${name}_shape`), dims));
+    nodes.push(node('Reshape', [v, t(`${name}_shape`)], [t(name)], t(name)));
+    v = t(name);
+  };
+  if (layout.kind === 'heads4d') reshape([1, heads, 1, 1], 'r4');
+  else if (layout.kind === 'packed5d') {
+    reshape([heads, 1, 1], 'r3');
+    init.push(floatTensor(t('kv_ones'), new Array(heads * 2).fill(1), [heads, 2, 1]));
+    nodes.push(node('Concat', [v, t('kv_ones')], [t('qkv')], t('qkv'), { axis: 1 }));
+    v = t('qkv');
+  } else {
+    reshape([heads, 1], 'col');
+    init.push(int64Tensor(t('expand_shape'), [heads, headDim]));
+    nodes.push(node('Expand', [v, t('expand_shape')], [t('expanded')], t('expand')));
+    v = t('expanded');
+    reshape([heads * headDim], 'flat');
+    if (layout.kind === 'packed' && layout.tail > 0) {
+      init.push(floatTensor(t('tail_ones'), new Array(layout.tail).fill(1)));
+      nodes.push(node('Concat', [v, t('tail_ones')], [t('packed')], t('packed'), { axis: 0 }));
+      v = t('packed');
+    }
+  }
+  if (c.castLike) {
+    nodes.push(node('CastLike', [v, like], [t('typed')], t('cast')));
+    v = t('typed');
+  } else if (c.act !== DT.FLOAT) {
+    nodes.push(node('Cast', [v, ], [t('typed')], t('cast'), { to: c.act }));
+    v = t('typed');
+  }
+  return [nodes, v];
+}
+
+/** Multiplies the input `index` of `n` by a per-head vector, inserted just before `n`. */
+function scaleInput(c: SiteCtx, n: NodeProto, index: number, table: string, layout: VecLayout, tag: string): void {
+  const x = n.input![index];
+  const [nodes, vec] = headVector(c, table, layout, x, tag);
+  const y = c.t(`${tag}_scaled`);
+  nodes.push(node('Mul', [x, vec], [y], c.t(`${tag}_mul`)));
+  insertBefore(c.g, n, nodes);
+  n.input![index] = y;
+}
+
+/** Multiplies output `index` of `n` by a per-head vector: `n` now writes a raw tensor and a Mul restores the name. */
+function scaleOutput(c: SiteCtx, n: NodeProto, index: number, table: string, layout: VecLayout, tag: string): void {
+  const y = n.output![index];
+  const raw = c.t(`${tag}_raw`);
+  n.output![index] = raw;
+  const [nodes, vec] = headVector(c, table, layout, raw, tag);
+  nodes.push(node('Mul', [raw, vec], [y], c.t(`${tag}_mul`)));
+  insertAfter(c.g, n, nodes);
+}
+
+/** Slices the last query row of a [batch, heads, q, kvLen] tensor into [batch, heads, kvLen] float. */
+function lastRow(c: SiteCtx, probs: string, anchor: NodeProto, softmax: boolean): string {
+  const t = c.t;
+  const nodes = [node('Slice', [probs, P + 'last_start', P + 'last_end', P + 'axis2'], [t('last')], t('slice_last'))];
+  let last = t('last');
+  if (softmax) {
+    nodes.push(node('Softmax', [last], [t('last_probs')], t('softmax_last'), { axis: -1 }));
+    last = t('last_probs');
+  }
+  nodes.push(node('Reshape', [last, P + 'rows_shape'], [t('row_native')], t('rows')));
+  // fp16 graphs: one conversion of the sliced row, not of every head's full matrix.
+  nodes.push(node('Cast', [t('row_native')], [t('row')], t('row_float'), { to: DT.FLOAT }));
+  insertAfter(c.g, anchor, nodes);
+  return t('row');
+}
+
+function checkHeads(s: FusedSite, shape: InstrumentShape, layer: number): void {
+  const n = s.node;
+  const mismatch = (attr: string, graph: number, cfg: number, what: string) => {
+    throw new RetrievalLensError(
+      'CONFIG_MISMATCH',
+      `the model config says ${cfg} ${what} but layer ${layer}'s ${s.form} node "${n.name}" has ${attr}=${graph}; the config does not describe this graph`,
+    );
+  };
+  const q = attrNumber(n, s.form === 'Attention' ? 'q_num_heads' : 'num_heads');
+  if (q !== undefined && q !== shape.heads) mismatch(s.form === 'Attention' ? 'q_num_heads' : 'num_heads', q, shape.heads, 'attention heads');
+  const kv = attrNumber(n, s.form === 'Attention' ? 'kv_num_heads' : 'kv_num_heads');
+  if (kv !== undefined && s.form !== 'MultiHeadAttention' && kv !== shape.kvHeads) mismatch('kv_num_heads', kv, shape.kvHeads, 'key/value heads');
+}
+
+/** Exposes an output slot of a fused node, returning its name. */
+function optionalOutput(n: NodeProto, index: number, name: string): string {
+  const outs = [...(n.output ?? [])];
+  while (outs.length <= index) outs.push('');
+  if (outs[index]) throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `the ${n.opType} node "${n.name}" already writes its attention scores to "${outs[index]}"; this graph is not supported`);
+  outs[index] = name;
+  n.output = outs;
+  return name;
+}
+
+function instrumentFused(c: SiteCtx, s: FusedSite, tables: { score: string; out: string }): string {
+  const n = s.node;
+  const { heads, kvHeads, headDim } = c.shape;
+  checkHeads(s, c.shape, c.layer);
+  const empty = (i: number) => !(n.input?.[i] ?? '');
+  if (s.form === 'GroupQueryAttention') {
+    const packed = empty(1);
+    scaleInput(c, n, 0, tables.score, packed ? { kind: 'packed', tail: 2 * kvHeads * headDim } : { kind: 'flat' }, 'q');
+    scaleOutput(c, n, 0, tables.out, { kind: 'flat' }, 'out');
+    setIntAttr(n, 'qk_output', 2);
+    return lastRow(c, optionalOutput(n, 3, c.t('probs')), n, false);
+  }
+  if (s.form === 'MultiHeadAttention') {
+    const packed5d = empty(1);
+    scaleInput(c, n, 0, tables.score, packed5d ? { kind: 'packed5d' } : { kind: 'flat' }, 'q');
+    // The op adds its bias input to Q inside: that bias's Q part must be scaled too.
+    if (!empty(3)) {
+      if (packed5d) throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `the MultiHeadAttention node "${n.name}" has packed QKV and a bias; this layout is not supported`);
+      scaleInput(c, n, 3, tables.score, { kind: 'packed', tail: 2 * heads * headDim }, 'qbias');
+    }
+    scaleOutput(c, n, 0, tables.out, { kind: 'flat' }, 'out');
+    // qk is the scaled scores with the mask added, before the softmax.
+    return lastRow(c, optionalOutput(n, 3, c.t('scores')), n, true);
+  }
+  // ONNX Attention: 4-D Q [batch, heads, seq, headDim], or 3-D [batch, seq, heads*headDim] with q_num_heads.
+  const layout: VecLayout = attrNumber(n, 'q_num_heads') !== undefined ? { kind: 'flat' } : { kind: 'heads4d' };
+  scaleInput(c, n, 0, tables.score, layout, 'q');
+  scaleOutput(c, n, 0, tables.out, layout, 'out');
+  setIntAttr(n, 'qk_matmul_output_mode', 3);
+  return lastRow(c, optionalOutput(n, 3, c.t('probs')), n, false);
+}
+
+function instrumentPlain(c: SiteCtx, s: Extract<AttentionSite, { form: 'plain' }>, tables: { score: string; out: string }): string {
+  // Uniform mode: raw Q.K^T times 0 for masked heads; after scaling, softcap and the causal mask
+  // the softmax is uniform over the visible positions, exactly what zeroing the query does.
+  scaleOutput(c, s.scoreMatMul, 0, tables.score, { kind: 'heads4d' }, 'scores');
+  // Zero mode: the head outputs [batch, heads, q, headDim] times 0.
+  scaleOutput(c, s.valueMatMul, 0, tables.out, { kind: 'heads4d' }, 'heads');
+  return lastRow(c, s.softmax.output![0], s.softmax, false);
+}
+
+function siteInfo(s: AttentionSite, layer: number): AttentionNodeInfo {
+  const caveat = uniformMaskCaveat(s);
+  const base: AttentionNodeInfo =
+    s.form === 'plain'
+      ? { layer, form: 'plain', node: s.softmax.name ?? '', scoreMatMul: s.scoreMatMul.name ?? '', valueMatMul: s.valueMatMul.name ?? '', casts: s.casts }
+      : { layer, form: s.form, node: s.node.name ?? '' };
+  if (caveat) base.uniformCaveat = caveat;
+  return base;
 }
 
 /** Instruments `model` in place. */
-export function instrumentModel(model: ModelProto, layers: number, heads: number): InstrumentResult {
+export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints: IONameHints = {}): InstrumentResult {
   const g = model.graph;
   if (!g || !g.node?.length) throw new RetrievalLensError('CORRUPT_ONNX', 'the ONNX file has no graph');
-  assertNoFusedAttention(g);
-  const opset = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
-  if (opset && Number(opset.version) < 13) throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `opset ${opset.version} is too old; opset 13 or later is needed`);
+  const opset = opsetVersion(model);
+  if (opset && opset < 13) throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `opset ${opset} is too old; opset 13 or later is needed`);
   if ((g.input ?? []).some((i) => i.name === HEAD_MASK)) throw new RetrievalLensError('BAD_INPUT', 'this graph is already instrumented');
-  const act = activationTypeOf(model);
-  const { graphs, ifNode } = attentionGraphs(g);
-  const siteLists = graphs.map((sg) => findAttentionSites(sg, layers));
-  const tables = addMaskTables(g, layers, heads, act);
-  const outNames = graphs.map((sg, i) => instrumentSites(sg, siteLists[i], tables, act, graphs.length > 1 ? `b${i}/` : ''));
-  const outputs = outNames[0].map((name) => valueInfo(name, DT.FLOAT, ['batch_size', heads, 'total_sequence_length']));
-  if (ifNode) {
-    // Merged decoders: each If branch yields attentions.{l}; the If node re-exports them.
-    graphs.forEach((sg) => sg.output!.push(...outputs.map((o) => valueInfo(o.name!, DT.FLOAT, ['batch_size', heads, 'total_sequence_length']))));
-    ifNode.output!.push(...outNames[0]);
+  const io = describeIO(g, shape.layers, hints);
+  if (io.headDim !== null && io.headDim !== shape.headDim) {
+    throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says head dim ${shape.headDim} but the graph's KV cache has ${io.headDim}; the config does not describe this graph`);
   }
-  g.output!.push(...outputs);
-  g.node!.push(node('Concat', outNames[0], [ALL_ATTENTIONS], P + 'concat_attentions', { axis: 1 }));
-  g.output!.push(valueInfo(ALL_ATTENTIONS, DT.FLOAT, ['batch_size', layers * heads, 'total_sequence_length']));
-  const sites = siteLists[0];
-  return {
-    activationType: act,
-    attention: sites.map((s, layer) => ({ layer, softmax: s.softmax.name ?? '', valueMatMul: s.valueMatMul.name ?? '', scoreMatMul: s.scoreMatMul.name ?? '', casts: s.casts })),
-  };
+  if (io.kvHeads !== null && io.kvHeads !== shape.kvHeads && io.kvHeads !== shape.heads) {
+    throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${shape.kvHeads} key/value heads but the graph's KV cache has ${io.kvHeads}; the config does not describe this graph`);
+  }
+  const act = activationTypeOf(io);
+  const { graphs, ifNode } = attentionGraphs(g);
+  const siteLists = graphs.map((sg) => findAttentionSites(sg, shape.layers));
+  const tables = addMaskTables(g, shape);
+  const castLike = opset >= 15;
+  const rowNames = graphs.map((sg, b) =>
+    siteLists[b].map((s, layer) => {
+      const tag = graphs.length > 1 ? `b${b}/` : '';
+      const c: SiteCtx = { g: sg, layer, t: (x) => `${P}${tag}L${layer}/${x}`, shape, act, castLike };
+      return s.form === 'plain' ? instrumentPlain(c, s, tables) : instrumentFused(c, s, tables);
+    }),
+  );
+  // Each graph concatenates its own rows; an If re-exports its branches' result.
+  const concat = (sg: GraphProto, rows: string[], out: string) => sg.node!.push(node('Concat', rows, [out], `${P}concat_attentions${out === ALL_ATTENTIONS ? '' : '_' + out}`, { axis: 1 }));
+  const outInfo = () => valueInfo(ALL_ATTENTIONS, DT.FLOAT, ['batch_size', shape.layers * shape.heads, 'total_sequence_length']);
+  if (ifNode) {
+    graphs.forEach((sg, b) => {
+      concat(sg, rowNames[b], `${P}b${b}/attentions`);
+      sg.output!.push(valueInfo(`${P}b${b}/attentions`, DT.FLOAT, ['batch_size', shape.layers * shape.heads, 'total_sequence_length']));
+    });
+    ifNode.output!.push(ALL_ATTENTIONS);
+  } else concat(g, rowNames[0], ALL_ATTENTIONS);
+  g.output!.push(outInfo());
+  return { activationType: act, io, graphDtype: graphDtypeOf(model, act), attention: siteLists[0].map(siteInfo) };
 }

@@ -1,15 +1,14 @@
 // loadModel: folder or Hub id -> config, tokenizer, instrumented session, generate().
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readArchConfig, readTemplate } from './config.js';
-import { instrumentedGraph, defaultCacheDir } from './cache.js';
-import { createSession } from './session.js';
+import { instrumentedGraph, defaultCacheDir, type InstrumentedGraph } from './cache.js';
+import { createSession, type SessionOptions } from './session.js';
 import { Runner } from './runner.js';
 import { loadTokenizer } from './tokenizer.js';
-import { findOnnxFile } from './files.js';
+import { assertNoNestedModels, findModelFiles, GENAI_CONFIG } from './files.js';
 import { resolveModelDir } from './hub.js';
 import { generate } from './generate.js';
-import { DT } from './graph.js';
 import { RetrievalLensError } from './errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
@@ -17,31 +16,46 @@ export interface EngineModel extends LoadedModel {
   runner: Runner;
 }
 
+/** A session on an instrumented graph (cached on disk, or in memory), reading weights from the source folder. */
+export function graphSession(graph: InstrumentedGraph, opts: Omit<SessionOptions, 'weightsDir'> = {}) {
+  return createSession(graph.path ?? graph.bytes!, { ...opts, weightsDir: graph.weightsDir });
+}
+
 /** Reads everything about a model that needs no onnxruntime session. */
 export async function describeModel(spec: string, opts: LoadOptions = {}) {
   const dir = await resolveModelDir(spec, { dtype: opts.dtype, onProgress: opts.onProgress });
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${dir}`);
+  if (!existsSync(join(dir, 'config.json')) && !existsSync(join(dir, GENAI_CONFIG))) assertNoNestedModels(dir);
   const arch = readArchConfig(dir);
-  const onnxFile = findOnnxFile(dir, opts.dtype);
+  const onnxFile = findModelFiles(dir, opts.dtype);
   opts.onProgress?.({ stage: 'instrument', file: onnxFile.file, message: 'instrumenting the ONNX graph' });
-  const graph = await instrumentedGraph(onnxFile.path, arch.layers, arch.heads, opts.cacheDir ?? defaultCacheDir());
-  return { dir, arch, onnxFile, graph };
+  const shape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim };
+  const graph = await instrumentedGraph(onnxFile.path, shape, opts.cacheDir ?? defaultCacheDir(), onnxFile.hints);
+  if (graph.cacheWarning) opts.onProgress?.({ stage: 'warning', message: graph.cacheWarning });
+  // A GenAI folder holds one variant: its dtype is what the graph holds.
+  const dtype = onnxFile.layout === 'genai' ? graph.graphDtype : onnxFile.dtype;
+  return { dir, arch, onnxFile, graph, dtype };
 }
 
 export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<EngineModel> {
-  const { dir, arch, onnxFile, graph } = await describeModel(spec, opts);
+  const { dir, arch, onnxFile, graph, dtype } = await describeModel(spec, opts);
   opts.onProgress?.({ stage: 'tokenizer', message: 'loading the tokenizer' });
   const tokenizer = await loadTokenizer(dir);
   opts.onProgress?.({ stage: 'session', message: 'creating the onnxruntime session' });
-  const session = await createSession(graph.path, { executionProviders: opts.executionProviders, threads: opts.threads });
-  const runner = new Runner(session, {
-    layers: arch.layers,
-    heads: arch.heads,
-    kvHeads: arch.kvHeads,
-    headDim: arch.headDim,
-    vocabSize: arch.vocabSize,
-    kvType: graph.activationType === DT.FLOAT16 ? 'float16' : 'float32',
-  });
+  const session = await graphSession(graph, { executionProviders: opts.executionProviders, threads: opts.threads });
+  const runner = new Runner(
+    session,
+    {
+      layers: arch.layers,
+      heads: arch.heads,
+      // The graph's own cache shape wins (an MHA export may keep a cache per query head).
+      kvHeads: graph.io.kvHeads ?? arch.kvHeads,
+      headDim: graph.io.headDim ?? arch.headDim,
+      vocabSize: arch.vocabSize,
+      kvType: graph.io.kvType,
+    },
+    graph.io,
+  );
   const info: ModelInfo = {
     id: spec,
     dir: resolve(dir),
@@ -56,7 +70,9 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     bosTokenId: arch.bosTokenId,
     eosTokenIds: arch.eosTokenIds,
     onnxFile: onnxFile.file,
-    dtype: onnxFile.dtype,
+    dtype,
+    layout: onnxFile.layout,
+    attentionForms: graph.attention.map((a) => a.form),
     template: readTemplate(dir),
     hasChatTemplate: tokenizer.applyChatTemplate('x') !== null,
   };
@@ -65,14 +81,15 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     tokenizer,
     runner,
     instrumentation: {
+      layout: onnxFile.layout,
       sourcePath: onnxFile.path,
       sourceSha256: graph.sha256,
-      instrumentedPath: graph.path,
+      instrumentedPath: graph.path ?? '(in memory)',
       fromCache: graph.fromCache,
       attention: graph.attention,
-      dtype: onnxFile.dtype,
+      dtype,
     },
-    generate: (ids, gopts) => generate(runner, info, tokenizer, ids, gopts),
+    generate: (ids, gopts) => generate(runner, info, tokenizer, ids, gopts, graph.attention),
     dispose: async () => {
       await session.release();
     },

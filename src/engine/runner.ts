@@ -1,8 +1,10 @@
 // Runs a (instrumented or plain) decoder graph with a KV cache: chunked prefill, then one token
-// per step. Graph inputs follow the Optimum layout: input_ids, attention_mask, position_ids,
-// past_key_values.{l}.key|value [batch, kvHeads, past, headDim]; outputs logits, present.*.
+// per step. The graph's names come from its DecoderIO (io.ts): input_ids, attention_mask,
+// position_ids (absent in GenAI graphs, which derive positions from the mask), the past
+// [batch, kvHeads, past, headDim] per layer; outputs logits and the present per layer.
 import { ort, type Tensor } from './session.js';
 import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS } from './instrument.js';
+import { describeIO, type DecoderIO } from './io.js';
 import { RetrievalLensError } from './errors.js';
 
 export interface RunnerShape {
@@ -52,18 +54,17 @@ export function prefillChunkSize(shape: Pick<RunnerShape, 'heads' | 'vocabSize'>
 export class Runner {
   readonly instrumented: boolean;
   readonly inputNames: Set<string>;
+  readonly io: DecoderIO;
 
   constructor(
     readonly session: ort.InferenceSession,
     readonly shape: RunnerShape,
+    io?: DecoderIO,
   ) {
     this.inputNames = new Set(session.inputNames);
     this.instrumented = this.inputNames.has(HEAD_MASK);
-    for (const need of ['input_ids', 'past_key_values.0.key']) {
-      if (!this.inputNames.has(need)) {
-        throw new RetrievalLensError('NOT_A_MODEL', `ONNX graph has no "${need}" input; a decoder with KV-cache inputs (Optimum/transformers.js layout) is needed`);
-      }
-    }
+    // A session on an uninstrumented graph (tests, benchmarks): its names are all there is to go on.
+    this.io = io ?? describeIO({ input: session.inputNames.map((name) => ({ name })), output: session.outputNames.map((name) => ({ name })) }, shape.layers);
   }
 
   newSequence(): Sequence {
@@ -76,6 +77,23 @@ function int64(values: number[] | BigInt64Array, dims: number[]): Tensor {
   return new ort.Tensor('int64', data, dims);
 }
 
+function ones(type: 'int64' | 'int32', n: number): Tensor {
+  return type === 'int64' ? new ort.Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]) : new ort.Tensor('int32', new Int32Array(n).fill(1), [1, n]);
+}
+
+/** IEEE half (as onnxruntime-node returns float16 data, a Uint16Array) to float32. */
+export function halfToFloat(h: Uint16Array): Float32Array {
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) {
+    const x = h[i];
+    const sign = x & 0x8000 ? -1 : 1;
+    const exp = (x >> 10) & 0x1f;
+    const frac = x & 0x3ff;
+    out[i] = exp === 0 ? sign * 2 ** -14 * (frac / 1024) : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * 2 ** (exp - 15) * (1 + frac / 1024);
+  }
+  return out;
+}
+
 export class Sequence {
   private past: Tensor[] = [];
   /** Tokens in the KV cache. */
@@ -85,6 +103,7 @@ export class Sequence {
   constructor(private readonly runner: Runner) {
     const { layers, kvHeads, headDim, kvType, heads } = runner.shape;
     for (let l = 0; l < layers * 2; l++) {
+      // An empty past keeps its head_dim: GroupQueryAttention reads it from the past's last axis.
       const empty = kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
       this.past.push(new ort.Tensor(kvType, empty, [1, kvHeads, 0, headDim]));
     }
@@ -94,17 +113,18 @@ export class Sequence {
   /** Feeds `ids` in one call: [1, n] tokens at positions length..length+n-1. */
   async forward(ids: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
     const r = this.runner;
+    const io = r.io;
     const { layers, heads, vocabSize } = r.shape;
     const n = ids.length;
     const total = this.length + n;
-    const feeds: Record<string, Tensor> = { input_ids: int64(ids, [1, n]) };
-    if (r.inputNames.has('attention_mask')) feeds.attention_mask = int64(new BigInt64Array(total).fill(1n), [1, total]);
-    // Merged decoders (decoder_model_merged.onnx) pick their branch with this flag.
-    if (r.inputNames.has('use_cache_branch')) feeds.use_cache_branch = new ort.Tensor('bool', [this.length > 0], [1]);
-    if (r.inputNames.has('position_ids')) feeds.position_ids = int64(Array.from({ length: n }, (_, i) => this.length + i), [1, n]);
+    const feeds: Record<string, Tensor> = { [io.inputIds]: int64(ids, [1, n]) };
+    if (io.attentionMask) feeds[io.attentionMask] = ones(io.attentionMaskType, total);
+    if (io.useCacheBranch) feeds[io.useCacheBranch] = new ort.Tensor('bool', [this.length > 0], [1]);
+    if (io.positionIds) feeds[io.positionIds] = int64(Array.from({ length: n }, (_, i) => this.length + i), [1, n]);
+    if (io.logitsToKeep) feeds[io.logitsToKeep] = int64([1], []);
     for (let l = 0; l < layers; l++) {
-      feeds[`past_key_values.${l}.key`] = this.past[2 * l];
-      feeds[`past_key_values.${l}.value`] = this.past[2 * l + 1];
+      feeds[io.past[l][0]] = this.past[2 * l];
+      feeds[io.past[l][1]] = this.past[2 * l + 1];
     }
     if (r.instrumented) {
       feeds[HEAD_MASK] = new ort.Tensor('float32', opts.mask ?? this.allOnes, [layers, heads]);
@@ -113,26 +133,40 @@ export class Sequence {
       throw new RetrievalLensError('BAD_INPUT', 'masks and attention need the instrumented graph');
     }
     const fetches: string[] = [];
-    if (opts.logits !== false) fetches.push('logits');
-    for (let l = 0; l < layers; l++) fetches.push(`present.${l}.key`, `present.${l}.value`);
+    if (opts.logits !== false) fetches.push(io.logits);
+    for (let l = 0; l < layers; l++) fetches.push(io.present[l][0], io.present[l][1]);
     if (opts.attention) fetches.push(ALL_ATTENTIONS);
-    const out = await r.session.run(feeds, fetches);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await r.session.run(feeds, fetches);
+    } catch (e) {
+      throw new RetrievalLensError('RUNTIME', `onnxruntime failed to run the model: ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+    }
     for (let l = 0; l < layers; l++) {
-      this.past[2 * l] = out[`present.${l}.key`];
-      this.past[2 * l + 1] = out[`present.${l}.value`];
+      this.past[2 * l] = out[io.present[l][0]];
+      this.past[2 * l + 1] = out[io.present[l][1]];
     }
     this.length = total;
     const result: ForwardResult = { kvLen: total };
     if (opts.logits !== false) {
-      const logits = out.logits.data as Float32Array; // [1, n, vocab]
-      result.logits = logits.slice((n - 1) * vocabSize, n * vocabSize);
+      const t = out[io.logits]; // [1, rows, vocab]: rows = n, or 1 with logits_to_keep
+      const rows = t.dims.length === 3 ? t.dims[1] : 1;
+      if (t.dims[t.dims.length - 1] !== vocabSize) {
+        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says vocab size ${vocabSize} but the graph's logits have ${t.dims[t.dims.length - 1]}; the config does not describe this graph`);
+      }
+      const data = t.data as Float32Array | Uint16Array;
+      const last = data.subarray((rows - 1) * vocabSize, rows * vocabSize);
+      result.logits = last instanceof Uint16Array ? halfToFloat(last) : Float32Array.from(last);
     }
     if (opts.attention) {
-      result.attention = out[ALL_ATTENTIONS].data as Float32Array; // [1, layers * heads, kvLen] = [layers, heads, kvLen]
+      const a = out[ALL_ATTENTIONS]; // [1, layers * heads, kvLen] = [layers, heads, kvLen]
+      if (a.dims[1] !== layers * heads || a.dims[2] !== total) {
+        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${layers} layers x ${heads} heads but the graph's attention rows are [${a.dims.slice(1).join(', ')}] for ${total} positions; the config does not describe this graph`);
+      }
+      result.attention = a.data as Float32Array;
     }
     return result;
   }
-
   /** Feeds a long prompt in chunks sized by prefillChunkSize; returns the last position's logits. */
   async prefill(ids: number[], opts: ForwardOptions & { chunkSize?: number; signal?: AbortSignal } = {}): Promise<ForwardResult> {
     if (ids.length === 0) return { kvLen: this.length };

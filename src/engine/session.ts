@@ -9,6 +9,8 @@ export type Tensor = ort.Tensor;
 export interface SessionOptions {
   executionProviders?: string[];
   threads?: number;
+  /** Folder the graph's external-data locations are relative to, when the graph file is not in it. */
+  weightsDir?: string;
 }
 
 /** Providers this build of onnxruntime-node can use on this platform, in preference order. */
@@ -17,7 +19,8 @@ export function availableProviders(): string[] {
   return backends ? backends.map((b) => b.name) : ['cpu'];
 }
 
-export async function createSession(path: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(source: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const path = typeof source === 'string' ? source : 'the instrumented graph';
   const wanted = opts.executionProviders?.length ? opts.executionProviders : ['cpu'];
   const known = availableProviders();
   // Unknown providers are dropped rather than failing, so a setting made on a CUDA machine still runs elsewhere.
@@ -26,7 +29,8 @@ export async function createSession(path: string, opts: SessionOptions = {}): Pr
   try {
     const options: ort.InferenceSession.SessionOptions = { executionProviders: providers, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
     if (opts.threads && opts.threads > 0) options.intraOpNumThreads = opts.threads;
-    return await ort.InferenceSession.create(path, options);
+    if (opts.weightsDir) options.extra = { session: { model_external_initializers_file_folder_path: opts.weightsDir } };
+    return typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     if (/protobuf|Protobuf parsing failed|ModelProto|Load model from .* failed/i.test(msg)) {

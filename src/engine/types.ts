@@ -20,25 +20,41 @@ export interface ModelInfo {
   contextLength: number;
   bosTokenId: number | null;
   eosTokenIds: number[];
-  /** ONNX file used, relative to dir (e.g. onnx/model.onnx). */
+  /** ONNX file used, relative to dir (e.g. onnx/model.onnx, or model.onnx in a GenAI folder). */
   onnxFile: string;
+  /** fp32, fp16, q4, int4 (MatMulNBits), ...: the file's suffix (Optimum) or what its graph holds (GenAI). */
   dtype: string;
+  layout: ModelLayout;
+  /** Attention form of each layer, in layer order. */
+  attentionForms: AttentionForm[];
   /** Default prompt template from retrieval-lens.json ({context}, {question}), if any. */
   template: string | null;
   hasChatTemplate: boolean;
 }
 
-/** One exposed attention node, as found by graph instrumentation. */
+/** How a layer computes attention in the ONNX graph. */
+export type AttentionForm = 'plain' | 'GroupQueryAttention' | 'MultiHeadAttention' | 'Attention';
+
+/** One exposed attention site, as found by graph instrumentation. */
 export interface AttentionNodeInfo {
   layer: number;
-  softmax: string;
-  valueMatMul: string;
-  scoreMatMul: string;
-  /** true when the probabilities pass through Casts (fp16 graphs). */
-  casts: boolean;
+  form: AttentionForm;
+  /** The Softmax (plain) or the fused attention node. */
+  node: string;
+  /** Plain form only: the Q.K^T and probs.V MatMuls. */
+  scoreMatMul?: string;
+  valueMatMul?: string;
+  /** Plain form only: the probabilities pass through Casts (fp16 graphs). */
+  casts?: boolean;
+  /** Why the paper's uniform mask would not be exactly uniform at this site (attention sinks, biases), if so. */
+  uniformCaveat?: string;
 }
 
+/** Where a model's files sit: transformers.js/Optimum (`onnx/model*.onnx`) or ONNX Runtime GenAI (`genai_config.json`). */
+export type ModelLayout = 'optimum' | 'genai';
+
 export interface InstrumentationInfo {
+  layout: ModelLayout;
   sourcePath: string;
   sourceSha256: string;
   instrumentedPath: string;

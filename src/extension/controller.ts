@@ -1,7 +1,6 @@
 // Detection, model selection, score files: the issue-4 commands.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { existsSync, statSync } from 'node:fs';
 import type { WorkerClient } from '../worker/client.js';
 import type { Needle, ScoresFile } from '../method/types.js';
 import { parseScoresJson, toCsv, toReferenceFormat, DEFAULT_NEEDLES } from './methodApi.js';
@@ -103,7 +102,7 @@ export async function selectModel(env: Env): Promise<void> {
   type Item = vscode.QuickPickItem & { action: 'bundled' | 'folder' | 'hub' };
   const items: Item[] = [
     { label: '$(package) Bundled needle organism', description: current ? '' : 'current', detail: 'Works offline; retrieves needles in prompts up to about 512 tokens.', action: 'bundled' },
-    { label: '$(folder-opened) Local model folder…', detail: 'A folder with config.json, tokenizer.json and onnx/model*.onnx', action: 'folder' },
+    { label: '$(folder-opened) Local model folder…', detail: 'transformers.js/Optimum (config.json, tokenizer.json, onnx/model*.onnx) or ONNX Runtime GenAI / AI Toolkit (genai_config.json, model.onnx)', action: 'folder' },
     { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Downloads into the transformers.js cache, e.g. onnx-community/Qwen2.5-0.5B-Instruct', action: 'hub' },
   ];
   const pick = await vscode.window.showQuickPick(items, { title: 'Retrieval Lens: Select model', ignoreFocusOut: true, placeHolder: current ? `current: ${current}` : 'current: bundled needle organism' });
@@ -113,10 +112,7 @@ export async function selectModel(env: Env): Promise<void> {
     const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Use this model folder' });
     if (!uris?.length) return;
     spec = uris[0].fsPath;
-    if (!existsSync(path.join(spec, 'config.json')) || !statSync(spec).isDirectory()) {
-      void vscode.window.showErrorMessage(`Retrieval Lens: ${spec} is not a model folder (it has no config.json). Pick a folder with config.json, tokenizer.json and an onnx/ folder.`);
-      return;
-    }
+    // The worker's load says precisely what is wrong with a folder (not a model, several models below it, ...).
   } else if (pick.action === 'hub') {
     const id = await vscode.window.showInputBox({
       title: 'Hugging Face Hub model id',

@@ -79,8 +79,8 @@ function makeWorkspace(dir) {
 }
 
 /**
- * A copy of the bundled model whose first attention is one fused com.microsoft MultiHeadAttention
- * node, as some exports have: selecting it must fail with an error naming the op.
+ * A copy of the bundled model whose first attention is one fused com.microsoft.Attention node (packed
+ * weights, no probability output), as some exports have: selecting it must fail with an error naming the op.
  */
 async function makeFusedModel(dir) {
   const { default: onnxProto } = await import('onnx-proto');
@@ -90,7 +90,7 @@ async function makeFusedModel(dir) {
   const model = onnx.ModelProto.decode(readFileSync(file));
   const g = model.graph;
   const i = g.node.findIndex((n) => n.opType === 'Softmax');
-  g.node[i] = onnx.NodeProto.create({ opType: 'MultiHeadAttention', domain: 'com.microsoft', name: '/model/layers.0/attn/MultiHeadAttention', input: g.node[i].input, output: g.node[i].output });
+  g.node[i] = onnx.NodeProto.create({ opType: 'Attention', domain: 'com.microsoft', name: '/model/layers.0/attn/Attention', input: g.node[i].input, output: g.node[i].output });
   model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
   writeFileSync(file, onnx.ModelProto.encode(model).finish());
 }

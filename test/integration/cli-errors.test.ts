@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { onnx } from '../../src/engine/graph.js';
@@ -53,20 +53,31 @@ test('a folder without tokenizer.json names the missing tokenizer', async () => 
 test('a folder that is not a model says so', async () => {
   const dir = tempDir('rl-empty-');
   mkdirSync(join(dir, 'onnx'));
-  assertCleanError(await cli(['inspect', '--model', dir]), /not a model folder \(no config\.json\)/);
+  assertCleanError(await cli(['inspect', '--model', dir]), /not a model folder \(no config\.json or genai_config\.json\)/);
 });
 
-test('a graph with a fused attention op names the op', async () => {
+test('a graph whose attention op exposes no probabilities names the op and the supported forms; nothing is cached', async () => {
   const dir = copyModel('stories260K');
   const f = join(dir, 'onnx', 'model.onnx');
   const model = onnx.ModelProto.decode(readFileSync(f));
   const g = model.graph!;
-  // Replace layer 0's Softmax with a com.microsoft MultiHeadAttention node, as fused exports have.
+  // Replace layer 0's Softmax with a com.microsoft.Attention node (packed weights), which has no probability output.
   const i = g.node!.findIndex((n) => n.opType === 'Softmax');
-  g.node![i] = onnx.NodeProto.create({ opType: 'MultiHeadAttention', domain: 'com.microsoft', name: '/layers.0/attn/MultiHeadAttention', input: g.node![i].input, output: g.node![i].output });
+  g.node![i] = onnx.NodeProto.create({ opType: 'Attention', domain: 'com.microsoft', name: '/layers.0/attn/Attention', input: g.node![i].input, output: g.node![i].output });
   model.opsetImport!.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
   writeFileSync(f, onnx.ModelProto.encode(model).finish());
-  assertCleanError(await cli(['inspect', '--model', dir]), /fused attention op com\.microsoft\.MultiHeadAttention \(node "\/layers\.0\/attn\/MultiHeadAttention"\)/);
+  const cache = tempDir('rl-cache-refused-');
+  const before = process.env.RETRIEVAL_LENS_CACHE;
+  process.env.RETRIEVAL_LENS_CACHE = cache;
+  try {
+    const r = await cli(['inspect', '--model', dir]);
+    assertCleanError(r, /attention op com\.microsoft\.Attention \(node "\/layers\.0\/attn\/Attention"\), which never exposes its attention probabilities; supported: plain MatMul\/Softmax attention, com\.microsoft\.GroupQueryAttention, com\.microsoft\.MultiHeadAttention and the ONNX Attention op/);
+    assert.equal(r.code, 1);
+    assert.equal(r.err.trim().split('\n').length, 1, 'one line');
+    assert.ok(!existsSync(join(cache, 'instrumented')) || readdirSync(join(cache, 'instrumented')).length === 0, 'nothing cached');
+  } finally {
+    process.env.RETRIEVAL_LENS_CACHE = before;
+  }
 });
 
 test('a prompt longer than the model context is refused with both numbers', async () => {

@@ -68,6 +68,7 @@ test('uniform mode equals attending with the query zeroed (checked against a rew
   const model = onnx.ModelProto.decode(readFileSync(join(dir, 'onnx', 'model.onnx')));
   const g = model.graph!;
   const site = findAttentionSites(g, arch.layers)[2];
+  assert.ok(site.form === 'plain');
   const idx = indexGraph(g);
   // Walk back from Q.K^T's first input to the q projection MatMul with a weight initializer.
   let t = site.scoreMatMul.input![0];
@@ -100,6 +101,7 @@ test('zero mode: masking every head of a layer equals removing that layer attent
   const model = onnx.ModelProto.decode(readFileSync(join(dir, 'onnx', 'model.onnx')));
   const g = model.graph!;
   const site = findAttentionSites(g, arch.layers)[4];
+  assert.ok(site.form === 'plain');
   const idx = indexGraph(g);
   let t = site.valueMatMul.output![0];
   let oProj;

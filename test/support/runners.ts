@@ -1,6 +1,7 @@
 // A model's original graph and its instrumented copy side by side, for exactness tests.
 import { readArchConfig } from '../../src/engine/config.js';
 import { instrumentedGraph } from '../../src/engine/cache.js';
+import { graphSession } from '../../src/engine/model.js';
 import { createSession } from '../../src/engine/session.js';
 import { Runner, type RunnerShape } from '../../src/engine/runner.js';
 import { join } from 'node:path';
@@ -8,10 +9,10 @@ import { join } from 'node:path';
 export async function runnerPair(dir: string, cacheDir: string) {
   const arch = readArchConfig(dir);
   const src = join(dir, 'onnx', 'model.onnx');
-  const graph = await instrumentedGraph(src, arch.layers, arch.heads, cacheDir);
+  const graph = await instrumentedGraph(src, { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim }, cacheDir);
   const shape: RunnerShape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, vocabSize: arch.vocabSize, kvType: 'float32' };
   const plain = new Runner(await createSession(src), shape);
-  const inst = new Runner(await createSession(graph.path), shape);
+  const inst = new Runner(await graphSession(graph), shape);
   return { arch, shape, plain, inst, graph };
 }
 

@@ -9,6 +9,15 @@ Loads the model, instruments its graph and prints its architecture, context leng
 nodes found and where the instrumented graph is cached.
 `;
 
+/** "GroupQueryAttention in all 24 layers", or per form when layers differ. */
+function summarizeForms(forms: string[]): string {
+  const counts = new Map<string, number>();
+  for (const f of forms) counts.set(f, (counts.get(f) ?? 0) + 1);
+  const name = (f: string) => (f === 'plain' ? 'plain MatMul/Softmax' : f === 'Attention' ? 'ONNX Attention' : `com.microsoft.${f}`);
+  if (counts.size === 1) return `${name(forms[0])} in all ${forms.length} layers`;
+  return [...counts].map(([f, n]) => `${name(f)} in ${n} layers`).join(', ');
+}
+
 export const run: Command = async (argv, io) => {
   const { flags } = parseArgs(argv, { model: { type: 'string' }, dtype: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } });
   if (flags.help) {
@@ -30,8 +39,10 @@ export const run: Command = async (argv, io) => {
       hiddenSize: info.hiddenSize,
       vocabSize: info.vocabSize,
       contextLength: info.contextLength,
+      layout: info.layout,
       dtype: info.dtype,
       onnxFile: info.onnxFile,
+      attentionForms: summarizeForms(info.attentionForms),
       template: info.template,
       chatTemplate: info.hasChatTemplate,
       attentionNodes: ins.attention,
@@ -47,10 +58,12 @@ export const run: Command = async (argv, io) => {
       `model           ${report.model}`,
       `architecture    ${report.architecture}: ${report.layers} layers x ${report.heads} query heads (${report.kvHeads} KV heads${report.groupedQueryAttention ? ', grouped-query' : ''}), head dim ${report.headDim}, hidden ${report.hiddenSize}, vocab ${report.vocabSize}`,
       `context length  ${report.contextLength} tokens`,
+      `layout          ${report.layout === 'genai' ? 'ONNX Runtime GenAI (genai_config.json)' : 'transformers.js/Optimum (onnx/)'}`,
       `onnx            ${report.onnxFile} (${report.dtype})`,
+      `attention       ${report.attentionForms}`,
       `prompt template ${report.template ? JSON.stringify(report.template) : report.chatTemplate ? 'chat template' : 'plain'}`,
       `attention nodes ${report.attentionNodes.length}:`,
-      ...report.attentionNodes.map((a) => `  layer ${String(a.layer).padStart(2)}  ${a.softmax}  (scores ${a.scoreMatMul}, values ${a.valueMatMul}${a.casts ? ', with casts' : ''})`),
+      ...report.attentionNodes.map((a) => `  layer ${String(a.layer).padStart(2)}  ${a.form.padEnd(19)} ${a.node}${a.form === 'plain' ? `  (scores ${a.scoreMatMul}, values ${a.valueMatMul}${a.casts ? ', with casts' : ''})` : ''}${a.uniformCaveat ? `  [uniform mask unavailable: ${a.uniformCaveat}]` : ''}`),
       `instrumented    ${report.instrumentedGraph}${report.fromCache ? ' (cached)' : ''}`,
     ];
     io.stdout(lines.join('\n') + '\n');

@@ -56,6 +56,13 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     },
     graph.io,
   );
+  // One token through the graph: a config that does not describe it fails here, not mid-run.
+  try {
+    await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
   const info: ModelInfo = {
     id: spec,
     dir: resolve(dir),

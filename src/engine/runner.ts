@@ -140,7 +140,12 @@ export class Sequence {
     try {
       out = await r.session.run(feeds, fetches);
     } catch (e) {
-      throw new RetrievalLensError('RUNTIME', `onnxruntime failed to run the model: ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+      const msg = ((e as Error).message ?? String(e)).split('\n')[0];
+      // Our own nodes broadcast per-head factors: a failure there means the heads are not what the config says.
+      if (/retrieval_lens\//.test(msg) && /broadcast/i.test(msg)) {
+        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${heads} attention heads per layer but the graph's attention has another count (${msg.replace(/^.*Status Message: /, '').slice(0, 160)}); the config does not describe this graph`);
+      }
+      throw new RetrievalLensError('RUNTIME', `onnxruntime failed to run the model: ${msg}`);
     }
     for (let l = 0; l < layers; l++) {
       this.past[2 * l] = out[io.present[l][0]];

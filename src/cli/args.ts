@@ -1,15 +1,24 @@
-// Small argv parser: `--flag value`, `--flag=value`, repeated flags, booleans, positionals.
-// Specs are declared per command so unknown flags are a clear error, not silently ignored.
+// Small argv parser: `--flag value`, `--flag=value`, repeated list flags, booleans, positionals.
+// Specs are declared per command and checked here, once: an unknown flag, a missing or empty
+// value, a number out of its range, a flag given twice or a stray argument is a UsageError
+// (exit 2: how the command was called), before any file is read or model loaded. `-h`/`--help`
+// anywhere wins over everything else.
 
-export interface FlagSpec {
-  type: 'string' | 'number' | 'boolean' | 'list';
-  /** Accept several values after the flag (`--haystack a.txt b.txt`). Only for 'list'. */
-  variadic?: boolean;
-}
+export type FlagSpec =
+  | { type: 'string'; choices?: readonly string[] }
+  | { type: 'boolean' }
+  /** An integer in [min, max]. */
+  | { type: 'int'; min?: number; max?: number }
+  /** A finite number in [min, max] (or (min, max] with minExclusive). */
+  | { type: 'number'; min?: number; max?: number; minExclusive?: boolean }
+  /** Strings; repeatable, and with variadic several values after one flag (`--haystack a.txt b.txt`). */
+  | { type: 'list'; variadic?: boolean };
 
 export interface ParsedArgs {
   flags: Record<string, string | number | boolean | string[] | undefined>;
   positionals: string[];
+  /** -h or --help was given: print the command's help and exit 0. */
+  help: boolean;
 }
 
 export class UsageError extends Error {
@@ -19,45 +28,103 @@ export class UsageError extends Error {
   }
 }
 
-export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): ParsedArgs {
+const INT = /^[+-]?\d+$/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** An option, as opposed to a value: "--x", "-x", but not "-1" or "-.5". */
+const isOption = (a: string) => a.length > 1 && a.startsWith('-') && !NUMBER.test(a);
+
+function range(s: { min?: number; max?: number; minExclusive?: boolean }): string {
+  const lo = s.min === undefined ? '' : `${s.minExclusive ? '>' : '>='} ${s.min}`;
+  const hi = s.max === undefined ? '' : `<= ${s.max}`;
+  return [lo, hi].filter(Boolean).join(' and ');
+}
+
+/** Parses a number flag's text; throws a UsageError naming the flag and the accepted range. */
+export function parseNumber(text: string, what: string, s: { int?: boolean; min?: number; max?: number; minExclusive?: boolean }): number {
+  const t = text.trim();
+  const kind = s.int ? 'an integer' : 'a number';
+  if (!(s.int ? INT : NUMBER).test(t)) throw new UsageError(`${what} must be ${kind}${range(s) ? ` ${range(s)}` : ''}, got "${text}"`);
+  const n = Number(t);
+  const low = s.min !== undefined && (s.minExclusive ? n <= s.min : n < s.min);
+  if (!Number.isFinite(n) || (s.int && !Number.isSafeInteger(n)) || low || (s.max !== undefined && n > s.max)) {
+    throw new UsageError(`${what} must be ${kind} ${range(s) || 'of reasonable size'}, got ${t}`);
+  }
+  return n;
+}
+
+export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, opts: { positionals?: number } = {}): ParsedArgs {
+  const end = argv.indexOf('--');
+  const options = end < 0 ? argv : argv.slice(0, end);
+  if (options.some((a) => a === '-h' || a === '--help' || a.startsWith('--help='))) return { flags: {}, positionals: [], help: true };
   const flags: ParsedArgs['flags'] = {};
   const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--') || arg === '--') {
+  for (let i = 0; i < options.length; i++) {
+    const arg = options[i];
+    if (!isOption(arg)) {
       positionals.push(arg);
       continue;
     }
+    if (!arg.startsWith('--')) throw new UsageError(`unknown option ${arg} (options are --long-names)`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const s = spec[name];
     if (!s) throw new UsageError(`unknown option --${name}`);
+    if (s.type !== 'list' && flags[name] !== undefined) throw new UsageError(`--${name} is given twice`);
     if (s.type === 'boolean') {
-      flags[name] = eq < 0 ? true : arg.slice(eq + 1) !== 'false';
+      const v = eq < 0 ? 'true' : arg.slice(eq + 1);
+      if (v !== 'true' && v !== 'false') throw new UsageError(`--${name} takes no value (or =true / =false), got "${v}"`);
+      flags[name] = v === 'true';
       continue;
     }
     const values: string[] = [];
     if (eq >= 0) values.push(arg.slice(eq + 1));
     else {
-      if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      values.push(argv[++i]);
-      if (s.variadic) while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) values.push(argv[++i]);
+      if (i + 1 >= options.length || options[i + 1].startsWith('--')) throw new UsageError(`--${name} needs a value`);
+      values.push(options[++i]);
+      if (s.type === 'list' && s.variadic) while (i + 1 < options.length && !isOption(options[i + 1])) values.push(options[++i]);
     }
-    if (s.type === 'list') {
-      const prev = (flags[name] as string[] | undefined) ?? [];
-      flags[name] = [...prev, ...values];
-    } else if (s.type === 'number') {
-      const n = Number(values[0]);
-      if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${values[0]}"`);
-      flags[name] = n;
-    } else flags[name] = values[0];
+    for (const v of values) if (v.trim() === '') throw new UsageError(`--${name} needs a value, got an empty one`);
+    switch (s.type) {
+      case 'list':
+        flags[name] = [...((flags[name] as string[] | undefined) ?? []), ...values];
+        break;
+      case 'int':
+        flags[name] = parseNumber(values[0], `--${name}`, { ...s, int: true });
+        break;
+      case 'number':
+        flags[name] = parseNumber(values[0], `--${name}`, s);
+        break;
+      case 'string':
+        if (s.choices && !s.choices.includes(values[0])) throw new UsageError(`--${name} must be ${s.choices.join(' or ')}, got "${values[0]}"`);
+        flags[name] = values[0];
+        break;
+    }
   }
-  return { flags, positionals };
+  if (end >= 0) positionals.push(...argv.slice(end + 1));
+  const max = opts.positionals ?? 0;
+  if (positionals.length > max) {
+    const extra = positionals.slice(max);
+    throw new UsageError(`unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((p) => JSON.stringify(p)).join(' ')}`);
+  }
+  return { flags, positionals, help: false };
 }
 
-/** Comma-separated integers, e.g. "1,2,4,8". */
-export function parseIntList(text: string, what: string): number[] {
-  const out = text.split(',').filter((s) => s.trim() !== '').map((s) => Number(s.trim()));
-  if (out.length === 0 || out.some((n) => !Number.isInteger(n))) throw new UsageError(`${what} must be comma-separated integers, got "${text}"`);
+/** Comma-separated integers in [min, max], e.g. "1,2,4,8"; duplicates are refused. */
+export function parseIntList(text: string, what: string, s: { min?: number; max?: number } = {}): number[] {
+  return parseList(text, what, { ...s, int: true });
+}
+
+/** Comma-separated numbers in [min, max], e.g. "0,12.5,50"; duplicates are refused. */
+export function parseNumberList(text: string, what: string, s: { min?: number; max?: number } = {}): number[] {
+  return parseList(text, what, s);
+}
+
+function parseList(text: string, what: string, s: { int?: boolean; min?: number; max?: number }): number[] {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.every((p) => p === '')) throw new UsageError(`${what} needs comma-separated ${s.int ? 'integers' : 'numbers'}, got "${text}"`);
+  if (parts.some((p) => p === '')) throw new UsageError(`${what} has an empty item: "${text}"`);
+  const out = parts.map((p) => parseNumber(p, `${what} items`, s));
+  const dup = out.find((n, i) => out.indexOf(n) !== i);
+  if (dup !== undefined) throw new UsageError(`${what} lists ${dup} twice`);
   return out;
 }

@@ -1,7 +1,12 @@
-// `retrieval-lens <command>`: dispatch, Ctrl-C handling and error reporting. Errors a user can
-// act on print as one line (`error: ...`) and exit 1; only unexpected failures show a stack.
+// `retrieval-lens <command>`: dispatch, Ctrl-C handling and error reporting. One rule for exit
+// codes: 2 = how it was called (unknown command or flag, missing value, value out of range), 1 =
+// what it was given (files, models, texts), each as one line `error: ...`; 130 = Ctrl-C; only an
+// unexpected failure (a bug) shows a stack, with 70.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RetrievalLensError } from '../engine/errors.js';
 import { UsageError } from './args.js';
+import { packageRoot } from './defaults.js';
 import type { Command, CliIO } from './io.js';
 
 const commands: Record<string, { load: () => Promise<{ run: Command }>; summary: string }> = {
@@ -14,25 +19,52 @@ const commands: Record<string, { load: () => Promise<{ run: Command }>; summary:
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: retrieval-lens <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "retrieval-lens <command> --help" for a command's options.\n`;
+  return `usage: retrieval-lens <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "retrieval-lens <command> --help" for a command's options; "retrieval-lens --version" prints the version.\n`;
+}
+
+function version(): string {
+  try {
+    return String(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** An error message as one line: no stack, no line breaks a model's or a file's text brought in. */
+export function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(usage());
-    return name ? 0 : 2;
+  if (name === undefined) {
+    io.stderr(usage());
+    return 2;
   }
-  const cmd = commands[name];
+  if (name === '--help' || name === '-h') {
+    io.stdout(usage());
+    return 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout(`retrieval-lens ${version()}\n`);
+    return 0;
+  }
+  // "help detect" is "detect --help".
+  const [cmdName, cmdArgs] = name === 'help' ? [rest[0], ['--help']] : [name, rest];
+  if (cmdName === undefined) {
+    io.stdout(usage());
+    return 0;
+  }
+  const cmd = Object.hasOwn(commands, cmdName) ? commands[cmdName] : undefined;
   if (!cmd) {
-    io.stderr(`error: unknown command "${name}"\n\n${usage()}`);
+    io.stderr(`error: unknown command ${JSON.stringify(cmdName)}; commands: ${Object.keys(commands).join(', ')} (see retrieval-lens --help)\n`);
     return 2;
   }
   try {
-    return await (await cmd.load()).run(rest, io);
+    return await (await cmd.load()).run(cmdArgs, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr(`error: ${e.message}\nRun "retrieval-lens ${name} --help" for usage.\n`);
+      io.stderr(`error: ${oneLine(e.message)} (see retrieval-lens ${cmdName} --help)\n`);
       return 2;
     }
     if (e instanceof RetrievalLensError) {
@@ -40,7 +72,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         io.stderr('cancelled; nothing was written\n');
         return 130;
       }
-      io.stderr(`error: ${e.message}\n`);
+      io.stderr(`error: ${oneLine(e.message)}\n`);
       return 1;
     }
     io.stderr(`internal error: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -9,19 +9,42 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { onnx, type GraphProto } from './graph.js';
 import { instrumentModel, INSTRUMENT_VERSION, type InstrumentShape } from './instrument.js';
 import type { DecoderIO, IONameHints } from './io.js';
 import { RetrievalLensError } from './errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
-export function defaultCacheDir(): string {
+const isDir = (p: string) => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * RETRIEVAL_LENS_CACHE when set (not empty), else $XDG_CACHE_HOME/retrieval-lens, else
+ * ~/.cache/retrieval-lens; null when there is no home folder to put it in (HOME unset, empty,
+ * relative or missing): then graphs are kept in memory, never written into the current folder.
+ */
+export function defaultCacheDir(): string | null {
   const env = process.env.RETRIEVAL_LENS_CACHE;
-  if (env && env.trim()) return env;
+  if (env && env.trim()) return resolve(env);
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.trim() ? xdg : join(homedir() || '.', '.cache'), 'retrieval-lens');
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'retrieval-lens');
+  let home = '';
+  try {
+    home = homedir();
+  } catch {
+    // no home at all
+  }
+  return home && isAbsolute(home) && isDir(home) ? join(home, '.cache', 'retrieval-lens') : null;
 }
+
+/** Why there is no cache folder, for the warning. */
+const NO_CACHE = 'no cache folder (HOME is not set or not a folder; set RETRIEVAL_LENS_CACHE to one to keep instrumented graphs between runs); the instrumented graph is kept in memory only';
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -119,7 +142,8 @@ function referenceSourceWeights(model: ReturnType<typeof decodeModel>, buf: Buff
 }
 
 /** Source hashes memoised by file identity, so a multi-GB single-file model is not re-read on every load. */
-async function sourceHash(srcPath: string, cacheDir: string): Promise<string> {
+async function sourceHash(srcPath: string, cacheDir: string | null): Promise<string> {
+  if (cacheDir === null) return sha256File(srcPath);
   const st = statSync(srcPath);
   const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   const memo = join(cacheDir, 'source-hashes', `${sha256(srcPath).slice(0, 32)}.json`);
@@ -162,19 +186,19 @@ function dropStaleEntries(root: string, sourceSha: string, keep: string): void {
   }
 }
 
-export async function instrumentedGraph(srcPath: string, shape: InstrumentShape, cacheDir = defaultCacheDir(), hints: IONameHints = {}): Promise<InstrumentedGraph> {
+export async function instrumentedGraph(srcPath: string, shape: InstrumentShape, cacheDir: string | null = defaultCacheDir(), hints: IONameHints = {}): Promise<InstrumentedGraph> {
   if (!existsSync(srcPath)) throw new RetrievalLensError('NOT_A_MODEL', `ONNX file not found: ${srcPath}`);
   if (statSync(srcPath).size === 0) throw new RetrievalLensError('CORRUPT_ONNX', `ONNX file is empty: ${srcPath}`);
   const weightsDir = dirname(srcPath);
   const sourceSha = await sourceHash(srcPath, cacheDir);
   // Everything that shapes the rewrite is in the key: a wrong config cannot poison the right one's entry.
   const key = JSON.stringify({ v: INSTRUMENT_VERSION, source: sourceSha, file: basename(srcPath), shape, hints });
-  const root = join(cacheDir, 'instrumented');
+  const root = join(cacheDir ?? '', 'instrumented');
   const entry = sha256(key).slice(0, 32);
   const dir = join(root, entry);
   const graphPath = join(dir, 'model.onnx');
   const metaPath = join(dir, 'meta.json');
-  const meta = readMeta(metaPath);
+  const meta = cacheDir === null ? null : readMeta(metaPath);
   if (meta && meta.version === INSTRUMENT_VERSION && meta.key === key && existsSync(graphPath)) {
     try {
       if (sha256(readFileSync(graphPath)) === meta.graphSha256) {
@@ -196,6 +220,7 @@ export async function instrumentedGraph(srcPath: string, shape: InstrumentShape,
   const bytes = onnx.ModelProto.encode(model).finish();
   const fresh: Meta = { version: INSTRUMENT_VERSION, key, graphSha256: sha256(bytes), source: srcPath, ...result };
   const base = { weightsDir, sha256: sourceSha, fromCache: false, attention: result.attention, activationType: result.activationType, io: result.io, graphDtype: result.graphDtype };
+  if (cacheDir === null) return { ...base, path: null, bytes, cacheWarning: NO_CACHE };
   try {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });

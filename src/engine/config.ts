@@ -1,9 +1,10 @@
 // Reads a Hugging Face config.json into the sizes the engine needs. Families differ in key
 // names (gpt2: n_layer/n_head/n_positions; phi3/gemma: explicit head_dim; ...), so each
 // field is looked up under every name a supported family uses.
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetrievalLensError } from './errors.js';
+import { readTextFile } from './textFile.js';
 
 /** Families tested end to end (fixtures in test/fixtures/models); other decoder-only families work when their graph does. */
 export const SUPPORTED_FAMILIES = ['llama', 'qwen2', 'qwen3', 'mistral', 'gpt2', 'phi3', 'phi', 'gemma', 'gemma2', 'gemma3_text'];
@@ -25,6 +26,10 @@ export interface ArchConfig {
 
 type Json = Record<string, unknown>;
 
+/** Most layers and heads per layer a config may declare (the largest models have a few hundred). */
+const MAX_LAYERS = 1024;
+const MAX_HEADS = 1024;
+
 function pick(cfg: Json, keys: string[]): number | undefined {
   for (const k of keys) {
     const v = cfg[k];
@@ -39,13 +44,12 @@ function ids(v: unknown): number[] {
   return [];
 }
 
+/** Largest config-like JSON file read (config.json, generation_config.json, retrieval-lens.json, ...). */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
 export function readJson(path: string, what: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new RetrievalLensError('NOT_A_MODEL', `${what} not found: ${path}`);
-  }
+  if (!existsSync(path)) throw new RetrievalLensError('NOT_A_MODEL', `${what} not found: ${path}`);
+  const text = readTextFile(path, { maxBytes: MAX_CONFIG_BYTES, what, code: 'NOT_A_MODEL' });
   try {
     const v = JSON.parse(text);
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
@@ -74,12 +78,29 @@ export function parseArchConfig(raw: Json, generation: Json | null): ArchConfig 
     throw new RetrievalLensError('NOT_A_MODEL', `config.json lacks layer/head/hidden/vocab sizes for model_type "${modelType}"`);
   }
   const kvHeads = pick(cfg, ['num_key_value_heads', 'n_head_kv', 'num_kv_heads']) ?? heads;
+  const explicitHeadDim = pick(cfg, ['head_dim']);
+  // Sizes shape the instrumented graph and every tensor: each must be a positive integer in reason.
+  const size = (name: string, v: number, max: number) => {
+    if (!Number.isInteger(v) || v <= 0 || v > max) throw new RetrievalLensError('NOT_A_MODEL', `config.json: ${name} must be a positive integer${v > max ? ` up to ${max}` : ''}, got ${v}`);
+  };
+  size('num_hidden_layers', layers, MAX_LAYERS);
+  size('num_attention_heads', heads, MAX_HEADS);
+  size('num_key_value_heads', kvHeads, MAX_HEADS);
+  size('hidden_size', hiddenSize, 1 << 20);
+  size('vocab_size', vocabSize, 1 << 24);
+  if (explicitHeadDim !== undefined) size('head_dim', explicitHeadDim, 1 << 16);
   if (heads % kvHeads !== 0) throw new RetrievalLensError('NOT_A_MODEL', `num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
-  const headDim = pick(cfg, ['head_dim']) ?? hiddenSize / heads;
+  const headDim = explicitHeadDim ?? hiddenSize / heads;
+  if (!Number.isInteger(headDim)) throw new RetrievalLensError('NOT_A_MODEL', `config.json: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${heads}, and there is no head_dim`);
   const contextLength = pick(cfg, ['max_position_embeddings', 'n_positions', 'n_ctx', 'seq_length']) ?? 2048;
+  size('max_position_embeddings', contextLength, 1 << 24);
   const gen = generation ?? {};
   const eos = ids(gen.eos_token_id ?? cfg.eos_token_id);
   const bos = pick(gen, ['bos_token_id']) ?? pick(cfg, ['bos_token_id']) ?? null;
+  // Token ids outside the vocabulary would index past the embeddings or never stop a generation.
+  for (const [name, id] of [...(bos === null ? [] : [['bos_token_id', bos] as const]), ...eos.map((e) => ['eos_token_id', e] as const)]) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RetrievalLensError('NOT_A_MODEL', `config.json: ${name} ${id} is not a token id of the ${vocabSize}-token vocabulary`);
+  }
   return { modelType, layers, heads, kvHeads, headDim, hiddenSize, vocabSize, contextLength, bosTokenId: bos, eosTokenIds: eos };
 }
 
@@ -125,5 +146,9 @@ export function readTemplate(dir: string): string | null {
   const path = join(dir, 'retrieval-lens.json');
   if (!existsSync(path)) return null;
   const t = readJson(path, 'retrieval-lens.json').template;
-  return typeof t === 'string' ? t : null;
+  if (t === undefined || t === null) return null;
+  if (typeof t !== 'string' || !t.includes('{context}') || !t.includes('{question}')) {
+    throw new RetrievalLensError('NOT_A_MODEL', `retrieval-lens.json in ${dir}: "template" must be a string with {context} and {question}`);
+  }
+  return t;
 }

@@ -17,6 +17,12 @@ export function maskTensor(heads: HeadRef[], layers: number, perLayer: number): 
   return m;
 }
 
+/** False when logits hold NaN: what damaged weights compute (no token can be chosen from them). */
+export function finiteLogits(logits: Float32Array): boolean {
+  for (let i = 0; i < logits.length; i++) if (logits[i] !== logits[i]) return false;
+  return true;
+}
+
 /** Refuses the uniform mask on layers where it would not be uniform (attention sinks, additive biases). */
 function checkUniformMask(heads: HeadRef[], sites: AttentionNodeInfo[]): void {
   for (const { layer, head } of heads) {
@@ -31,6 +37,9 @@ export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextT
   if (promptIds.length === 0) throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
   if (promptIds.length >= info.contextLength) {
     throw new RetrievalLensError('CONTEXT_TOO_LONG', `the prompt has ${promptIds.length} tokens but the model's context length is ${info.contextLength}`);
+  }
+  if (opts.maxNewTokens !== undefined && !(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 1)) {
+    throw new RetrievalLensError('BAD_INPUT', `max new tokens must be a positive integer, got ${opts.maxNewTokens}`);
   }
   const maxNew = Math.min(opts.maxNewTokens ?? 50, info.contextLength - promptIds.length);
   const stops = new Set(opts.stopTokens ?? info.eosTokenIds);
@@ -53,6 +62,7 @@ export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextT
     if (signal?.aborted) throw cancelled();
     const position = seq.length;
     const out = await seq.forward([input], { mask, uniform, attention: Boolean(opts.attention) });
+    if (!finiteLogits(out.logits!)) throw new RetrievalLensError('RUNTIME', `the model computed NaN logits at position ${position}: its weights are damaged, or this dtype overflows here`);
     const token = sample(out.logits!);
     const step: GenerateStep = { token, position };
     if (out.attention) step.attention = { kvLen: out.kvLen, rows: out.attention };

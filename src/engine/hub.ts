@@ -1,4 +1,6 @@
-// A model spec is a local folder or a Hub id ("owner/name[@revision]"). Hub files are fetched by
+// A model spec is a local folder or, written explicitly, a Hub id ("hf:owner/name[@revision]"): a
+// relative path like "models/mine" that does not exist is a missing folder, never a download.
+// Downloads go to the user's Hugging Face cache, else our own cache folder (hubCache.ts). Hub files are fetched by
 // transformers.js' own getModelFile into its file cache (FileCache), which keys a file by
 // "<owner>/<name>/<file>" for the main revision and "<owner>/<name>/<revision>/<file>" otherwise:
 // so <cacheDir>/<owner>/<name>[/<revision>] is a model folder we load like any local one.
@@ -14,6 +16,8 @@ import * as hfHub from '../../node_modules/@huggingface/transformers/src/utils/h
 import { env as hfHubEnv } from '../../node_modules/@huggingface/transformers/src/env.js';
 import { DTYPE_SUFFIX, externalDataLocations, externalDataPath, findOnnxFile, normalizeDtype, onnxCandidates } from './files.js';
 import { RetrievalLensError, cancelled, throwIfAborted } from './errors.js';
+import { defaultCacheDir } from './cache.js';
+import { hubDownloadDir } from './hubCache.js';
 import type { LoadOptions } from './types.js';
 
 interface HubOptions {
@@ -70,9 +74,17 @@ export function isHubId(spec: string): boolean {
   return parseHubId(spec) !== null;
 }
 
-function defaultHubCacheDir(): string {
-  const dir = (env.cacheDir as string | null) ?? null;
-  if (!dir) throw new RetrievalLensError('BAD_INPUT', 'no folder to download Hub models into: @huggingface/transformers has no env.cacheDir here; pass a cache folder');
+/** How a spec asks for a Hub model: "hf:owner/name[@revision]". */
+export const HUB_PREFIX = 'hf:';
+
+/**
+ * The default download folder: the user's Hugging Face cache (<HF home>/transformers.js), else
+ * <our cache folder>/hub, never transformers.js's folder inside the installed package.
+ */
+export function defaultHubCacheDir(): string {
+  const cache = defaultCacheDir();
+  const dir = hubDownloadDir(cache && join(cache, 'hub'));
+  if (!dir) throw new RetrievalLensError('DOWNLOAD_FAILED', 'no folder to download Hub models into: set HF_HOME (or RETRIEVAL_LENS_CACHE) to a folder');
   return dir;
 }
 
@@ -84,27 +96,32 @@ export function hubModelDir(hubId: HubId, cacheDir = defaultHubCacheDir()): stri
 
 export interface ResolveOptions {
   dtype?: string;
-  /** Download cache; default @huggingface/transformers' env.cacheDir. */
+  /** Download folder; default defaultHubCacheDir(). */
   cacheDir?: string;
   onProgress?: LoadOptions['onProgress'];
   signal?: AbortSignal;
 }
 
 /**
- * A local folder path (returned absolute), or a Hub id whose files are downloaded (once) into the
- * transformers.js cache: returns that cache folder. A local folder wins over a Hub id of the same
- * spelling.
+ * A local folder path (returned absolute), or "hf:owner/name[@revision]", whose files are
+ * downloaded (once) into the download folder: returns the model's folder there.
  */
 export async function resolveModelDir(spec: string, opts: ResolveOptions = {}): Promise<string> {
+  if (spec.startsWith(HUB_PREFIX)) return resolveHubModel(spec, opts);
   const local = resolve(spec);
   if (existsSync(local)) {
     if (!statSync(local).isDirectory()) throw new RetrievalLensError('NOT_A_MODEL', `a model is a folder (config.json, tokenizer.json, onnx/); got a file: ${local}`);
     return local;
   }
-  const hubId = parseHubId(spec);
-  if (!hubId) {
-    throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${local} (and "${spec}" is not a Hub id of the form owner/name[@revision] either)`);
+  if (parseHubId(spec)) {
+    throw new RetrievalLensError('MODEL_NOT_FOUND', `no model folder ${local}; to download the Hugging Face Hub model "${spec}", give it as ${HUB_PREFIX}${spec}`);
   }
+  throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${local} ("${spec}" is not a Hub id of the form owner/name[@revision] either)`);
+}
+
+async function resolveHubModel(spec: string, opts: ResolveOptions): Promise<string> {
+  const hubId = parseHubId(spec.slice(HUB_PREFIX.length));
+  if (!hubId) throw new RetrievalLensError('MODEL_NOT_FOUND', `"${spec}" is not a Hub id of the form ${HUB_PREFIX}owner/name[@revision]`);
   const dtype = normalizeDtype(opts.dtype);
   const cacheDir = resolve(opts.cacheDir ?? defaultHubCacheDir());
   const dir = hubModelDir(hubId, cacheDir);

@@ -8,7 +8,7 @@ import { Runner } from './runner.js';
 import { loadTokenizer } from './tokenizer.js';
 import { assertNoNestedModels, findModelFiles, GENAI_CONFIG } from './files.js';
 import { resolveModelDir } from './hub.js';
-import { generate } from './generate.js';
+import { finiteLogits, generate } from './generate.js';
 import { RetrievalLensError } from './errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
@@ -23,7 +23,7 @@ export function graphSession(graph: InstrumentedGraph, opts: Omit<SessionOptions
 
 /** Reads everything about a model that needs no onnxruntime session. */
 export async function describeModel(spec: string, opts: LoadOptions = {}) {
-  const dir = await resolveModelDir(spec, { dtype: opts.dtype, onProgress: opts.onProgress });
+  const dir = await resolveModelDir(spec, { dtype: opts.dtype, cacheDir: opts.hubCacheDir, onProgress: opts.onProgress });
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${dir}`);
   if (!existsSync(join(dir, 'config.json')) && !existsSync(join(dir, GENAI_CONFIG))) assertNoNestedModels(dir);
   const arch = readArchConfig(dir);
@@ -56,9 +56,13 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     },
     graph.io,
   );
-  // One token through the graph: a config that does not describe it fails here, not mid-run.
+  // One token through the graph: a config that does not describe it fails here, not mid-run, and
+  // so do weights that compute NaN (a damaged file).
   try {
-    await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
+    const probe = await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
+    if (probe.logits && !finiteLogits(probe.logits)) {
+      throw new RetrievalLensError('CORRUPT_ONNX', `the model computes NaN logits for one token: its weights in ${onnxFile.file} are damaged (or the graph is not a decoder)`);
+    }
   } catch (e) {
     await session.release();
     throw e;
@@ -81,7 +85,8 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     layout: onnxFile.layout,
     attentionForms: graph.attention.map((a) => a.form),
     template: readTemplate(dir),
-    hasChatTemplate: tokenizer.applyChatTemplate('x') !== null,
+    // Known without rendering: a template is code, run only when a prompt needs it.
+    hasChatTemplate: tokenizer.hasChatTemplate,
   };
   const model: EngineModel = {
     info,

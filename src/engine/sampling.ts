@@ -1,4 +1,5 @@
 // Next-token choice from logits: greedy, or temperature / top-k / top-p sampling with a seeded RNG.
+import { RetrievalLensError } from './errors.js';
 import type { SamplingOptions } from './types.js';
 
 export function argmax(xs: ArrayLike<number>, start = 0, end = xs.length): number {
@@ -19,7 +20,18 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Throws BAD_INPUT for options no sampler can follow (a negative temperature, top-p outside (0, 1], ...). */
+export function checkSampling(opts: SamplingOptions): void {
+  const bad = (what: string, v: unknown) => new RetrievalLensError('BAD_INPUT', `${what}, got ${v}`);
+  const { temperature, topK, topP, seed } = opts;
+  if (temperature !== undefined && !(typeof temperature === 'number' && temperature >= 0 && temperature <= 100)) throw bad('temperature must be between 0 (greedy) and 100', temperature);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0)) throw bad('top-k must be an integer >= 0 (0: off)', topK);
+  if (topP !== undefined && !(typeof topP === 'number' && topP > 0 && topP <= 1)) throw bad('top-p must be in (0, 1]', topP);
+  if (seed !== undefined && !Number.isSafeInteger(seed)) throw bad('the seed must be an integer', seed);
+}
+
 export function makeSampler(opts: SamplingOptions = {}): (logits: Float32Array) => number {
+  checkSampling(opts);
   const temperature = opts.temperature ?? 0;
   if (temperature <= 0) return (logits) => argmax(logits);
   const rand = rng(opts.seed ?? Date.now());

@@ -27,7 +27,9 @@ export async function createSession(source: string | Uint8Array, opts: SessionOp
   const providers = wanted.filter((p) => known.includes(p) || p === 'cpu');
   if (!providers.includes('cpu')) providers.push('cpu');
   try {
-    const options: ort.InferenceSession.SessionOptions = { executionProviders: providers, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+    // Fatal only: a failing run is reported once, as our error; onnxruntime's own log lines would
+    // add a second, multi-line message on stderr.
+    const options: ort.InferenceSession.SessionOptions = { executionProviders: providers, graphOptimizationLevel: 'all', logSeverityLevel: 4 };
     if (opts.threads && opts.threads > 0) options.intraOpNumThreads = opts.threads;
     if (opts.weightsDir) options.extra = { session: { model_external_initializers_file_folder_path: opts.weightsDir } };
     return typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);

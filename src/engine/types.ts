@@ -133,7 +133,12 @@ export interface GenerateResult {
 export interface TextTokenizer {
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
-  /** Renders one user turn through the model's chat template with the generation prompt, or null without one. */
+  /** The model has a chat template (known without rendering it). */
+  hasChatTemplate: boolean;
+  /**
+   * Renders one user turn through the model's chat template with the generation prompt, or null
+   * without one. Bounded in time and memory; a template that fails throws CHAT_TEMPLATE.
+   */
   applyChatTemplate(userContent: string): string | null;
   /** Id of the token that ends a line ("\n"), used as a stop token by detection. */
   newlineTokenId: number | null;
@@ -146,8 +151,10 @@ export interface LoadOptions {
   executionProviders?: string[];
   /** Intra-op threads; 0 or undefined lets onnxruntime choose. */
   threads?: number;
-  /** Folder for instrumented graphs; default ~/.cache/retrieval-lens. */
-  cacheDir?: string;
+  /** Folder for instrumented graphs; default ~/.cache/retrieval-lens (null: none, keep them in memory). */
+  cacheDir?: string | null;
+  /** Folder Hub models ("hf:owner/name") are downloaded into; default the user's Hugging Face cache, else ~/.cache/retrieval-lens/hub. */
+  hubCacheDir?: string;
   /** Download/instrumentation progress. */
   onProgress?: (p: { stage: string; file?: string; loaded?: number; total?: number; message?: string }) => void;
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { WorkerClient } from '../worker/client.js';
 import type { Needle, ScoresFile } from '../method/types.js';
 import { parseScoresJson, toCsv, toReferenceFormat, DEFAULT_NEEDLES } from './methodApi.js';
-import { bundledModel, modelRef, readSettings, type Settings } from './settings.js';
+import { bundledModel, hubDir, modelRef, readSettings, type Settings } from './settings.js';
 import { normalizeEol } from './offsets.js';
 import { planGrid } from './viewState.js';
 import type { DocContext, Store } from './store.js';
@@ -56,7 +56,7 @@ export async function findRetrievalHeads(env: Env): Promise<void> {
     return;
   }
   const settings = readSettings();
-  const ref = modelRef(settings, env.context.extensionPath);
+  const ref = modelRef(settings, env.context);
   const ctx = docContext(editor, range, text);
   const docName = path.basename(editor.document.uri.path) || editor.document.uri.toString();
   const scores = await env.runner.run({ title: 'Find retrieval heads', unit: 'cases' }, async (hooks, report) => {
@@ -103,7 +103,7 @@ export async function selectModel(env: Env): Promise<void> {
   const items: Item[] = [
     { label: '$(package) Bundled needle organism', description: current ? '' : 'current', detail: 'Works offline; retrieves needles in prompts up to about 512 tokens.', action: 'bundled' },
     { label: '$(folder-opened) Local model folder…', detail: 'transformers.js/Optimum (config.json, tokenizer.json, onnx/model*.onnx) or ONNX Runtime GenAI / AI Toolkit (genai_config.json, model.onnx)', action: 'folder' },
-    { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Downloads into the transformers.js cache, e.g. onnx-community/Qwen2.5-0.5B-Instruct', action: 'hub' },
+    { label: '$(cloud-download) Hugging Face Hub id…', detail: `e.g. onnx-community/Qwen2.5-0.5B-Instruct; downloads into ${hubDir(env.context)}`, action: 'hub' },
   ];
   const pick = await vscode.window.showQuickPick(items, { title: 'Retrieval Lens: Select model', ignoreFocusOut: true, placeHolder: current ? `current: ${current}` : 'current: bundled needle organism' });
   if (!pick) return;
@@ -116,21 +116,24 @@ export async function selectModel(env: Env): Promise<void> {
   } else if (pick.action === 'hub') {
     const id = await vscode.window.showInputBox({
       title: 'Hugging Face Hub model id',
+      prompt: `Downloaded once into ${hubDir(env.context)}, where extension updates leave it`,
       ignoreFocusOut: true,
       placeHolder: 'owner/name',
-      validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? null : 'Expected owner/name'),
+      validateInput: (v) => (/^(hf:)?[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(v.trim()) ? null : 'Expected owner/name (optionally @revision)'),
     });
     if (!id) return;
-    spec = id.trim();
+    // Stored as "hf:owner/name": a bare owner/name is a (missing) relative folder.
+    spec = id.trim().startsWith('hf:') ? id.trim() : `hf:${id.trim()}`;
   }
   const settings = { ...readSettings(), model: spec };
-  const ref = modelRef(settings, env.context.extensionPath);
+  const ref = modelRef(settings, env.context);
   const loaded = await env.runner.run({ title: `Load ${spec || 'bundled model'}`, unit: 'steps' }, (hooks) => env.worker.request({ kind: 'load', model: ref }, hooks));
   if (!loaded) return;
   await vscode.workspace.getConfiguration('retrievalLens').update('model', spec, vscode.ConfigurationTarget.Global);
   onModelChanged(env, ref);
   const i = loaded.info;
-  void vscode.window.showInformationMessage(`Retrieval Lens: using ${modelName(ref.spec)} (${i.modelType}, ${i.layers} layers × ${i.heads} heads, context ${i.contextLength}).`);
+  const where = spec.startsWith('hf:') ? `; downloaded into ${i.dir}` : '';
+  void vscode.window.showInformationMessage(`Retrieval Lens: using ${modelName(ref.spec)} (${i.modelType}, ${i.layers} layers × ${i.heads} heads, context ${i.contextLength}${where}).`);
 }
 
 /** A different model: masks and highlights belong to the old one. */

@@ -231,7 +231,7 @@ export function activate(context: vscode.ExtensionContext) {
         store.emit('masks');
       }
       if (['model', 'dtype', 'threads', 'executionProvider'].some((k) => e.affectsConfiguration(`retrievalLens.${k}`))) {
-        onModelChanged(env, modelRef(readSettings(), context.extensionPath));
+        onModelChanged(env, modelRef(readSettings(), context));
       }
     }),
   );

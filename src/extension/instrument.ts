@@ -34,7 +34,7 @@ function inspectRequest(env: Env, needle: Needle, masked: boolean) {
   const masks = env.store.masks.list();
   return {
     kind: 'inspect' as const,
-    model: modelRef(s, env.context.extensionPath),
+    model: modelRef(s, env.context),
     text: run.doc!.eol.text,
     needle,
     depth: s.highlightDepth,
@@ -90,7 +90,7 @@ export async function regenerate(env: Env, question: string): Promise<void> {
   if (!out) {
     env.store.regenerate = { ...base, busy: false, error: 'The run was cancelled or failed.' };
   } else {
-    env.store.inspect = { data: out.plain, doc: run.doc!, modelSpec: modelRef(readSettings(), env.context.extensionPath).spec };
+    env.store.inspect = { data: out.plain, doc: run.doc!, modelSpec: modelRef(readSettings(), env.context).spec };
     env.store.regenerate = { ...base, busy: false, plain: out.plain.answer, masked: out.masked ? out.masked.answer : null };
   }
   env.store.emit('regenerate', 'highlight');
@@ -152,7 +152,7 @@ export async function runAblation(env: Env): Promise<void> {
     void vscode.window.showErrorMessage('Retrieval Lens: ablation needs a haystack text: open a document (this scores file has none of its own).');
     return;
   }
-  const ref = modelRef(s, env.context.extensionPath);
+  const ref = modelRef(s, env.context);
   if (run.scores.model.layers && run.source === 'file') env.log(`ablation: scores from ${run.name} applied to ${ref.spec}`);
   const acc = run.scores.summary?.accuracy;
   const file = await env.runner.run({ title: 'Ablation', unit: 'cases' }, async (hooks) => {

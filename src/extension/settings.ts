@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import type { ModelRef } from '../worker/protocol.js';
+import { hubDownloadDir } from '../engine/hubCache.js';
 import type { Needle } from '../method/types.js';
 import type { MaskMode, MaskScope } from '../shared/webviewProtocol.js';
 
@@ -49,9 +50,18 @@ export function readSettings(): Settings {
   };
 }
 
-export function modelRef(s: Settings, extensionPath: string): ModelRef {
+/**
+ * Where Select model's Hub downloads go: the user's Hugging Face cache when there is one, else the
+ * extension's global storage. Never the extension's install folder, which an update replaces.
+ */
+export function hubDir(context: Pick<vscode.ExtensionContext, 'globalStorageUri'>): string {
+  return hubDownloadDir(path.join(context.globalStorageUri.fsPath, 'models'))!;
+}
+
+export function modelRef(s: Settings, context: Pick<vscode.ExtensionContext, 'extensionPath' | 'globalStorageUri'>): ModelRef {
   return {
-    spec: s.model || bundledModel(extensionPath),
+    spec: s.model || bundledModel(context.extensionPath),
+    hubCacheDir: hubDir(context),
     dtype: s.dtype && s.dtype !== 'auto' ? s.dtype : undefined,
     threads: s.threads > 0 ? s.threads : undefined,
     executionProviders: s.executionProvider && s.executionProvider !== 'cpu' ? [s.executionProvider, 'cpu'] : ['cpu'],

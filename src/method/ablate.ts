@@ -6,7 +6,7 @@ import { rng } from '../engine/sampling.js';
 import type { HeadRef, LoadedModel, MaskMode, MaskScope } from '../engine/types.js';
 import { CaseBuilder, choosePromptFormat, type NeedleCase } from './cases.js';
 import { DEFAULT_DEPTHS, validateGrid, type Hooks } from './detect.js';
-import { DEFAULT_NEEDLES } from './needles.js';
+import { checkNeedles, DEFAULT_NEEDLES } from './needles.js';
 import { rouge1Recall } from './rouge.js';
 import type { AblationFile, Needle, ScoresFile } from './types.js';
 
@@ -60,7 +60,8 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   if (scores.model.layers !== info.layers || scores.model.heads !== info.heads) {
     throw new RetrievalLensError('BAD_SCORES_FILE', `the scores are for ${scores.model.layers} x ${scores.model.heads} heads but the model has ${info.layers} x ${info.heads}`);
   }
-  const settings = scores.settings as Partial<{ lengths: number[]; depths: number[]; needles: string[]; threshold: number }>;
+  // parseScoresJson has checked these fields' types; a file without settings (or with null) has none.
+  const settings = (scores.settings ?? {}) as Partial<{ lengths: number[]; depths: number[]; needles: string[]; threshold: number }>;
   const ks = opts.ks ?? [1, 2, 4, 8];
   const trials = opts.randomTrials ?? 5;
   const seed = opts.seed ?? 1;
@@ -68,6 +69,7 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   // Fresh cases: needles the detection did not use (all bundled ones if it used them all), at
   // depths between its depths, so no ablation prompt repeats a detection prompt.
   const unused = DEFAULT_NEEDLES.filter((n) => !used.has(n.id));
+  if (opts.needles?.length) checkNeedles(opts.needles);
   const needles = opts.needles?.length ? opts.needles : (unused.length ? unused : DEFAULT_NEEDLES).slice(0, 3);
   const lengths = opts.lengths ?? settings.lengths ?? [];
   if (!lengths.length) throw new RetrievalLensError('BAD_INPUT', 'the scores file does not say which context lengths the detection used (a reference-format file?): give the lengths to test');

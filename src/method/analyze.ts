@@ -26,7 +26,8 @@ export function analyzeScores(s: ScoresFile, topN = 10): Analysis {
   };
 }
 
-export function pearson(a: number[], b: number[]): number {
+/** Pearson's r; null where it is undefined (fewer than two values, or a constant list). */
+export function pearson(a: number[], b: number[]): number | null {
   const n = a.length;
   const ma = a.reduce((x, y) => x + y, 0) / n;
   const mb = b.reduce((x, y) => x + y, 0) / n;
@@ -38,7 +39,7 @@ export function pearson(a: number[], b: number[]): number {
     da += (a[i] - ma) ** 2;
     db += (b[i] - mb) ** 2;
   }
-  return da === 0 || db === 0 ? 0 : num / Math.sqrt(da * db);
+  return n < 2 || da === 0 || db === 0 ? null : num / Math.sqrt(da * db);
 }
 
 /** Average ranks (ties share the mean rank), as Spearman's rho needs. */
@@ -54,7 +55,7 @@ export function ranks(xs: number[]): number[] {
   return r;
 }
 
-export function spearman(a: number[], b: number[]): number {
+export function spearman(a: number[], b: number[]): number | null {
   return pearson(ranks(a), ranks(b));
 }
 
@@ -69,8 +70,9 @@ function topKeys(s: ScoresFile, k: number): Set<string> {
 }
 
 export interface Comparison {
-  pearson: number;
-  spearman: number;
+  /** null where undefined: one of the score lists is constant (e.g. all 0). */
+  pearson: number | null;
+  spearman: number | null;
   topK: { k: number; shared: number; fraction: number }[];
   /** Fraction shared of the top-k sets at the default k (10, or fewer heads). */
   topKOverlap: number;

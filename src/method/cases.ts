@@ -40,10 +40,20 @@ export interface NeedleCase {
   span: [number, number];
   /** Character range of the needle in `prompt` (for highlights); [-1, -1] if not found verbatim. */
   needleChars: [number, number];
+  /** Where the needle really went, in percent of the haystack tokens (depth is the grid's). */
+  needleDepth: number;
+}
+
+/**
+ * Fills {context} and {question} in one pass over the template: every occurrence of each, and
+ * nothing inside the values themselves (a haystack or a document may well contain "{question}").
+ */
+export function fillTemplate(template: string, values: { context: string; question: string }): string {
+  return template.replace(/\{(context|question)\}/g, (_, key: 'context' | 'question') => values[key]);
 }
 
 function render(fmt: PromptFormat, tok: TextTokenizer, context: string, question: string): { text: string; ids: number[] } {
-  const user = fmt.template.replace('{context}', () => context).replace('{question}', () => question);
+  const user = fillTemplate(fmt.template, { context, question });
   if (!fmt.chat) return { text: user, ids: tok.encode(user) };
   const text = tok.applyChatTemplate(user);
   if (text === null) throw new RetrievalLensError('BAD_INPUT', 'the model has no chat template');
@@ -62,12 +72,26 @@ export function contextBudget(length: number, overheadTokens: number, answerToke
   return length - buffer - needleTokens;
 }
 
-/** Index to insert at: depth% of the tokens, walked back to just after a token ending in '.'. */
+/**
+ * Index to insert at for depth%: as the reference, depth% of the tokens walked back to just after a
+ * token ending in '.'. Where no sentence ends before that point (the walk would reach the start of
+ * the haystack and put a "50%" needle at 0%), the next sentence end after it is used, and in a text
+ * without any, the depth% position itself. The depth a case really used is recorded beside the
+ * grid's (CaseResult.needleDepth): even the reference's walk can move a needle far in sparse text.
+ */
 export function insertionPoint(tokens: number[], depth: number, endsSentence: (id: number) => boolean): number {
   if (depth >= 100) return tokens.length;
-  let i = Math.floor((depth / 100) * tokens.length);
+  const at = Math.floor((Math.max(0, depth) / 100) * tokens.length);
+  let i = at;
   while (i > 0 && !endsSentence(tokens[i - 1])) i--;
-  return i;
+  if (i > 0 || at === 0) return i;
+  for (let j = at + 1; j <= tokens.length; j++) if (endsSentence(tokens[j - 1])) return j;
+  return at;
+}
+
+/** Where a needle inserted at `at` of `n` haystack tokens sits, in percent (one decimal). */
+export function depthOf(at: number, n: number): number {
+  return n ? Math.round((1000 * at) / n) / 10 : 0;
 }
 
 /** Character range of the needle in the prompt; [-1, -1] if decoding changed its text. */
@@ -128,7 +152,12 @@ export class CaseBuilder {
     const answerIds = tok.encode(needle.real_needle, { addSpecialTokens: false });
     const overhead = render(this.fmt, tok, '', needle.question).ids.length;
     const budget = contextBudget(length, overhead, answerIds.length, needleIds.length);
-    if (budget < 8) throw new RetrievalLensError('BAD_INPUT', `length ${length} leaves no room for a haystack (${overhead} prompt tokens, ${answerIds.length} answer tokens)`);
+    if (budget < 8) {
+      throw new RetrievalLensError(
+        'BAD_INPUT',
+        `length ${length} leaves no room for a haystack: needle "${needle.id}" takes ${needleIds.length} tokens, the prompt around it ${overhead} and the answer ${answerIds.length}; this needle needs a length of at least ${length - budget + 8}`,
+      );
+    }
     const hay = this.haystackTokens(budget);
     const at = insertionPoint(hay, depth, this.endsSentence);
     const context = tok.decode([...hay.slice(0, at), ...needleIds, ...hay.slice(at)], { skipSpecialTokens: !this.opts.needleBos });
@@ -137,6 +166,6 @@ export class CaseBuilder {
     if (!span) {
       throw new RetrievalLensError('BAD_INPUT', `needle "${needle.id}": its answer "${needle.real_needle}" is not found in the tokenized prompt; real_needle must be a span of the needle text`);
     }
-    return { length, depth, needle, prompt: text, promptIds: ids, span, needleChars: locate(text, needle) };
+    return { length, depth, needle, prompt: text, promptIds: ids, span, needleChars: locate(text, needle), needleDepth: depthOf(at, hay.length) };
   }
 }

@@ -4,7 +4,7 @@ import { RetrievalLensError, throwIfAborted } from '../engine/errors.js';
 import type { LoadedModel } from '../engine/types.js';
 import { summarize, DEFAULT_THRESHOLD } from './aggregate.js';
 import { CaseBuilder, choosePromptFormat, type NeedleCase } from './cases.js';
-import { DEFAULT_NEEDLES } from './needles.js';
+import { checkNeedles, DEFAULT_NEEDLES } from './needles.js';
 import { rouge1Recall } from './rouge.js';
 import { CaseScorer } from './score.js';
 import type { CaseResult, DetectionSettings, Needle, ScoresFile } from './types.js';
@@ -62,6 +62,7 @@ export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: n
   return {
     length: c.length,
     depth: c.depth,
+    needleDepth: c.needleDepth,
     needleId: c.needle.id,
     promptTokens: c.promptIds.length,
     span: c.span,
@@ -73,9 +74,12 @@ export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: n
   };
 }
 
-export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'haystack' | 'lengths' | 'depths' | 'maxNewTokens'>): void {
+export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'haystack' | 'lengths' | 'depths' | 'maxNewTokens' | 'threshold'>): void {
   if (opts.maxNewTokens !== undefined && !(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 1)) {
     throw new RetrievalLensError('BAD_INPUT', `max new tokens must be a positive integer, got ${opts.maxNewTokens}`);
+  }
+  if (opts.threshold !== undefined && !(typeof opts.threshold === 'number' && opts.threshold >= 0 && opts.threshold <= 1)) {
+    throw new RetrievalLensError('BAD_INPUT', `the retrieval-score threshold must be between 0 and 1, got ${opts.threshold}`);
   }
   const badLen = opts.lengths.filter((l) => !(Number.isInteger(l) && l > 0));
   if (badLen.length) throw new RetrievalLensError('BAD_INPUT', `context lengths must be positive integers, got ${badLen.join(', ')}`);
@@ -112,6 +116,7 @@ export async function runGrid(model: LoadedModel, opts: DetectOptions, hooks: Ho
 }
 
 export async function runDetection(model: LoadedModel, opts: DetectOptions, hooks: Hooks = {}): Promise<ScoresFile> {
+  if (opts.needles?.length) checkNeedles(opts.needles);
   const needles = opts.needles?.length ? opts.needles : DEFAULT_NEEDLES.slice(0, DETECTION_NEEDLES);
   const cases = await runGrid(model, opts, hooks, needles);
   const threshold = opts.threshold ?? DEFAULT_THRESHOLD;

@@ -1,8 +1,8 @@
 // Needles: a statement inserted into the haystack, the question, and the answer span the model
 // should copy (the reference's JSON-lines format {needle, question, real_needle}). The bundled
 // ones are made-up facts (invented names and values) no model can know.
-import { readFileSync } from 'node:fs';
 import { RetrievalLensError } from '../engine/errors.js';
+import { readTextFile } from '../engine/textFile.js';
 import type { Needle } from './types.js';
 
 const fact = (id: string, needle: string, question: string): Needle => ({ id, needle, question, real_needle: needle });
@@ -38,18 +38,36 @@ export function parseNeedles(text: string, source = 'needles file'): Needle[] {
     }
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new RetrievalLensError('BAD_INPUT', `${where} is not a JSON object {"needle", "question", "real_needle"}`);
     const o = v as Record<string, unknown>;
-    for (const k of ['needle', 'question', 'real_needle']) {
-      if (typeof o[k] !== 'string' || !(o[k] as string).trim()) throw new RetrievalLensError('BAD_INPUT', `${where} has no "${k}" string`);
-    }
     if (o.id !== undefined && (typeof o.id !== 'string' || !o.id.trim())) throw new RetrievalLensError('BAD_INPUT', `${where}: "id" must be a non-empty string`);
-    const id = (o.id as string | undefined) ?? `needle-${out.length + 1}`;
-    // Per-case results name their needle by id; two needles with one id could not be told apart.
-    if (ids.has(id)) throw new RetrievalLensError('BAD_INPUT', `${where}: needle id "${id}" is used twice`);
-    ids.add(id);
-    out.push({ id, needle: o.needle as string, question: o.question as string, real_needle: o.real_needle as string });
+    const n = { id: (o.id as string | undefined) ?? `needle-${out.length + 1}`, needle: o.needle as string, question: o.question as string, real_needle: o.real_needle as string };
+    checkNeedle(n, where, ids);
+    out.push(n);
   });
   if (out.length === 0) throw new RetrievalLensError('EMPTY_INPUT', `${source} has no needles`);
   return out;
+}
+
+/** Longest needle, question or answer accepted (characters): a sentence, not a document. */
+export const MAX_NEEDLE_CHARS = 4000;
+
+/** One needle as a run needs it: non-empty strings of a sensible size, and an id no other needle has. */
+function checkNeedle(n: Needle, where: string, ids: Set<string>): void {
+  if (!n || typeof n !== 'object') throw new RetrievalLensError('BAD_INPUT', `${where} is not an object {"needle", "question", "real_needle"}`);
+  for (const k of ['needle', 'question', 'real_needle'] as const) {
+    if (typeof n[k] !== 'string' || !n[k].trim()) throw new RetrievalLensError('BAD_INPUT', `${where} has no "${k}" string`);
+    if (n[k].length > MAX_NEEDLE_CHARS) throw new RetrievalLensError('BAD_INPUT', `${where}: "${k}" has ${n[k].length} characters, more than the ${MAX_NEEDLE_CHARS} accepted`);
+  }
+  if (typeof n.id !== 'string' || !n.id.trim()) throw new RetrievalLensError('BAD_INPUT', `${where}: "id" must be a non-empty string`);
+  // Per-case results name their needle by id; two needles with one id could not be told apart.
+  if (ids.has(n.id)) throw new RetrievalLensError('BAD_INPUT', `${where}: needle id "${n.id}" is used twice`);
+  ids.add(n.id);
+}
+
+/** Needles wherever they come from (a file, the extension's settings), checked as a run needs them. */
+export function checkNeedles(needles: Needle[]): void {
+  if (!Array.isArray(needles)) throw new RetrievalLensError('BAD_INPUT', 'needles must be a list');
+  const ids = new Set<string>();
+  needles.forEach((n, i) => checkNeedle(n, `needle ${i + 1}${typeof n?.id === 'string' ? ` ("${n.id}")` : ''}`, ids));
 }
 
 /** The reference's JSON-lines format, with our id; data/needles.jsonl is DEFAULT_NEEDLES in it. */
@@ -57,12 +75,10 @@ export function formatNeedles(needles: Needle[]): string {
   return needles.map((n) => JSON.stringify({ id: n.id, needle: n.needle, question: n.question, real_needle: n.real_needle })).join('\n') + '\n';
 }
 
+/** Largest needles file read. */
+export const MAX_NEEDLES_BYTES = 4 * 1024 * 1024;
+
+/** Reads a JSON-lines needles file (a UTF-8 BOM is fine); a FIFO, a device or a huge file is refused. */
 export function readNeedlesFile(path: string): Needle[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new RetrievalLensError('BAD_INPUT', `cannot read needles file: ${(e as Error).message}`);
-  }
-  return parseNeedles(text, path);
+  return parseNeedles(readTextFile(path, { maxBytes: MAX_NEEDLES_BYTES, what: 'needles file' }), path);
 }

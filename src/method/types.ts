@@ -24,7 +24,13 @@ export interface DetectionSettings {
 
 export interface CaseResult {
   length: number;
+  /** The grid's depth (percent): the accuracy cell this case counts in. */
   depth: number;
+  /**
+   * Where the needle really went, in percent of the haystack: the grid's depth moved to a sentence
+   * end (see insertionPoint). Absent in files written before it was recorded.
+   */
+  needleDepth?: number;
   needleId: string;
   promptTokens: number;
   /** Token range [start, end) of the answer span in the prompt. */

@@ -12,6 +12,8 @@ export interface ModelRef {
   threads?: number;
   executionProviders?: string[];
   cacheDir?: string;
+  /** Where Hub models ("hf:owner/name") are downloaded (the extension: the user's Hugging Face cache, else its global storage). */
+  hubCacheDir?: string;
 }
 
 export interface DetectRequest {
@@ -213,7 +215,8 @@ export function sameModel(a: ModelRef | undefined, b: ModelRef): boolean {
     (a.dtype ?? '') === (b.dtype ?? '') &&
     (a.threads ?? 0) === (b.threads ?? 0) &&
     (a.executionProviders ?? ['cpu']).join(',') === (b.executionProviders ?? ['cpu']).join(',') &&
-    (a.cacheDir ?? '') === (b.cacheDir ?? '')
+    (a.cacheDir ?? '') === (b.cacheDir ?? '') &&
+    (a.hubCacheDir ?? '') === (b.hubCacheDir ?? '')
   );
 }
 

@@ -28,6 +28,7 @@ async function getModel(ref: ModelRef, progress: (p: Progress) => void): Promise
     threads: ref.threads || undefined,
     executionProviders: ref.executionProviders?.length ? ref.executionProviders : undefined,
     cacheDir: ref.cacheDir || undefined,
+    hubCacheDir: ref.hubCacheDir || undefined,
     onProgress: (p) => {
       const pct = p.total ? ` ${Math.round(((p.loaded ?? 0) / p.total) * 100)}%` : '';
       progress({ stage: 'load', message: `${p.message ?? p.stage}${p.file ? ` ${p.file}` : ''}${pct}`, done: p.loaded, total: p.total });

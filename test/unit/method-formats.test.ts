@@ -95,12 +95,14 @@ test('analysis and comparison', () => {
   const c = compareScores(a, b, { ks: [2] });
   assert.deepEqual(c.topK, [{ k: 2, shared: 2, fraction: 1 }]);
   assert.equal(c.topKOverlap, 1, 'top-4 of 4 heads: all shared');
-  assert.ok(Math.abs(c.pearson - pearson([0.5, 0.1, 0, 0.05], [0.4, 0.3, 0.01, 0])) < 1e-12);
-  assert.ok(Math.abs(c.spearman - spearman([0.5, 0.1, 0, 0.05], [0.4, 0.3, 0.01, 0])) < 1e-12);
-  assert.ok(Math.abs(pearson([1, 2, 3], [2, 4, 7]) - 0.9933992677987828) < 1e-12);
+  assert.ok(Math.abs(c.pearson! - pearson([0.5, 0.1, 0, 0.05], [0.4, 0.3, 0.01, 0])!) < 1e-12);
+  assert.ok(Math.abs(c.spearman! - spearman([0.5, 0.1, 0, 0.05], [0.4, 0.3, 0.01, 0])!) < 1e-12);
+  assert.ok(Math.abs(pearson([1, 2, 3], [2, 4, 7])! - 0.9933992677987828) < 1e-12);
   assert.deepEqual(ranks([10, 20, 20, 5]), [2, 3.5, 3.5, 1]);
-  assert.ok(Math.abs(spearman([1, 2, 3, 4], [4, 3, 2, 1]) + 1) < 1e-12);
-  assert.equal(pearson([1, 1, 1], [1, 2, 3]), 0, 'a constant list has no correlation');
+  assert.ok(Math.abs(spearman([1, 2, 3, 4], [4, 3, 2, 1])! + 1) < 1e-12);
+  // Item 18: a constant list has no correlation: undefined (null), not 0.
+  assert.equal(pearson([1, 1, 1], [1, 2, 3]), null, 'a constant list has no correlation');
+  assert.equal(spearman([0, 0, 0], [1, 2, 3]), null);
   const other = summarize({ id: 'c', layers: 2, heads: 2 }, {}, []);
   assert.throws(() => compareScores(a, other), /cannot compare 1x4 heads with 2x2/);
 });

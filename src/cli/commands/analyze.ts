@@ -51,7 +51,8 @@ export const run: Command = async (argv, io) => {
     ...an.top.map(([l, h, v]) => `  ${`${l}-${h}`.padEnd(7)} ${v.toFixed(3)}`),
   ];
   if (compare) {
-    lines.push(`compared with ${flags.compare}: Pearson ${compare.pearson.toFixed(3)}, Spearman ${compare.spearman.toFixed(3)}`);
+    const r = (x: number | null) => (x === null ? 'undefined (constant scores)' : x.toFixed(3));
+    lines.push(`compared with ${flags.compare}: Pearson ${r(compare.pearson)}, Spearman ${r(compare.spearman)}`);
     for (const t of compare.topK) lines.push(`  top-${t.k} overlap ${t.shared}/${t.k} (${pct(t.fraction)})`);
   }
   io.stdout(lines.join('\n') + '\n');

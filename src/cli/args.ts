@@ -5,7 +5,8 @@
 // anywhere wins over everything else.
 
 export type FlagSpec =
-  | { type: 'string'; choices?: readonly string[] }
+  /** allowEmpty: an empty value is content (a prompt), not a missing one. */
+  | { type: 'string'; choices?: readonly string[]; allowEmpty?: boolean }
   | { type: 'boolean' }
   /** An integer in [min, max]. */
   | { type: 'int'; min?: number; max?: number }
@@ -83,7 +84,7 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, opts: 
       values.push(options[++i]);
       if (s.type === 'list' && s.variadic) while (i + 1 < options.length && !isOption(options[i + 1])) values.push(options[++i]);
     }
-    for (const v of values) if (v.trim() === '') throw new UsageError(`--${name} needs a value, got an empty one`);
+    if (!(s.type === 'string' && s.allowEmpty) && values.some((v) => v.trim() === '')) throw new UsageError(`--${name} needs a value, got an empty one`);
     switch (s.type) {
       case 'list':
         flags[name] = [...((flags[name] as string[] | undefined) ?? []), ...values];

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { RetrievalLensError } from '../engine/errors.js';
 import { UsageError } from './args.js';
 import { packageRoot } from './defaults.js';
+import { oneLineText as oneLine } from './oneLine.js';
 import type { Command, CliIO } from './io.js';
 
 const commands: Record<string, { load: () => Promise<{ run: Command }>; summary: string }> = {
@@ -28,11 +29,6 @@ function version(): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** An error message as one line: no stack, no line breaks a model's or a file's text brought in. */
-export function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 export async function main(argv: string[], io: CliIO): Promise<number> {

@@ -65,7 +65,7 @@ export async function findRetrievalHeads(env: Env): Promise<void> {
     if (selected && count.tokens > count.contextLength) {
       throw new RetrievalLensError(
         'CONTEXT_TOO_LONG',
-        `the selection has ${count.tokens} tokens, more than the model's context of ${count.contextLength} tokens. Select less text.`,
+        `the selection has ${count.atLeast ? 'over ' : ''}${count.tokens} tokens, more than the model's context of ${count.contextLength} tokens. Select less text.`,
       );
     }
     const plan = planGrid(count.tokens, count.contextLength, settings.lengths, settings.depths, settings.maxNewTokens);

@@ -22,12 +22,19 @@ export interface BuiltPrompt {
 /**
  * Where to insert a needle: just after the sentence end at or before depth% of the text (as the
  * reference walks back to a period). Line breaks do not count: prose is often wrapped mid-sentence.
+ * Where no sentence ends before that point, the next sentence end after it; in a text with none,
+ * the word boundary at or before depth% (never the start of the text for a depth above 0).
  */
 export function insertionPoint(text: string, depth: number): number {
   if (depth >= 100) return text.length;
-  let pos = Math.round((text.length * Math.max(0, depth)) / 100);
-  while (pos > 0 && !(/[.!?]/.test(text[pos - 1]) && (pos === text.length || /\s/.test(text[pos])))) pos--;
-  return pos;
+  const at = Math.round((text.length * Math.max(0, depth)) / 100);
+  const endsSentence = (pos: number) => /[.!?]/.test(text[pos - 1]) && (pos === text.length || /\s/.test(text[pos]));
+  let pos = at;
+  while (pos > 0 && !endsSentence(pos)) pos--;
+  if (pos > 0 || at === 0) return pos;
+  for (let p = at + 1; p <= text.length; p++) if (endsSentence(p)) return p;
+  const space = text.slice(0, at + 1).search(/\s\S*$/);
+  return space > 0 ? space : at;
 }
 
 /**
@@ -43,19 +50,26 @@ export function buildPrompt(template: string, text: string, textChars: number, n
   const trail = after && !/^\s/.test(after) ? ' ' : '';
   const inserted = lead + needle.needle + trail;
   const context = before + inserted + after;
-  const ci = template.indexOf('{context}');
-  if (ci < 0) throw new RetrievalLensError('BAD_INPUT', 'the prompt template has no {context}');
-  // The question may come before or after the context in a template; fill it on each side.
-  const head = template.slice(0, ci).replace('{question}', needle.question);
-  const tail = template.slice(ci + '{context}'.length).replace('{question}', needle.question);
-  const c0 = head.length;
+  // One pass over the template: every {context} and {question} filled, nothing inside the user's
+  // text or the question (a document may well contain "{question}"). Each copy of the context maps
+  // back to the text; the needle is located in the first.
+  const parts = template.split(/(\{context\}|\{question\})/);
+  if (!parts.includes('{context}')) throw new RetrievalLensError('BAD_INPUT', 'the prompt template has no {context}');
+  let prompt = '';
+  const segments: PromptSegment[] = [];
+  let needleAt = -1;
+  for (const part of parts) {
+    if (part === '{context}') {
+      const c0 = prompt.length;
+      segments.push({ promptStart: c0, promptEnd: c0 + before.length, textStart: 0 }, { promptStart: c0 + before.length + inserted.length, promptEnd: c0 + context.length, textStart: at });
+      if (needleAt < 0) needleAt = c0 + before.length + lead.length;
+      prompt += context;
+    } else prompt += part === '{question}' ? needle.question : part;
+  }
   return {
-    prompt: head + context + tail,
-    segments: [
-      { promptStart: c0, promptEnd: c0 + before.length, textStart: 0 },
-      { promptStart: c0 + before.length + inserted.length, promptEnd: c0 + context.length, textStart: at },
-    ].filter((s) => s.promptEnd > s.promptStart),
-    needleChars: [c0 + before.length + lead.length, c0 + before.length + lead.length + needle.needle.length],
+    prompt,
+    segments: segments.filter((s) => s.promptEnd > s.promptStart),
+    needleChars: [needleAt, needleAt + needle.needle.length],
     needleTextOffset: at,
     textUsed: used.length,
   };

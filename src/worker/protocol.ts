@@ -138,7 +138,8 @@ export interface ModelSummary {
 
 export interface WorkerResults {
   load: ModelSummary;
-  countTokens: { tokens: number; contextLength: number };
+  /** atLeast: the text was tokenized only until it exceeded the context; tokens is a lower bound. */
+  countTokens: { tokens: number; atLeast?: boolean; contextLength: number };
   detect: ScoresFile;
   ablate: AblationFile;
   generate: GenerateResponse;

@@ -5,6 +5,7 @@ import { loadModel } from '../engine/index.js';
 import { RetrievalLensError } from '../engine/errors.js';
 import type { LoadedModel } from '../engine/types.js';
 import { inspect } from './inspect.js';
+import { encodeBounded } from '../method/encode.js';
 import { runAblate, runDetect } from './methods.js';
 import { eta, sameModel, validateHostMessage, type HostToWorker, type ModelRef, type Progress, type WorkerRequest, type WorkerResults, type WorkerToHost } from './protocol.js';
 
@@ -47,8 +48,11 @@ async function handle(req: WorkerRequest, signal: AbortSignal, progress: (p: Pro
   switch (req.kind) {
     case 'load':
       return { info: model.info, attentionNodes: model.instrumentation.attention.length };
-    case 'countTokens':
-      return { tokens: model.tokenizer.encode(req.text, { addSpecialTokens: false }).length, contextLength: model.info.contextLength };
+    case 'countTokens': {
+      // A book-sized document: tokenized only as far as it takes to know it exceeds the context.
+      const { tokens, atLeast } = encodeBounded(model.tokenizer, req.text, model.info.contextLength, { addSpecialTokens: false });
+      return { tokens, atLeast, contextLength: model.info.contextLength };
+    }
     case 'detect':
       return runDetect(model, req, signal, progress);
     case 'ablate':

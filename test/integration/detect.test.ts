@@ -111,10 +111,11 @@ test('detect options: --needles-file, --template, --json; bad options fail befor
   const fmt = await cli(['detect', '--format', 'retrieval-head']);
   assert.equal(fmt.code, 2);
   assert.match(fmt.err, /give --out too/);
+  // A flag value out of range or of the wrong shape is a usage error (exit 2), like a missing --out (item 18).
   const mnt = await cli(['detect', '--lengths', '256', '--max-new-tokens', '0']);
-  assert.equal(mnt.code, 1);
-  assert.match(mnt.err, /max new tokens must be a positive integer/);
+  assert.equal(mnt.code, 2);
+  assert.match(mnt.err, /--max-new-tokens must be an integer >= 1/);
   const tpl = await cli(['detect', '--lengths', '256', '--template', 'no placeholders']);
-  assert.equal(tpl.code, 1);
+  assert.equal(tpl.code, 2);
   assert.match(tpl.err, /must contain \{context\} and \{question\}/);
 });

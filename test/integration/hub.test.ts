@@ -102,7 +102,7 @@ const sameBytes = (a: string, b: string) => assert.ok(readFileSync(a).equals(rea
 test('a Hub id downloads config, tokenizer and ONNX into the transformers.js cache layout, with progress', async () => {
   const cache = tempDir('rl-hub-cache-');
   const events: { file?: string; loaded?: number; total?: number }[] = [];
-  const dir = await resolveModelDir('test-org/stories260K', { cacheDir: cache, onProgress: (p) => events.push(p) });
+  const dir = await resolveModelDir('hf:test-org/stories260K', { cacheDir: cache, onProgress: (p) => events.push(p) });
   assert.equal(dir, join(cache, 'test-org', 'stories260K'));
   assert.equal(dir, hubModelDir({ id: 'test-org/stories260K', revision: 'main' }, cache));
   for (const f of [...TEXT_FILES, 'onnx/model.onnx']) {
@@ -122,13 +122,13 @@ test('a Hub id downloads config, tokenizer and ONNX into the transformers.js cac
 
   // Second time: everything is cached, the server sees no request at all.
   hits = [];
-  assert.equal(await resolveModelDir('test-org/stories260K', { cacheDir: cache }), dir);
+  assert.equal(await resolveModelDir('hf:test-org/stories260K', { cacheDir: cache }), dir);
   assert.deepEqual(hits, []);
 });
 
 test('the downloaded folder loads a tokenizer offline, identical to the source folder', async () => {
   const cache = tempDir('rl-hub-cache-');
-  const dir = await resolveModelDir('test-org/stories260K', { cacheDir: cache });
+  const dir = await resolveModelDir('hf:test-org/stories260K', { cacheDir: cache });
   hits = [];
   env.allowRemoteModels = false;
   env.localModelPath = '';
@@ -143,22 +143,67 @@ test('the downloaded folder loads a tokenizer offline, identical to the source f
   assert.deepEqual(hits, []);
 });
 
-test('without a cache folder given, files go to env.cacheDir', async () => {
-  const cache = tempDir('rl-hub-envcache-');
-  env.cacheDir = cache;
+/** Runs fn with environment variables set (undefined: unset), restoring them after. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const set = (v: Record<string, string | undefined>) => {
+    for (const [k, x] of Object.entries(v)) if (x === undefined) delete process.env[k];
+    else process.env[k] = x;
+  };
+  set(vars);
   try {
-    const dir = await resolveModelDir('test-org/stories260K');
-    assert.equal(dir, join(cache, 'test-org', 'stories260K'));
-    sameBytes(join(dir, 'onnx', 'model.onnx'), storiesOnnx);
+    return await fn();
   } finally {
-    env.cacheDir = saved.cacheDir;
+    set(before);
+  }
+}
+
+test('item 17: without a folder given, downloads go to the user\'s Hugging Face cache, else ours; never the package\'s own', async () => {
+  const hfHome = tempDir('rl-hf-home-');
+  await withEnv({ HF_HOME: hfHome }, async () => {
+    const dir = await resolveModelDir('hf:test-org/stories260K');
+    assert.equal(dir, join(hfHome, 'transformers.js', 'test-org', 'stories260K'));
+    sameBytes(join(dir, 'onnx', 'model.onnx'), storiesOnnx);
+  });
+  const hubCache = tempDir('rl-hf-hubcache-');
+  await withEnv({ HF_HOME: undefined, HF_HUB_CACHE: join(hubCache, 'hub') }, async () => {
+    assert.equal(await resolveModelDir('hf:test-org/stories260K'), join(hubCache, 'transformers.js', 'test-org', 'stories260K'));
+  });
+  // No Hugging Face cache at all: our own cache folder, not transformers.js's env.cacheDir (inside the installed package).
+  const home = tempDir('rl-home-');
+  const ours = tempDir('rl-ours-');
+  await withEnv({ HF_HOME: undefined, HF_HUB_CACHE: undefined, XDG_CACHE_HOME: undefined, HOME: home, RETRIEVAL_LENS_CACHE: ours }, async () => {
+    const dir = await resolveModelDir('hf:test-org/stories260K');
+    assert.equal(dir, join(ours, 'hub', 'test-org', 'stories260K'));
+    assert.ok(!String(env.cacheDir ?? '').length || !dir.startsWith(resolve(String(env.cacheDir))));
+  });
+  // An existing ~/.cache/huggingface is the user's Hugging Face cache.
+  mkdirSync(join(home, '.cache', 'huggingface'), { recursive: true });
+  await withEnv({ HF_HOME: undefined, HF_HUB_CACHE: undefined, XDG_CACHE_HOME: undefined, HOME: home, RETRIEVAL_LENS_CACHE: ours }, async () => {
+    assert.equal(await resolveModelDir('hf:test-org/stories260K'), join(home, '.cache', 'huggingface', 'transformers.js', 'test-org', 'stories260K'));
+  });
+});
+
+test('item 16: a relative path shaped like owner/name that does not exist is a missing folder, not a download', async () => {
+  const cwd = process.cwd();
+  const dir = tempDir('rl-relative-');
+  process.chdir(dir);
+  try {
+    await rejects(resolveModelDir('test-org/stories260K'), 'MODEL_NOT_FOUND', /^no model folder .*test-org\/stories260K; to download the Hugging Face Hub model "test-org\/stories260K", give it as hf:test-org\/stories260K$/);
+    assert.deepEqual(hits, [], 'nothing was asked of the Hub');
+    // The same spelling as an existing folder is that folder.
+    mkdirSync(join(dir, 'test-org', 'stories260K'), { recursive: true });
+    assert.equal(await resolveModelDir('test-org/stories260K'), join(dir, 'test-org', 'stories260K'));
+    await rejects(resolveModelDir('hf:not a hub id'), 'MODEL_NOT_FOUND', /"hf:not a hub id" is not a Hub id of the form hf:owner\/name\[@revision\]/);
+  } finally {
+    process.chdir(cwd);
   }
 });
 
 test('owner/name@revision downloads that revision into its own folder', async () => {
   const cache = tempDir('rl-hub-cache-');
   assert.deepEqual(parseHubId('test-org/stories260K@v1'), { id: 'test-org/stories260K', revision: 'v1' });
-  const dir = await resolveModelDir('test-org/stories260K@v1', { cacheDir: cache });
+  const dir = await resolveModelDir('hf:test-org/stories260K@v1', { cacheDir: cache });
   assert.equal(dir, join(cache, 'test-org', 'stories260K', 'v1'));
   sameBytes(join(dir, 'onnx', 'model.onnx'), storiesOnnx);
   assert.ok(hits.length > 0 && hits.every((h) => h.path.startsWith('/test-org/stories260K/resolve/v1/')));
@@ -167,7 +212,7 @@ test('owner/name@revision downloads that revision into its own folder', async ()
 
 test('external data files named in the graph are downloaded with it', async () => {
   const cache = tempDir('rl-hub-cache-');
-  const dir = await resolveModelDir('test-org/ext-data', { cacheDir: cache });
+  const dir = await resolveModelDir('hf:test-org/ext-data', { cacheDir: cache });
   const f = findOnnxFile(dir);
   assert.deepEqual(f.externalData, ['onnx/model.onnx_data', 'onnx/model.onnx_data_1']);
   for (const rel of ['onnx/model.onnx', ...f.externalData]) sameBytes(join(dir, rel), join(extDir, rel));
@@ -175,38 +220,38 @@ test('external data files named in the graph are downloaded with it', async () =
 
 test('dtype variants: the default probes fp32 then the next; an explicit dtype falls back to decoder_model_merged', async () => {
   const cache = tempDir('rl-hub-cache-');
-  const dir = await resolveModelDir('test-org/variants', { cacheDir: cache });
+  const dir = await resolveModelDir('hf:test-org/variants', { cacheDir: cache });
   const onnxHits = hits.filter((h) => h.path.includes('/onnx/')).map((h) => `${h.path.split('/onnx/')[1]} ${h.status}`);
   assert.deepEqual(onnxHits, ['model.onnx 404', 'decoder_model_merged.onnx 404', 'model_fp16.onnx 200']);
   assert.deepEqual(readdirSync(join(dir, 'onnx')), ['model_fp16.onnx']);
   assert.equal(findOnnxFile(dir).dtype, 'fp16');
 
-  await resolveModelDir('test-org/variants', { cacheDir: cache, dtype: 'q4' });
+  await resolveModelDir('hf:test-org/variants', { cacheDir: cache, dtype: 'q4' });
   assert.deepEqual(readdirSync(join(dir, 'onnx')).sort(), ['decoder_model_merged_q4.onnx', 'model_fp16.onnx']);
   assert.equal(findOnnxFile(dir, 'q4').file, 'onnx/decoder_model_merged_q4.onnx');
 
   await rejects(
-    resolveModelDir('test-org/variants', { cacheDir: cache, dtype: 'bnb4' }),
+    resolveModelDir('hf:test-org/variants', { cacheDir: cache, dtype: 'bnb4' }),
     'NOT_A_MODEL',
     /"test-org\/variants" \(revision main\) has no bnb4 ONNX decoder at http:\/\/127\.0\.0\.1:\d+\/: tried onnx\/model_bnb4\.onnx, onnx\/decoder_model_merged_bnb4\.onnx/,
   );
-  await rejects(resolveModelDir('test-org/variants', { cacheDir: cache, dtype: 'fp8' }), 'BAD_INPUT', /unknown dtype "fp8"/);
+  await rejects(resolveModelDir('hf:test-org/variants', { cacheDir: cache, dtype: 'fp8' }), 'BAD_INPUT', /unknown dtype "fp8"/);
 });
 
 test('a repository the host does not have is MODEL_NOT_FOUND naming the id and URL', async () => {
   const cache = tempDir('rl-hub-cache-');
   await rejects(
-    resolveModelDir('test-org/no-such-model', { cacheDir: cache }),
+    resolveModelDir('hf:test-org/no-such-model', { cacheDir: cache }),
     'MODEL_NOT_FOUND',
     /no model "test-org\/no-such-model" \(revision main\) at http:\/\/127\.0\.0\.1:\d+\/: http:\/\/127\.0\.0\.1:\d+\/test-org\/no-such-model\/resolve\/main\/config\.json refused \(401\): the repository does not exist, or it is private or gated/,
   );
-  await rejects(resolveModelDir('test-org/stories260K@no-branch', { cacheDir: cache }), 'MODEL_NOT_FOUND', /no model "test-org\/stories260K" \(revision no-branch\)/);
+  await rejects(resolveModelDir('hf:test-org/stories260K@no-branch', { cacheDir: cache }), 'MODEL_NOT_FOUND', /no model "test-org\/stories260K" \(revision no-branch\)/);
   assert.deepEqual(readdirSync(cache), []);
 });
 
 test('a repository without tokenizer.json is NO_TOKENIZER', async () => {
   await rejects(
-    resolveModelDir('test-org/no-tokenizer', { cacheDir: tempDir('rl-hub-cache-') }),
+    resolveModelDir('hf:test-org/no-tokenizer', { cacheDir: tempDir('rl-hub-cache-') }),
     'NO_TOKENIZER',
     /"test-org\/no-tokenizer" has no tokenizer\.json: http:\/\/127\.0\.0\.1:\d+\/test-org\/no-tokenizer\/resolve\/main\/tokenizer\.json not found \(404\)/,
   );
@@ -220,7 +265,7 @@ test('an unreachable host is DOWNLOAD_FAILED naming the URL and file', async () 
   await new Promise((ok) => probe.close(ok));
   env.remoteHost = `http://127.0.0.1:${port}/`;
   await rejects(
-    resolveModelDir('test-org/stories260K', { cacheDir: tempDir('rl-hub-cache-') }),
+    resolveModelDir('hf:test-org/stories260K', { cacheDir: tempDir('rl-hub-cache-') }),
     'DOWNLOAD_FAILED',
     new RegExp(`cannot download config\\.json of "test-org/stories260K" from ${reEscape(env.remoteHost)}test-org/stories260K/resolve/main/config\\.json: ECONNREFUSED`),
   );
@@ -228,14 +273,14 @@ test('an unreachable host is DOWNLOAD_FAILED naming the URL and file', async () 
 
 test('with downloads off, an uncached Hub id is MODEL_NOT_FOUND and nothing is fetched', async () => {
   env.allowRemoteModels = false;
-  await rejects(resolveModelDir('test-org/stories260K', { cacheDir: tempDir('rl-hub-cache-') }), 'MODEL_NOT_FOUND', /not \(completely\) in the cache .*env\.allowRemoteModels = false/);
+  await rejects(resolveModelDir('hf:test-org/stories260K', { cacheDir: tempDir('rl-hub-cache-') }), 'MODEL_NOT_FOUND', /not \(completely\) in the cache .*env\.allowRemoteModels = false/);
   assert.deepEqual(hits, []);
 });
 
 test('cancelling midway stops the download and leaves no partial file', async () => {
   const cache = tempDir('rl-hub-cache-');
   const ac = new AbortController();
-  const p = resolveModelDir('test-org/slow', {
+  const p = resolveModelDir('hf:test-org/slow', {
     cacheDir: cache,
     signal: ac.signal,
     onProgress: (e) => {
@@ -247,7 +292,7 @@ test('cancelling midway stops the download and leaves no partial file', async ()
   assert.deepEqual(existsSync(onnxDir) ? readdirSync(onnxDir) : [], []);
   // Already cancelled: nothing is asked for.
   hits = [];
-  await rejects(resolveModelDir('test-org/stories260K', { cacheDir: cache, signal: ac.signal }), 'CANCELLED', /cancelled/);
+  await rejects(resolveModelDir('hf:test-org/stories260K', { cacheDir: cache, signal: ac.signal }), 'CANCELLED', /cancelled/);
   assert.deepEqual(hits, []);
 });
 
@@ -264,10 +309,9 @@ test('specs that are neither a folder nor a Hub id', async () => {
 
 test('loadModel runs a model given by Hub id like the same model given as a folder', async () => {
   const cache = tempDir('rl-hub-envcache-');
-  env.cacheDir = cache;
   try {
     const graphs = tempDir('rl-hub-graphs-');
-    const fromHub = await loadModel('test-org/stories260K', { cacheDir: graphs });
+    const fromHub = await loadModel('hf:test-org/stories260K', { cacheDir: graphs, hubCacheDir: cache });
     const fromDir = await loadModel(stories, { cacheDir: graphs });
     assert.equal(fromHub.info.dir, join(cache, 'test-org', 'stories260K'));
     const prompt = fromDir.tokenizer.encode('Once upon a time');

@@ -36,7 +36,10 @@ test('insertion walks back to just after a sentence-ending token; depth 100 appe
   assert.equal(insertionPoint(toks, 70, ends), 7, 'already just after a period: stays');
   assert.equal(insertionPoint(toks, 0, ends), 0);
   assert.equal(insertionPoint(toks, 100, ends), 10);
-  assert.equal(insertionPoint([5, 5, 5], 60, ends), 0, 'no sentence end before: the start');
+  // Item 4: without a sentence end before depth%, the needle must not fall back to the start (0%).
+  assert.equal(insertionPoint([5, 5, 5], 60, ends), 1, 'no sentence end at all: the depth position itself');
+  assert.equal(insertionPoint([5, 5, 5, 5, 5, dot, 5, 5], 25, ends), 6, 'none before: the next sentence end after');
+  assert.equal(insertionPoint([5, 5, 5, 5, 5, dot, 5, 5], 0, ends), 0, 'depth 0 stays at the start');
 });
 
 test('context budget: prompt overhead + answer + newline, the reference 200 from 1000 tokens', () => {

@@ -1,70 +1,65 @@
 // retrieval-lens ablate: NIAH accuracy with top-k retrieval heads vs k random non-retrieval heads masked.
-import { readFileSync } from 'node:fs';
-import { loadModel, RetrievalLensError, type MaskMode, type MaskScope } from '../../engine/index.js';
+import type { MaskMode, MaskScope } from '../../engine/index.js';
 import { runAblation } from '../../method/ablate.js';
-import { checkOutputPath, parseScoresJson, writeFileAtomic } from '../../method/formats.js';
+import { checkOutputPath, readScoresFile, writeFileAtomic } from '../../method/formats.js';
 import { readNeedlesFile } from '../../method/needles.js';
-import { parseArgs, parseIntList, UsageError } from '../args.js';
-import { defaultModelDir } from '../defaults.js';
+import { parseArgs, parseIntList, parseNumberList, UsageError } from '../args.js';
+import { checkModelFlags, DEPTH_RANGE, FLAGS, LENGTH_RANGE, MODEL_FLAGS, openModel, readHaystacks } from '../common.js';
 import { progressLine } from '../progress.js';
-import { readHaystacks } from './detect.js';
 import type { Command } from '../io.js';
 
-const HELP = `usage: retrieval-lens ablate [--model DIR] --scores scores.json [--k 1,2,4,8] [--random-trials 5]
+const HELP = `usage: retrieval-lens ablate [--model DIR|hf:OWNER/NAME] --scores scores.json [--k 1,2,4,8] [--random-trials 5]
     [--seed S] [--haystack FILE...] [--needles-file F] [--lengths L,...] [--depths D,...]
     [--mask-mode uniform|zero] [--mask-scope decode|all] [--out ablation.json] [--json]
 Fresh cases: needles the detection run did not use, at depths halfway between its depths.
 `;
 
 export const run: Command = async (argv, io) => {
-  const { flags } = parseArgs(argv, {
-    model: { type: 'string' },
-    dtype: { type: 'string' },
+  const { flags, help } = parseArgs(argv, {
+    ...MODEL_FLAGS,
     scores: { type: 'string' },
     k: { type: 'string' },
-    'random-trials': { type: 'number' },
-    seed: { type: 'number' },
+    'random-trials': { type: 'int', min: 1, max: 1000 },
+    seed: { type: 'int', min: 0, max: 0xffffffff },
     haystack: { type: 'list', variadic: true },
     'needles-file': { type: 'string' },
     lengths: { type: 'string' },
     depths: { type: 'string' },
-    'max-new-tokens': { type: 'number' },
-    'mask-mode': { type: 'string' },
-    'mask-scope': { type: 'string' },
+    'max-new-tokens': FLAGS.maxNewTokens,
+    'mask-mode': FLAGS.maskMode,
+    'mask-scope': FLAGS.maskScope,
     out: { type: 'string' },
     json: { type: 'boolean' },
-    help: { type: 'boolean' },
   });
-  if (flags.help) {
+  if (help) {
     io.stdout(HELP);
     return 0;
   }
+  // How it was called first (exit 2), then what it was given (exit 1).
+  checkModelFlags(flags);
   if (!flags.scores) throw new UsageError('--scores FILE is required (the output of retrieval-lens detect)');
   const mode = (flags['mask-mode'] as string) ?? 'uniform';
   const scope = (flags['mask-scope'] as string) ?? 'decode';
-  if (mode !== 'uniform' && mode !== 'zero') throw new UsageError(`--mask-mode must be uniform or zero, got "${mode}"`);
-  if (scope !== 'decode' && scope !== 'all') throw new UsageError(`--mask-scope must be decode or all, got "${scope}"`);
+  const ks = flags.k ? parseIntList(flags.k as string, '--k', { min: 1, max: 100_000 }) : undefined;
+  const lengths = flags.lengths ? parseIntList(flags.lengths as string, '--lengths', LENGTH_RANGE) : undefined;
+  const depths = flags.depths ? parseNumberList(flags.depths as string, '--depths', DEPTH_RANGE) : undefined;
   if (flags.out) checkOutputPath(flags.out as string);
-  let text: string;
-  try {
-    text = readFileSync(flags.scores as string, 'utf8');
-  } catch (e) {
-    throw new RetrievalLensError('BAD_SCORES_FILE', `cannot read ${flags.scores}: ${(e as Error).message}`);
-  }
-  const scores = parseScoresJson(text, flags.scores as string);
-  const model = await loadModel((flags.model as string) ?? defaultModelDir(), { dtype: flags.dtype as string | undefined });
+  const scores = readScoresFile(flags.scores as string);
+  const haystack = readHaystacks(flags.haystack as string[] | undefined);
+  const needles = flags['needles-file'] ? readNeedlesFile(flags['needles-file'] as string) : undefined;
+  const model = await openModel(flags, io);
   try {
     const result = await runAblation(
       model,
       scores,
       {
-        ks: flags.k ? parseIntList(flags.k as string, '--k') : undefined,
+        ks,
         randomTrials: flags['random-trials'] as number | undefined,
         seed: flags.seed as number | undefined,
-        haystack: readHaystacks(flags.haystack as string[] | undefined),
-        needles: flags['needles-file'] ? readNeedlesFile(flags['needles-file'] as string) : undefined,
-        lengths: flags.lengths ? parseIntList(flags.lengths as string, '--lengths') : undefined,
-        depths: flags.depths ? parseIntList(flags.depths as string, '--depths') : undefined,
+        haystack,
+        needles,
+        lengths,
+        depths,
         maxNewTokens: flags['max-new-tokens'] as number | undefined,
         maskMode: mode as MaskMode,
         maskScope: scope as MaskScope,

@@ -1,8 +1,6 @@
 // retrieval-lens analyze FILE [--compare FILE2] [--json]: ours or the paper's head_score JSON.
-import { readFileSync } from 'node:fs';
-import { RetrievalLensError } from '../../engine/index.js';
 import { analyzeScores, compareScores } from '../../method/analyze.js';
-import { parseScoresJson } from '../../method/formats.js';
+import { readScoresFile } from '../../method/formats.js';
 import { parseArgs, UsageError } from '../args.js';
 import type { Command } from '../io.js';
 
@@ -12,28 +10,17 @@ counted cases, the fraction of heads >= 0.1 and exactly 0, heads active in every
 and with --compare the Pearson/Spearman correlation of per-head scores and the top-k overlap.
 `;
 
-function load(path: string) {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new RetrievalLensError('BAD_SCORES_FILE', `cannot read ${path}: ${(e as Error).message}`);
-  }
-  return parseScoresJson(text, path);
-}
-
 export const run: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { compare: { type: 'string' }, top: { type: 'number' }, json: { type: 'boolean' }, help: { type: 'boolean' } });
-  if (flags.help) {
+  const { flags, positionals, help } = parseArgs(argv, { compare: { type: 'string' }, top: { type: 'int', min: 1, max: 1_000_000 }, json: { type: 'boolean' } }, { positionals: 1 });
+  if (help) {
     io.stdout(HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError('give exactly one scores FILE');
+  if (positionals.length !== 1 || !positionals[0]) throw new UsageError('give one scores FILE');
   const top = (flags.top as number | undefined) ?? 10;
-  if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer, got ${top}`);
-  const a = load(positionals[0]);
+  const a = readScoresFile(positionals[0]);
   const an = analyzeScores(a, top);
-  const compare = flags.compare ? compareScores(a, load(flags.compare as string)) : undefined;
+  const compare = flags.compare ? compareScores(a, readScoresFile(flags.compare as string)) : undefined;
   if (flags.json) {
     const out = { ...an, ...(compare ? { compare: { pearson: compare.pearson, spearman: compare.spearman, topKOverlap: compare.topKOverlap, topK: compare.topK } } : {}) };
     io.stdout(JSON.stringify(out) + '\n');

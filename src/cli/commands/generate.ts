@@ -1,72 +1,78 @@
 // retrieval-lens generate --model DIR (--prompt TEXT | --prompt-file FILE) [--max-new-tokens N]
 //   [--mask L:H,...] [--mask-mode uniform|zero] [--mask-scope decode|all] [--attention] [--json]
-import { readFileSync } from 'node:fs';
-import { loadModel, argmax, RetrievalLensError, type HeadRef, type MaskMode, type MaskScope } from '../../engine/index.js';
+import { argmax, RetrievalLensError, type HeadRef, type MaskMode, type MaskScope } from '../../engine/index.js';
 import { parseArgs, UsageError } from '../args.js';
-import { defaultModelDir } from '../defaults.js';
+import { checkModelFlags, FLAGS, MODEL_FLAGS, openModel, readPromptFile } from '../common.js';
+import { encodeBounded } from '../../method/encode.js';
 import type { Command } from '../io.js';
 
-const HELP = `usage: retrieval-lens generate [--model DIR|HUB_ID] (--prompt TEXT | --prompt-file FILE)
+const HELP = `usage: retrieval-lens generate [--model DIR|hf:OWNER/NAME] (--prompt TEXT | --prompt-file FILE)
     [--max-new-tokens N] [--mask L:H,L:H,...] [--mask-mode uniform|zero] [--mask-scope decode|all]
     [--temperature T --top-k K --top-p P --seed S] [--attention] [--json] [--dtype D]
 Masks: "uniform" (default, the paper's: the head attends uniformly), "zero" (head output 0);
-scope "decode" (default, the paper's: prefill unmasked) or "all".
+scope "decode" (default, the paper's: prefill unmasked) or "all". Sampling (default greedy):
+--temperature 0..100 (0: greedy), --top-k K >= 0 (0: off), --top-p in (0, 1], --seed 0..4294967295;
+top-k, top-p and seed need a temperature above 0.
 --attention adds, per generated token, the argmax position of every head ([layers][heads]).
 `;
 
+/** "L:H,L:H" (or L-H): each head once. Whether a head exists is the model's to say. */
 export function parseMask(text: string): HeadRef[] {
-  return text
+  const seen = new Set<string>();
+  const heads = text
     .split(',')
     .filter((s) => s.trim())
     .map((s) => {
-      const m = /^\s*(\d+)[:-](\d+)\s*$/.exec(s);
+      const m = /^\s*(\d{1,6})[:-](\d{1,6})\s*$/.exec(s);
       if (!m) throw new UsageError(`--mask takes LAYER:HEAD pairs separated by commas, got "${s}"`);
-      return { layer: Number(m[1]), head: Number(m[2]) };
+      const head = { layer: Number(m[1]), head: Number(m[2]) };
+      const key = `${head.layer}:${head.head}`;
+      if (seen.has(key)) throw new UsageError(`--mask names head ${key} twice`);
+      seen.add(key);
+      return head;
     });
+  return heads;
 }
 
 export const run: Command = async (argv, io) => {
-  const { flags } = parseArgs(argv, {
-    model: { type: 'string' },
-    dtype: { type: 'string' },
-    prompt: { type: 'string' },
+  const { flags, help } = parseArgs(argv, {
+    ...MODEL_FLAGS,
+    prompt: { type: 'string', allowEmpty: true },
     'prompt-file': { type: 'string' },
-    'max-new-tokens': { type: 'number' },
-    mask: { type: 'string' },
-    'mask-mode': { type: 'string' },
-    'mask-scope': { type: 'string' },
-    temperature: { type: 'number' },
-    'top-k': { type: 'number' },
-    'top-p': { type: 'number' },
-    seed: { type: 'number' },
+    'max-new-tokens': FLAGS.maxNewTokens,
+    // An empty --mask is no mask (a script's empty list).
+    mask: { type: 'string', allowEmpty: true },
+    'mask-mode': FLAGS.maskMode,
+    'mask-scope': FLAGS.maskScope,
+    temperature: { type: 'number', min: 0, max: 100 },
+    'top-k': { type: 'int', min: 0 },
+    'top-p': { type: 'number', min: 0, minExclusive: true, max: 1 },
+    seed: { type: 'int', min: 0, max: 0xffffffff },
     attention: { type: 'boolean' },
     json: { type: 'boolean' },
-    help: { type: 'boolean' },
   });
-  if (flags.help) {
+  if (help) {
     io.stdout(HELP);
     return 0;
   }
-  let prompt = flags.prompt as string | undefined;
-  if (flags['prompt-file']) {
-    try {
-      prompt = readFileSync(flags['prompt-file'] as string, 'utf8');
-    } catch (e) {
-      throw new RetrievalLensError('BAD_INPUT', `cannot read --prompt-file: ${(e as Error).message}`);
-    }
-  }
-  if (prompt === undefined) throw new UsageError('give --prompt TEXT or --prompt-file FILE');
-  if (prompt.trim() === '') throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
+  checkModelFlags(flags);
+  if (flags.prompt !== undefined && flags['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
+  if (flags.prompt === undefined && flags['prompt-file'] === undefined) throw new UsageError('give --prompt TEXT or --prompt-file FILE');
+  const sampling = ['top-k', 'top-p', 'seed'].filter((f) => flags[f] !== undefined);
+  if (sampling.length && !((flags.temperature as number | undefined) ?? 0)) throw new UsageError(`--${sampling[0]} only applies when sampling: give --temperature above 0 too`);
   const mode = (flags['mask-mode'] as string) ?? 'uniform';
   const scope = (flags['mask-scope'] as string) ?? 'decode';
-  if (mode !== 'uniform' && mode !== 'zero') throw new UsageError(`--mask-mode must be uniform or zero, got "${mode}"`);
-  if (scope !== 'decode' && scope !== 'all') throw new UsageError(`--mask-scope must be decode or all, got "${scope}"`);
-  const heads = flags.mask ? parseMask(flags.mask as string) : [];
+  const heads = flags.mask !== undefined ? parseMask(flags.mask as string) : [];
+  if (flags.mask === undefined && (flags['mask-mode'] || flags['mask-scope'])) throw new UsageError('--mask-mode and --mask-scope apply to --mask heads: give --mask too');
+  const prompt = flags['prompt-file'] !== undefined ? readPromptFile(flags['prompt-file'] as string) : (flags.prompt as string);
+  if (prompt.trim() === '') throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
 
-  const model = await loadModel((flags.model as string) ?? defaultModelDir(), { dtype: flags.dtype as string | undefined });
+  const model = await openModel(flags, io);
   try {
     const { info } = model;
-    const ids = model.tokenizer.encode(prompt);
+    const enc = encodeBounded(model.tokenizer, prompt, info.contextLength);
+    if (!enc.ids) throw new RetrievalLensError('CONTEXT_TOO_LONG', `the prompt has more than ${enc.tokens} tokens but the model's context length is ${info.contextLength}`);
+    const ids = enc.ids;
     const perStep: { token: number; text: string; position: number; argmax?: number[][] }[] = [];
     const result = await model.generate(ids, {
       maxNewTokens: (flags['max-new-tokens'] as number) ?? 50,

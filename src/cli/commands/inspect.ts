@@ -1,12 +1,11 @@
 // retrieval-lens inspect --model DIR [--dtype D] [--json]
-import { loadModel } from '../../engine/index.js';
 import { parseArgs } from '../args.js';
-import { defaultModelDir } from '../defaults.js';
+import { checkModelFlags, MODEL_FLAGS, openModel } from '../common.js';
 import type { Command } from '../io.js';
 
-const HELP = `usage: retrieval-lens inspect [--model DIR|HUB_ID] [--dtype fp32|fp16|q8|q4...] [--json]
+const HELP = `usage: retrieval-lens inspect [--model DIR|hf:OWNER/NAME] [--dtype fp32|fp16|q8|q4...] [--json]
 Loads the model, instruments its graph and prints its architecture, context length, the attention
-nodes found and where the instrumented graph is cached.
+nodes found and where the instrumented graph is cached. A Hub model is given as hf:owner/name[@revision].
 `;
 
 /** "GroupQueryAttention in all 24 layers", or per form when layers differ. */
@@ -19,12 +18,13 @@ function summarizeForms(forms: string[]): string {
 }
 
 export const run: Command = async (argv, io) => {
-  const { flags } = parseArgs(argv, { model: { type: 'string' }, dtype: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } });
-  if (flags.help) {
+  const { flags, help } = parseArgs(argv, { ...MODEL_FLAGS, json: { type: 'boolean' } });
+  if (help) {
     io.stdout(HELP);
     return 0;
   }
-  const model = await loadModel((flags.model as string) ?? defaultModelDir(), { dtype: flags.dtype as string | undefined });
+  checkModelFlags(flags);
+  const model = await openModel(flags, io);
   try {
     const { info, instrumentation: ins } = model;
     const report = {

@@ -7,12 +7,13 @@
 // verified cheaply: its key names everything that shapes the rewrite, and its meta file records
 // the graph's sha256, checked before every use. Anything that does not verify is rebuilt.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { onnx, type GraphProto } from './graph.js';
 import { instrumentModel, INSTRUMENT_VERSION, type InstrumentShape } from './instrument.js';
 import type { DecoderIO, IONameHints } from './io.js';
+import { makeDirs } from './dirs.js';
 import { RetrievalLensError } from './errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
@@ -155,7 +156,7 @@ async function sourceHash(srcPath: string, cacheDir: string | null): Promise<str
   }
   const h = await sha256File(srcPath);
   try {
-    mkdirSync(dirname(memo), { recursive: true });
+    makeDirs(dirname(memo));
     atomicWrite(memo, JSON.stringify({ id, sha256: h }));
   } catch {
     // an unwritable cache only costs the next load a re-hash
@@ -223,7 +224,7 @@ export async function instrumentedGraph(srcPath: string, shape: InstrumentShape,
   if (cacheDir === null) return { ...base, path: null, bytes, cacheWarning: NO_CACHE };
   try {
     rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     atomicWrite(graphPath, bytes);
     // The meta file goes last: an entry without it is incomplete and never trusted.
     atomicWrite(metaPath, JSON.stringify(fresh, null, 1));

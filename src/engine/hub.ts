@@ -4,7 +4,7 @@
 // transformers.js' own getModelFile into its file cache (FileCache), which keys a file by
 // "<owner>/<name>/<file>" for the main revision and "<owner>/<name>/<revision>/<file>" otherwise:
 // so <cacheDir>/<owner>/<name>[/<revision>] is a model folder we load like any local one.
-import { copyFileSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { env } from '@huggingface/transformers';
 // The package's entry point exports neither getModelFile nor the env object that code reads, so
@@ -17,6 +17,7 @@ import { env as hfHubEnv } from '../../node_modules/@huggingface/transformers/sr
 import { DTYPE_SUFFIX, externalDataLocations, externalDataPath, findOnnxFile, normalizeDtype, onnxCandidates } from './files.js';
 import { RetrievalLensError, cancelled, throwIfAborted } from './errors.js';
 import { defaultCacheDir } from './cache.js';
+import { makeDirs } from './dirs.js';
 import { hubDownloadDir } from './hubCache.js';
 import type { LoadOptions } from './types.js';
 
@@ -130,6 +131,11 @@ async function resolveHubModel(spec: string, opts: ResolveOptions): Promise<stri
   if (!env.allowRemoteModels) {
     throw new RetrievalLensError('MODEL_NOT_FOUND', `"${spec}" is not (completely) in the cache ${dir}, and downloads are off (env.allowRemoteModels = false)`);
   }
+  try {
+    makeDirs(dir);
+  } catch (e) {
+    throw new RetrievalLensError('DOWNLOAD_FAILED', `cannot create the download folder ${dir} (${(e as Error).message.split('\n')[0]}); set HF_HOME to a writable folder`);
+  }
   await download(hubId, dir, cacheDir, dtype, opts);
   return dir;
 }
@@ -182,7 +188,11 @@ async function download(hubId: HubId, dir: string, cacheDir: string, dtype: stri
       throw downloadError(e, hubId, file, opts.signal);
     }
     if (got === null) return false;
-    place(dir, file, got);
+    try {
+      place(dir, file, got);
+    } catch (e) {
+      throw new RetrievalLensError('DOWNLOAD_FAILED', `cannot write ${file} of "${id}" into ${dir}: ${(e as Error).message.split('\n')[0]}`);
+    }
     return true;
   };
 
@@ -211,7 +221,7 @@ async function download(hubId: HubId, dir: string, cacheDir: string, dtype: stri
 function place(dir: string, file: string, got: string | Uint8Array): void {
   const want = join(dir, file);
   if (typeof got === 'string' && resolve(got) === want) return;
-  mkdirSync(dirname(want), { recursive: true });
+  makeDirs(dirname(want));
   if (typeof got !== 'string') return writeFileSync(want, got);
   if (existsSync(want)) return;
   try {

@@ -143,7 +143,7 @@ export class Sequence {
       const msg = ((e as Error).message ?? String(e)).split('\n')[0];
       // Our own nodes broadcast per-head factors: a failure there means the heads are not what the config says.
       if (/retrieval_lens\//.test(msg) && /broadcast/i.test(msg)) {
-        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${heads} attention heads per layer but the graph's attention has another count (${msg.replace(/^.*Status Message: /, '').slice(0, 160)}); the config does not describe this graph`);
+        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${heads} attention heads per layer but the graph's attention has another count (node ${/Name:'([^']+)'/.exec(msg)?.[1] ?? 'of ours'} cannot broadcast them); the config does not describe this graph`);
       }
       throw new RetrievalLensError('RUNTIME', `onnxruntime failed to run the model: ${msg}`);
     }

@@ -132,9 +132,9 @@ async function resolveHubModel(spec: string, opts: ResolveOptions): Promise<stri
     throw new RetrievalLensError('MODEL_NOT_FOUND', `"${spec}" is not (completely) in the cache ${dir}, and downloads are off (env.allowRemoteModels = false)`);
   }
   try {
-    makeDirs(dir);
+    makeDirs(cacheDir);
   } catch (e) {
-    throw new RetrievalLensError('DOWNLOAD_FAILED', `cannot create the download folder ${dir} (${(e as Error).message.split('\n')[0]}); set HF_HOME to a writable folder`);
+    throw new RetrievalLensError('DOWNLOAD_FAILED', `cannot create the download folder ${cacheDir} (${(e as Error).message.split('\n')[0]}); set HF_HOME to a writable folder`);
   }
   await download(hubId, dir, cacheDir, dtype, opts);
   return dir;

@@ -21,9 +21,9 @@ export function huggingFaceHome(env: NodeJS.ProcessEnv = process.env): string | 
   if (env.HF_HOME && isAbsolute(env.HF_HOME)) return env.HF_HOME;
   if (env.HF_HUB_CACHE && isAbsolute(env.HF_HUB_CACHE)) return dirname(env.HF_HUB_CACHE);
   const xdg = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : null;
-  let home = '';
+  let home = env.HOME ?? '';
   try {
-    home = homedir();
+    if (env.HOME === undefined) home = homedir();
   } catch {
     // no home
   }

@@ -1,0 +1,492 @@
+// The hardening issue, one test (or more) per numbered item: bad models, files, flags and texts
+// give one `error:` line with exit 1 (what it was given) or 2 (how it was called), never a stack,
+// a hang, a poisoned cache, a partial file or a silently wrong result.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fillTemplate } from '../../src/method/cases.js';
+import { buildPrompt } from '../../src/worker/inspect.js';
+import { parseScoresJson, writeFilesAtomic } from '../../src/method/formats.js';
+import { summarize } from '../../src/method/aggregate.js';
+import { renderChatTemplate } from '../../src/engine/chatTemplate.js';
+import { hubDownloadDir } from '../../src/engine/hubCache.js';
+import { loadModel } from '../../src/engine/model.js';
+import { RetrievalLensError } from '../../src/engine/errors.js';
+import { assertCleanError, assertNoStack, assertUnchanged, cli, copyModel, snapshot, spawnCli } from '../support/cli.js';
+import { bundledModel, repoRoot, sharedModel, tempDir } from '../support/paths.js';
+
+const cache = tempDir('rl-hardening-cache-');
+process.env.RETRIEVAL_LENS_CACHE = cache;
+const stories = sharedModel('stories260K');
+const organism = sharedModel('needle-organism');
+const work = tempDir('rl-hardening-');
+const isRoot = process.getuid?.() === 0;
+
+function setConfig(dir: string, patch: Record<string, unknown>): void {
+  const p = join(dir, 'config.json');
+  writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }));
+}
+
+function setTokenizerConfig(dir: string, patch: Record<string, unknown>): void {
+  const p = join(dir, 'tokenizer_config.json');
+  writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }));
+}
+
+const gen = (model: string, ...more: string[]) => ['generate', '--model', model, '--prompt', 'Once upon a time', '--max-new-tokens', '6', '--json', ...more];
+const tokens = (out: string) => JSON.parse(out).tokenIds as number[];
+
+test('item 1: a wrong config.json does not poison the cache: the right folder still works, from the cache', async () => {
+  const good = copyModel('stories260K', tempDir('rl-item1-'));
+  const first = await cli(gen(good));
+  assert.equal(first.code, 0, first.err);
+  const want = tokens(first.out);
+  // The same ONNX bytes under a config whose head count is wrong (it builds a graph, then fails the probe).
+  const bad = copyModel('stories260K', tempDir('rl-item1-bad-'));
+  setConfig(bad, { num_attention_heads: 4, head_dim: 8 });
+  assertCleanError(await cli(gen(bad)), 1, /config says 4 attention heads per layer .* the config does not describe this graph/);
+  setConfig(bad, { num_attention_heads: 16, head_dim: 8 });
+  assertCleanError(await cli(gen(bad)), 1, /config/);
+  const again = await cli(gen(good));
+  assert.equal(again.code, 0, again.err);
+  assert.deepEqual(tokens(again.out), want);
+  const info = JSON.parse((await cli(['inspect', '--model', good, '--json'])).out);
+  assert.equal(info.fromCache, true, 'the right folder runs from its own cache entry');
+});
+
+test('item 2: a tampered, truncated or half-written cache entry is rebuilt, never trusted or fatal', async () => {
+  const c = tempDir('rl-item2-cache-');
+  const env = { RETRIEVAL_LENS_CACHE: c };
+  const run = async () => {
+    const before = process.env.RETRIEVAL_LENS_CACHE;
+    process.env.RETRIEVAL_LENS_CACHE = c;
+    try {
+      return await cli(gen(stories));
+    } finally {
+      process.env.RETRIEVAL_LENS_CACHE = before;
+    }
+  };
+  const first = await run();
+  assert.equal(first.code, 0, first.err);
+  const want = tokens(first.out);
+  const [entry] = readdirSync(join(c, 'instrumented'));
+  const graph = join(c, 'instrumented', entry, 'model.onnx');
+  const meta = join(c, 'instrumented', entry, 'meta.json');
+  const damage: [string, () => void][] = [
+    ['1 KB of the cached graph overwritten', () => writeFileSync(graph, Buffer.from(readFileSync(graph)).fill(0, 4000, 5024))],
+    ['the cached graph truncated', () => truncateSync(graph, 1000)],
+    ['the cached graph emptied', () => writeFileSync(graph, '')],
+    ['the meta file truncated', () => writeFileSync(meta, readFileSync(meta, 'utf8').slice(0, 50))],
+    ['the meta file incomplete', () => writeFileSync(meta, '{"version": 1}')],
+    ['the meta file not JSON', () => writeFileSync(meta, Buffer.from([0, 1, 2, 0xff]))],
+    ['the graph a folder', () => {
+      rmSync(graph);
+      mkdirSync(graph);
+    }],
+    ['the entry a file', () => {
+      rmSync(join(c, 'instrumented', entry), { recursive: true });
+      writeFileSync(join(c, 'instrumented', entry), 'x');
+    }],
+  ];
+  for (const [what, harm] of damage) {
+    harm();
+    const r = await run();
+    assert.equal(r.code, 0, `${what}: ${r.err}`);
+    assertNoStack(r);
+    assert.deepEqual(tokens(r.out), want, `${what}: the same answer, not garbage`);
+    assert.ok(statSync(graph).isFile(), `${what}: rebuilt`);
+  }
+  // Spawned too: the rebuilt entry verifies and is used.
+  const r = await spawnCli(['inspect', '--model', stories, '--json'], { env });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).fromCache, true);
+});
+
+test('item 3: templates are filled in one pass: a haystack or document holding "{question}", a template with {context} twice', async () => {
+  const context = 'The note said {question} and {context}.';
+  assert.equal(fillTemplate('{context}\nQ: {question}\nA:', { context, question: 'Why?' }), `${context}\nQ: Why?\nA:`);
+  assert.equal(fillTemplate('{context}|{context}|{question}', { context: 'c', question: 'q' }), 'c|c|q');
+  // The extension's prompt over the user's own document.
+  const needle = { id: 'n', needle: 'Zorvak likes tea.', question: 'What does Zorvak like?', real_needle: 'Zorvak likes tea.' };
+  const doc = 'First {question} line. Second {context} line. Third line.';
+  const b = buildPrompt('{context}\n\nQuestion: {question}\nAnswer: {context}', doc, doc.length, needle, 50);
+  assert.equal(b.prompt.split('What does Zorvak like?').length, 2, 'the question once, where the template puts it');
+  assert.equal(b.prompt.split('{question}').length, 3, "the document's own {question} twice, untouched (two copies of the context)");
+  for (const s of b.segments) assert.equal(b.prompt.slice(s.promptStart, s.promptEnd), doc.slice(s.textStart, s.textStart + s.promptEnd - s.promptStart));
+  assert.equal(b.prompt.slice(b.needleChars[0], b.needleChars[1]), needle.needle);
+  // Detection over a haystack full of placeholders still retrieves the needle.
+  const hay = join(work, 'placeholders.txt');
+  writeFileSync(hay, readFileSync(join(repoRoot, 'data', 'haystack', 'shakespeare.txt'), 'utf8').slice(0, 20000).replace(/\. /g, '. {question} {context} '));
+  const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--haystack', hay, '--json']);
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out);
+  assert.ok(s.cases.every((c: { response: string }) => c.response.length > 0), 'no empty answers');
+  assert.ok(s.summary.countedCases >= 2, `the organism still retrieves: ${s.cases.map((c: { response: string }) => c.response).join(' | ')}`);
+});
+
+test('item 4: a needle at depth 50% in a text without sentence ends lands near 50%, and every case records where it went', async () => {
+  const words = join(work, 'no-periods.txt');
+  writeFileSync(words, Array.from({ length: 3000 }, (_, i) => ['river', 'stone', 'lantern', 'meadow', 'copper'][i % 5]).join(' '));
+  const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--haystack', words, '--needles-file', join(repoRoot, 'data', 'needles.jsonl'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out);
+  for (const c of s.cases) {
+    assert.equal(c.depth, 50);
+    assert.ok(Math.abs(c.needleDepth - 50) <= 1, `needle at ${c.needleDepth}%, not at 0%`);
+  }
+  // One sentence end, late in the text: the needle goes there, and the case says so.
+  const late = join(work, 'late-period.txt');
+  writeFileSync(late, `${'river stone lantern meadow '.repeat(8)}The end. ${'copper '.repeat(300)}`);
+  const l = JSON.parse((await cli(['detect', '--lengths', '256', '--depths', '25', '--haystack', late, '--json'])).out);
+  for (const c of l.cases) assert.ok(c.needleDepth > 25, `recorded ${c.needleDepth}% for the grid's 25%`);
+});
+
+test('item 5: generate --max-new-tokens 0, -1, empty, and top-p -1 with temperature 1 are usage errors', async () => {
+  for (const extra of [['--max-new-tokens', '0'], ['--max-new-tokens', '-1'], ['--max-new-tokens', ''], ['--max-new-tokens=abc'], ['--temperature', '1', '--top-p', '-1'], ['--temperature', '1', '--top-p', '0'], ['--temperature', '1', '--top-p', '1.5']]) {
+    const r = await cli(['generate', '--model', stories, '--prompt', 'Hi', ...extra]);
+    assertCleanError(r, 2, /--(max-new-tokens|top-p)/);
+  }
+  // The engine refuses the same values from any caller (the extension's worker).
+  const m = await loadModel(stories);
+  try {
+    const ids = m.tokenizer.encode('Hi');
+    for (const opts of [{ maxNewTokens: 0 }, { maxNewTokens: -1 }, { maxNewTokens: 1.5 }, { sampling: { temperature: 1, topP: -1 } }, { sampling: { temperature: -1 } }, { sampling: { temperature: 1, topK: -3 } }]) {
+      await assert.rejects(m.generate(ids, opts), (e: unknown) => e instanceof RetrievalLensError && e.code === 'BAD_INPUT');
+    }
+    assert.equal(m.tokenizer.decode([]), '', 'no tokens decode to no text');
+  } finally {
+    await m.dispose();
+  }
+});
+
+test('item 6: a config.json that disagrees with the graph (KV heads, head dim, query heads) is one CONFIG_MISMATCH line, also for inspect', async () => {
+  for (const name of ['needle-organism', 'stories260K'] as const) {
+    const truth = JSON.parse(readFileSync(join(sharedModel(name), 'config.json'), 'utf8'));
+    for (const patch of [
+      { num_key_value_heads: truth.num_key_value_heads * 2 },
+      { num_key_value_heads: truth.num_key_value_heads / 2 },
+      { head_dim: truth.head_dim * 2 },
+      { num_attention_heads: truth.num_attention_heads * 2 },
+      { num_attention_heads: truth.num_attention_heads / 2 },
+    ]) {
+      const dir = copyModel(name, tempDir('rl-item6-'));
+      setConfig(dir, patch);
+      const r = await cli(['inspect', '--model', dir, '--json']);
+      assertCleanError(r, 1, /config (says|does not describe)|not a multiple/);
+      assert.equal(r.out, '', `${name} ${JSON.stringify(patch)}: no report of the config's wrong sizes`);
+    }
+  }
+  // Spawned: onnxruntime's own error log does not add lines to the one error line.
+  const dir = copyModel('stories260K', tempDir('rl-item6-'));
+  setConfig(dir, { num_attention_heads: 4 });
+  const r = await spawnCli(['inspect', '--model', dir]);
+  assertCleanError(r, 1, /config says 4 attention heads/);
+  assert.equal(r.err.trim().split('\n').length, 1, r.err);
+});
+
+test('item 7: an unusable cache folder, an empty RETRIEVAL_LENS_CACHE, HOME unset, empty, missing or unwritable: one warning line and the run goes on', async () => {
+  const cwd = tempDir('rl-item7-cwd-');
+  const aFile = join(cwd, '..', `rl-item7-file-${process.pid}`);
+  writeFileSync(aFile, 'x');
+  const home = tempDir('rl-item7-home-');
+  const cases: [string, NodeJS.ProcessEnv, RegExp][] = [
+    ['RETRIEVAL_LENS_CACHE names a file', { RETRIEVAL_LENS_CACHE: aFile }, /warning: cannot write the cache folder .* kept in memory only/],
+    ['RETRIEVAL_LENS_CACHE under /proc', { RETRIEVAL_LENS_CACHE: '/proc/self/rl-cache' }, /warning: cannot write the cache folder/],
+    ['HOME empty', { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: '' }, /warning: no cache folder \(HOME is not set/],
+    ['HOME missing', { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: join(cwd, 'no-such-home') }, /warning: no cache folder/],
+    ['HOME relative', { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: 'relative-home' }, /warning: no cache folder/],
+    ['HOME unwritable', { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: '/proc/self' }, /warning: cannot write the cache folder \/proc\/self\/\.cache/],
+  ];
+  for (const [what, env, warning] of cases) {
+    const r = await spawnCli(['generate', '--model', stories, '--prompt', 'Once upon a time', '--max-new-tokens', '3'], { env, cwd, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `${what}: ${r.err}`);
+    assert.ok(!r.timedOut, what);
+    assert.match(r.err, warning, what);
+    assert.equal(r.err.trim().split('\n').length, 1, `${what}: one line: ${r.err}`);
+    assert.ok(r.out.trim().length > 0, `${what}: the run went on`);
+    assert.deepEqual(readdirSync(cwd), [], `${what}: nothing written into the current folder`);
+  }
+  assert.ok(!existsSync(join(cwd, 'no-such-home')), 'a missing HOME is not created');
+  // An empty RETRIEVAL_LENS_CACHE is unset: the cache goes under HOME, nothing into the current folder.
+  const r = await spawnCli(['generate', '--model', stories, '--prompt', 'Hi', '--max-new-tokens', '2'], { env: { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: home }, cwd });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, '');
+  assert.ok(existsSync(join(home, '.cache', 'retrieval-lens', 'instrumented')));
+  assert.deepEqual(readdirSync(cwd), []);
+  // HOME unset altogether: the user's home from the password database, or the in-memory fallback.
+  const unset = { ...process.env };
+  delete unset.HOME;
+  delete unset.RETRIEVAL_LENS_CACHE;
+  const u = await spawnCli(['generate', '--model', stories, '--prompt', 'Hi', '--max-new-tokens', '2'], { env: { HOME: undefined, RETRIEVAL_LENS_CACHE: undefined, XDG_CACHE_HOME: join(cwd, '..', `rl-item7-xdg-${process.pid}`) }, cwd });
+  assert.equal(u.code, 0, u.err);
+  assertNoStack(u);
+});
+
+test('item 8: a chat template that raises or does not parse: loads fine, and fails in one line only where it is rendered', async () => {
+  for (const [what, template, message] of [
+    ['raises', "{{ raise_exception('Conversation roles must alternate') }}", /chat template cannot be rendered: Conversation roles must alternate/],
+    ['has a syntax error', '{% for m in messages %}{{ m.content ', /chat template cannot be rendered: /],
+    ['calls what does not exist', '{{ messages[0].content.nothing() }}', /chat template cannot be rendered: /],
+  ] as const) {
+    const dir = copyModel('stories260K', tempDir('rl-item8-'));
+    setTokenizerConfig(dir, { chat_template: template });
+    const i = await cli(['inspect', '--model', dir, '--json']);
+    assert.equal(i.code, 0, `${what}: inspect renders nothing: ${i.err}`);
+    assert.equal(JSON.parse(i.out).chatTemplate, true);
+    assert.equal((await cli(['generate', '--model', dir, '--prompt', 'Hi', '--max-new-tokens', '2'])).code, 0, `${what}: generate needs no template`);
+    assertCleanError(await cli(['detect', '--model', dir, '--lengths', '200', '--depths', '50', '--max-new-tokens', '3']), 1, message);
+    // retrieval-lens.json supplies the template: the chat template is never rendered.
+    writeFileSync(join(dir, 'retrieval-lens.json'), JSON.stringify({ template: '{context}\nQuestion: {question}\nAnswer:' }));
+    const d = await cli(['detect', '--model', dir, '--lengths', '200', '--depths', '50', '--max-new-tokens', '3', '--json']);
+    assert.equal(d.code, 0, `${what} with retrieval-lens.json: ${d.err}`);
+  }
+});
+
+test('item 9: ablate with a scores file whose settings are missing or null', async () => {
+  const base = summarize({ id: 'm', layers: 6, heads: 8 }, { lengths: [256], depths: [0, 50], needles: ['zorvak-code'], threshold: 0.1 }, [
+    { length: 256, depth: 0, needleId: 'zorvak-code', promptTokens: 200, span: [1, 5], success: true, rougeRecall: 1, response: 'x', question: 'q', scores: Array.from({ length: 6 }, (_, l) => Array.from({ length: 8 }, (_, h) => (l === 5 && h < 3 ? 0.5 : 0))) },
+  ]);
+  for (const settings of [undefined, null]) {
+    const f = join(work, `settings-${settings}.json`);
+    writeFileSync(f, JSON.stringify({ ...base, settings }));
+    assertCleanError(await cli(['ablate', '--scores', f, '--k', '1', '--random-trials', '1']), 1, /does not say which context lengths/);
+    const r = await cli(['ablate', '--scores', f, '--k', '1', '--random-trials', '1', '--lengths', '256', '--depths', '50', '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out).results[0].k, 1);
+  }
+  const wrong = join(work, 'settings-wrong.json');
+  writeFileSync(wrong, JSON.stringify({ ...base, settings: { lengths: 'all' } }));
+  assertCleanError(await cli(['ablate', '--scores', wrong]), 1, /settings\.lengths is not a list of positive integers/);
+  writeFileSync(wrong, JSON.stringify({ ...base, settings: [1, 2] }));
+  assertCleanError(await cli(['ablate', '--scores', wrong]), 1, /"settings" is not an object/);
+});
+
+test('item 10: a chat template looping 10^8 times, or building a huge string, is stopped in bounded time and memory', async () => {
+  const loop = '{% for i in range(100000000) %}x{% endfor %}';
+  const nested = '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}';
+  const grow = "{% set s = 'xxxxxxxx' %}{% for i in range(60) %}{% set s = s ~ s %}{% endfor %}{{ s }}";
+  for (const t of [loop, nested, grow]) {
+    const t0 = Date.now();
+    assert.throws(() => renderChatTemplate(t, { messages: [] }, { timeMs: 1500, heapMb: 64, maxChars: 1 << 20 }), (e: unknown) => e instanceof RetrievalLensError && e.code === 'CHAT_TEMPLATE');
+    assert.ok(Date.now() - t0 < 10_000, `stopped after ${Date.now() - t0} ms`);
+  }
+  assert.equal(renderChatTemplate('{{ messages[0].content }}!', { messages: [{ role: 'user', content: 'fine' }] }), 'fine!', 'the next render works');
+  // Through the CLI, spawned with a bounded heap: inspect does not render; detect stops.
+  const dir = copyModel('stories260K', tempDir('rl-item10-'));
+  setTokenizerConfig(dir, { chat_template: loop });
+  const i = await spawnCli(['inspect', '--model', dir], { timeoutMs: 30_000, heapMb: 256 });
+  assert.equal(i.code, 0, i.err);
+  assert.ok(i.ms < 20_000 && (i.maxRssMb ?? 0) < 700, `inspect: ${i.ms} ms, ${i.maxRssMb} MB`);
+  const d = await spawnCli(['detect', '--model', dir, '--lengths', '200', '--depths', '50'], { timeoutMs: 60_000, heapMb: 256 });
+  assertCleanError(d, 1, /chat template cannot be rendered: it did not finish within 5 s/);
+  assert.ok(!d.timedOut && (d.maxRssMb ?? 0) < 1000, `detect: ${d.ms} ms, ${d.maxRssMb} MB`);
+});
+
+test('item 11: --prompt-file and --haystack refuse /dev/zero, FIFOs, folders and files over the limit, at once', async () => {
+  const fifo = join(work, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const big = join(work, 'big.txt');
+  writeFileSync(big, '');
+  truncateSync(big, 70 * 1024 * 1024);
+  const bin = join(work, 'binary.bin');
+  writeFileSync(bin, Buffer.from([0x41, 0, 0xff, 0xfe, 0x42]));
+  for (const [flag, cmd] of [['--prompt-file', 'generate'], ['--haystack', 'detect']]) {
+    for (const [path, why] of [['/dev/zero', /it is a device/], [fifo, /FIFO/], [work, /it is a folder/], [big, /more than the/], [bin, /not a text file|not UTF-8/], [join(work, 'missing.txt'), /no such file/]] as const) {
+      const r = await spawnCli([cmd, '--model', stories, flag, path], { timeoutMs: 30_000, heapMb: 256 });
+      assertCleanError(r, 1, why);
+      assert.ok(!r.timedOut && r.ms < 20_000 && (r.maxRssMb ?? 0) < 500, `${cmd} ${flag} ${path}: ${r.ms} ms, ${r.maxRssMb} MB`);
+    }
+  }
+});
+
+test("item 12: analyze of a reference file with the key '100000-100000' fails in one line, in bounded memory; the extension's parser too", async () => {
+  const f = join(work, 'huge-key.json');
+  writeFileSync(f, JSON.stringify({ '100000-100000': [0.5], '0-0': [0.1] }));
+  const r = await spawnCli(['analyze', f], { timeoutMs: 30_000, heapMb: 256 });
+  assertCleanError(r, 1, /layer and head indices must be below 1024/);
+  assert.ok((r.maxRssMb ?? 0) < 500, `${r.maxRssMb} MB`);
+  assert.throws(() => parseScoresJson(readFileSync(f, 'utf8'), 'huge-key.json'), /below 1024/);
+  // Just under the index bound but too many case scores in all.
+  const many = JSON.stringify({ '1023-1023': Array(64).fill(0.1) });
+  assert.throws(() => parseScoresJson(many, 'many.json'), /more than the \d+ case scores accepted/);
+  assert.throws(() => parseScoresJson(JSON.stringify({ '00-1': [1], '0-01': [1], '0-1': [1] }), 'dup.json'), /given twice/);
+});
+
+test('item 13: --out into a read-only folder or naming a folder fails before the grid runs; retrieval-head writes both files or neither', async () => {
+  const ro = isRoot ? '/proc/self' : (() => {
+    const d = tempDir('rl-item13-ro-');
+    chmodSync(d, 0o555);
+    return d;
+  })();
+  for (const out of [join(ro, 'scores.json'), work, join(work, 'missing', 'scores.json')]) {
+    const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--out', out]);
+    assertCleanError(r, 1, /cannot write/);
+    assert.doesNotMatch(r.err, /\[1\//, 'before any case ran');
+  }
+  // The second file's name is a folder: refused before the run, the first file not written.
+  const dir = tempDir('rl-item13-');
+  mkdirSync(join(dir, 'scores.retrieval-head.json'));
+  const before = snapshot(dir);
+  const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--out', join(dir, 'scores.json'), '--format', 'retrieval-head']);
+  assertCleanError(r, 1, /scores\.retrieval-head\.json: it is a folder/);
+  assertUnchanged(dir, before);
+  // A failure between the two renames puts the first file back.
+  writeFileSync(join(dir, 'a.json'), 'old a');
+  writeFileSync(join(dir, 'b.json'), 'old b');
+  const snap = snapshot(dir);
+  // The module object the sources call into (a namespace import would only have getters).
+  const nodeFs = require('node:fs') as { renameSync: typeof renameSync };
+  const rename = nodeFs.renameSync;
+  let calls = 0;
+  nodeFs.renameSync = (from, to) => {
+    if (++calls === 2) throw Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' });
+    return rename(from, to);
+  };
+  try {
+    assert.throws(() => writeFilesAtomic([{ path: join(dir, 'a.json'), data: 'new a' }, { path: join(dir, 'b.json'), data: 'new b' }]), /cannot write .*b\.json/);
+  } finally {
+    nodeFs.renameSync = rename;
+  }
+  assert.equal(calls, 3, 'a.json renamed into place, b.json failed, a.json put back');
+  assertUnchanged(dir, snap, 'after a failed second rename');
+});
+
+test('item 14: --out refuses a FIFO, a symlink and a device, keeps the mode of a file it replaces, and --out "" is a usage error', async () => {
+  const dir = tempDir('rl-item14-');
+  const fifo = join(dir, 'fifo.json');
+  execFileSync('mkfifo', [fifo]);
+  const target = join(dir, 'target.json');
+  writeFileSync(target, 'keep me');
+  const link = join(dir, 'link.json');
+  symlinkSync(target, link);
+  const before = snapshot(dir);
+  for (const [out, why] of [[fifo, /not a regular file/], [link, /symbolic link/], ['/dev/null', /not a regular file/]] as const) {
+    assertCleanError(await cli(['detect', '--lengths', '256', '--depths', '50', '--out', out]), 1, why);
+  }
+  assertUnchanged(dir, before);
+  assertCleanError(await cli(['detect', '--out', '']), 2, /--out needs a value/);
+  assertCleanError(await cli(['ablate', '--scores', 'x.json', '--out=']), 2, /--out needs a value/);
+  // Replacing a file keeps its mode.
+  const out = join(dir, 'scores.json');
+  writeFileSync(out, '{}');
+  chmodSync(out, 0o640);
+  const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--needles-file', join(repoRoot, 'data', 'needles.jsonl'), '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(statSync(out).mode & 0o777, 0o640);
+  assert.equal(JSON.parse(readFileSync(out, 'utf8')).format, 'retrieval-lens/scores@1');
+});
+
+test('item 15: -h anywhere prints help at once; stray arguments are usage errors; --version', async () => {
+  for (const args of [['detect', '-h'], ['detect', '--lengths', '256', '-h'], ['detect', '--bogus', '--help'], ['generate', '-h', '--prompt'], ['help', 'ablate'], ['analyze', 'a.json', '--help']]) {
+    const r = await cli(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.out, /^usage: retrieval-lens/);
+    assert.equal(r.err, '', 'no run, no progress');
+    assert.ok(r.ms < 2000, `${args.join(' ')} took ${r.ms} ms`);
+  }
+  for (const args of [['detect', 'foo'], ['generate', '--prompt', 'x', 'extra'], ['analyze', 'a.json', 'b.json'], ['inspect', '-x'], ['detect', '--', 'x']]) {
+    assertCleanError(await cli(args), 2, /unexpected argument|unknown option/);
+  }
+  const v = await cli(['--version']);
+  assert.equal(v.code, 0);
+  assert.equal(v.out.trim(), `retrieval-lens ${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version}`);
+});
+
+test('item 16: a relative owner/name path that does not exist is a missing folder (no network), with how to ask for the Hub', async () => {
+  const cwd = process.cwd();
+  process.chdir(tempDir('rl-item16-'));
+  try {
+    const r = await cli(['inspect', '--model', 'someone/some-model']);
+    assertCleanError(r, 1, /^error: no model folder .*someone\/some-model; to download the Hugging Face Hub model "someone\/some-model", give it as hf:someone\/some-model$/);
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
+test("item 17: Hub downloads go to the user's Hugging Face cache, else the fallback (the extension's global storage)", () => {
+  const home = tempDir('rl-item17-home-');
+  assert.equal(hubDownloadDir('/storage/models', { HF_HOME: '/data/hf' }), join('/data/hf', 'transformers.js'));
+  assert.equal(hubDownloadDir('/storage/models', { HF_HUB_CACHE: '/data/hf/hub' }), join('/data/hf', 'transformers.js'));
+  assert.equal(hubDownloadDir('/storage/models', { HOME: home }), '/storage/models', 'no Hugging Face cache: the fallback');
+  mkdirSync(join(home, '.cache', 'huggingface'), { recursive: true });
+  assert.equal(hubDownloadDir('/storage/models', { HOME: home }), join(home, '.cache', 'huggingface', 'transformers.js'));
+  assert.ok(!hubDownloadDir('/storage/models', { HOME: home })!.includes('node_modules'));
+});
+
+test('item 18: loose values are refused, BOMs accepted, sizes named, summaries checked, undefined correlations said; one exit-code rule', async () => {
+  // Ranges: usage errors (2), before any model is loaded.
+  for (const args of [
+    ['generate', '--prompt', 'x', '--temperature', '-0.5'],
+    ['generate', '--prompt', 'x', '--temperature', '1e9'],
+    ['generate', '--prompt', 'x', '--temperature', '1', '--top-k', '-1'],
+    ['generate', '--prompt', 'x', '--temperature', '1', '--top-k', '2.5'],
+    ['generate', '--prompt', 'x', '--temperature', '1', '--top-p', '2'],
+    ['generate', '--prompt', 'x', '--top-p', '0.5'],
+    ['generate', '--prompt', 'x', '--mask', '1:2,1-2'],
+    ['generate', '--prompt', 'x', '--mask', '0:0,0:0'],
+    ['detect', '--threshold', '-0.1'],
+    ['detect', '--threshold', '1.5'],
+    ['detect', '--threshold', 'NaN'],
+    ['detect', '--lengths', '256,256'],
+    ['detect', '--depths', '-5'],
+    ['detect', '--depths', '101'],
+    ['detect', '--dtype', 'fp8'],
+    ['ablate', '--scores', 'x', '--random-trials', '0'],
+    ['analyze', 'x', '--top', '0'],
+  ]) {
+    // A missing model too: the usage error is found first.
+    assertCleanError(await cli(args[0] === 'analyze' ? args : [...args, '--model', '/nonexistent/model']), 2);
+  }
+  // A needles file with a UTF-8 BOM (and CRLF lines) is read like any other.
+  const bom = join(work, 'bom.jsonl');
+  writeFileSync(bom, '\uFEFF' + readFileSync(join(repoRoot, 'data', 'needles.jsonl'), 'utf8').split('\n').slice(0, 1).join('\r\n') + '\r\n');
+  const d = await cli(['detect', '--lengths', '256', '--depths', '50', '--needles-file', bom, '--json']);
+  assert.equal(d.code, 0, d.err);
+  assert.deepEqual(JSON.parse(d.out).cases.map((c: { needleId: string }) => c.needleId), ['zorvak-code']);
+  // "No room for a haystack" names the needle's size.
+  assertCleanError(await cli(['detect', '--lengths', '60', '--depths', '50']), 1, /needle "zorvak-code" takes \d+ tokens, the prompt around it \d+ and the answer \d+; this needle needs a length of at least \d+/);
+  // analyze checks an embedded summary against the matrix; a constant comparison is undefined, not 0.
+  const good = JSON.parse(d.out);
+  const tampered = join(work, 'tampered.json');
+  writeFileSync(tampered, JSON.stringify({ ...good, scores: good.scores.map((row: number[]) => row.map(() => 0.9)) }));
+  assertCleanError(await cli(['analyze', tampered]), 1, /scores\[0\]\[0\] is 0\.9 but the mean of its counted cases is/);
+  writeFileSync(tampered, JSON.stringify({ ...good, retrievalHeads: [[0, 0, 1]] }));
+  assertCleanError(await cli(['analyze', tampered]), 1, /retrievalHeads .* are not the heads/);
+  writeFileSync(tampered, JSON.stringify({ ...good, summary: { ...good.summary, countedCases: 99 } }));
+  assertCleanError(await cli(['analyze', tampered]), 1, /summary counts 99 counted/);
+  const flat = join(work, 'flat.json');
+  writeFileSync(flat, JSON.stringify(Object.fromEntries(Array.from({ length: 4 }, (_, h) => [`0-${h}`, [0]]))));
+  const other = join(work, 'other.json');
+  writeFileSync(other, JSON.stringify(Object.fromEntries(Array.from({ length: 4 }, (_, h) => [`0-${h}`, [h / 10]]))));
+  const c = await cli(['analyze', flat, '--compare', other]);
+  assert.equal(c.code, 0, c.err);
+  assert.match(c.out, /Pearson undefined \(constant scores\), Spearman undefined/);
+  assert.equal(JSON.parse((await cli(['analyze', flat, '--compare', other, '--json'])).out).compare.pearson, null);
+  // One rule: 2 = how it was called, 1 = what it was given.
+  const rule: [string[], number][] = [
+    [['bogus'], 2],
+    [['detect', '--bogus'], 2],
+    [['detect', '--lengths'], 2],
+    [['detect', '--lengths', 'x'], 2],
+    [['detect', '--format', 'csv'], 2],
+    [['detect', '--format', 'retrieval-head'], 2],
+    [['generate'], 2],
+    [['generate', '--prompt', 'a', '--prompt-file', 'b'], 2],
+    [['ablate'], 2],
+    [['analyze'], 2],
+    [['detect', '--template', 'no placeholders'], 2],
+    [['generate', '--model', '/nonexistent/model', '--prompt', 'x'], 1],
+    [['generate', '--model', stories, '--prompt', '   '], 1],
+    [['detect', '--haystack', '/nonexistent/h.txt'], 1],
+    [['detect', '--needles-file', '/nonexistent/n.jsonl'], 1],
+    [['ablate', '--scores', '/nonexistent/s.json'], 1],
+    [['analyze', '/nonexistent/s.json'], 1],
+    [['detect', '--lengths', '999999'], 1],
+    [['generate', '--model', stories, '--prompt', 'x', '--mask', '9:0'], 1],
+  ];
+  for (const [args, code] of rule) assertCleanError(await cli(args), code as 1 | 2);
+  const bare = await cli([]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.err, /^usage: retrieval-lens <command>/);
+});

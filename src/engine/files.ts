@@ -76,6 +76,14 @@ export function listDtypes(dir: string): string[] {
 
 type Tensor = NonNullable<GraphProto['initializer']>[number];
 
+/** External data files must be there, and be files: onnxruntime would block on a FIFO or read a device forever. */
+function checkExternalData(dir: string, file: string, externalData: string[]): void {
+  const missing = externalData.filter((f) => !existsSync(join(dir, f)));
+  if (missing.length) throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data files that are missing: ${missing.join(', ')} (in ${dir})`);
+  const odd = externalData.filter((f) => !statSync(join(dir, f)).isFile());
+  if (odd.length) throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data that are not regular files: ${odd.join(', ')} (in ${dir})`);
+}
+
 const externalCache = new Map<string, { size: number; mtimeMs: number; locations: string[] }>();
 
 /**
@@ -85,6 +93,8 @@ const externalCache = new Map<string, { size: number; mtimeMs: number; locations
  */
 export function externalDataLocations(onnxPath: string): string[] {
   const st = statSync(onnxPath);
+  // Read whole below (and by onnxruntime): a FIFO or a device would block or never end.
+  if (!st.isFile()) throw new RetrievalLensError('NOT_A_MODEL', `ONNX file ${onnxPath} is not a regular file (a folder, FIFO or device)`);
   const hit = externalCache.get(onnxPath);
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.locations;
   const model = decodeModel(onnxPath);
@@ -146,10 +156,7 @@ export function findOnnxFile(dir: string, dtype?: string): OnnxFile {
   const file = onnxCandidates(chosen).find((f) => existsSync(join(dir, f)))!;
   const path = join(dir, file);
   const externalData = externalDataLocations(path).map((loc) => externalDataPath(file, loc));
-  const missing = externalData.filter((f) => !existsSync(join(dir, f)));
-  if (missing.length) {
-    throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data files that are missing: ${missing.join(', ')} (in ${dir})`);
-  }
+  checkExternalData(dir, file, externalData);
   return { path, file, dtype: chosen, externalData };
 }
 
@@ -233,8 +240,7 @@ export function findModelFiles(dir: string, dtype?: string): ModelFiles {
     if (!existsSync(path)) throw new RetrievalLensError('NOT_A_MODEL', `${GENAI_CONFIG} names the decoder ${genai.filename}, which is not in ${dir}`);
     const file = posix.normalize(genai.filename.split(sep).join('/'));
     const externalData = externalDataLocations(path).map((loc) => externalDataPath(file, loc));
-    const missing = externalData.filter((f) => !existsSync(join(dir, f)));
-    if (missing.length) throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data files that are missing: ${missing.join(', ')} (in ${dir})`);
+    checkExternalData(dir, file, externalData);
     return { path, file, dtype: 'auto', externalData, layout: 'genai', hints: genai.hints };
   }
   if (!listDtypes(dir).length) assertNoNestedModels(dir);

@@ -42,7 +42,17 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
   opts.onProgress?.({ stage: 'tokenizer', message: 'loading the tokenizer' });
   const tokenizer = await loadTokenizer(dir);
   opts.onProgress?.({ stage: 'session', message: 'creating the onnxruntime session' });
-  const session = await graphSession(graph, { executionProviders: opts.executionProviders, threads: opts.threads });
+  let session;
+  try {
+    session = await graphSession(graph, { executionProviders: opts.executionProviders, threads: opts.threads });
+  } catch (e) {
+    // The instrumented copy is built from the user's file: name that file, not the cache entry.
+    if (e instanceof RetrievalLensError && e.code === 'CORRUPT_ONNX') {
+      const why = e.message.replace(/^.*?Load model from \S+ failed:\s*/, '').replace(/^onnxruntime cannot load \S+: /, '');
+      throw new RetrievalLensError('CORRUPT_ONNX', `onnxruntime cannot load the graph of ${onnxFile.path}: ${why}`);
+    }
+    throw e;
+  }
   const runner = new Runner(
     session,
     {

@@ -188,7 +188,52 @@ export function validateHostMessage(m: unknown): string | null {
   if (!isObj(r)) return 'request is missing';
   if (typeof r.kind !== 'string' || !KINDS.has(r.kind)) return `unknown request kind ${JSON.stringify(r.kind)}`;
   if (!isObj(r.model) || typeof r.model.spec !== 'string' || !r.model.spec) return 'request.model.spec must be a non-empty string';
-  return null;
+  return requestFieldProblem(r);
+}
+
+const isInt = (v: unknown, min = 1) => Number.isInteger(v) && (v as number) >= min;
+const isNumbers = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/**
+ * The fields each kind of request needs, with their types (the values' ranges are the method's to
+ * check, with messages a user can act on). A request the extension could never send is refused here.
+ */
+function requestFieldProblem(r: Record<string, unknown>): string | null {
+  const need = (ok: boolean, what: string) => (ok ? null : `request.${what}`);
+  const mask = (m: unknown) => m === undefined || (isObj(m) && Array.isArray(m.heads) && m.heads.every((h) => isObj(h) && Number.isInteger(h.layer) && Number.isInteger(h.head)));
+  switch (r.kind) {
+    case 'countTokens':
+      return need(typeof r.text === 'string', 'text must be a string');
+    case 'generate':
+      return need(typeof r.prompt === 'string', 'prompt must be a string') ?? need(isInt(r.maxNewTokens), 'maxNewTokens must be a positive integer') ?? need(mask(r.mask), 'mask must be {heads: [{layer, head}], mode, scope}');
+    case 'inspect':
+      return (
+        need(typeof r.text === 'string', 'text must be a string') ??
+        need(isObj(r.needle), 'needle must be an object') ??
+        need(typeof r.depth === 'number' && (r.depth as number) >= 0 && (r.depth as number) <= 100, 'depth must be a percentage 0..100') ??
+        need(isInt(r.maxPromptTokens) && isInt(r.maxNewTokens) && isInt(r.topPositions), 'maxPromptTokens, maxNewTokens and topPositions must be positive integers') ??
+        need(mask(r.mask), 'mask must be {heads: [{layer, head}], mode, scope}')
+      );
+    case 'detect':
+      return (
+        need(isStrings(r.haystack), 'haystack must be a list of texts') ??
+        need(isNumbers(r.lengths) && isNumbers(r.depths), 'lengths and depths must be lists of numbers') ??
+        need(r.needles === undefined || Array.isArray(r.needles), 'needles must be a list') ??
+        need(r.maxNewTokens === undefined || typeof r.maxNewTokens === 'number', 'maxNewTokens must be a number') ??
+        need(r.threshold === undefined || typeof r.threshold === 'number', 'threshold must be a number')
+      );
+    case 'ablate':
+      return (
+        need(isObj(r.scores), 'scores must be a scores file') ??
+        need(isNumbers(r.ks), 'ks must be a list of numbers') ??
+        need(r.haystack === undefined || isStrings(r.haystack), 'haystack must be a list of texts') ??
+        need((r.lengths === undefined || isNumbers(r.lengths)) && (r.depths === undefined || isNumbers(r.depths)), 'lengths and depths must be lists of numbers') ??
+        need(r.needles === undefined || Array.isArray(r.needles), 'needles must be a list')
+      );
+    default:
+      return null;
+  }
 }
 
 /** Checks a message from the worker; returns why it is bad, or null. */

@@ -15,8 +15,7 @@ const node = {
   target: 'node20',
   sourcemap: !production,
   minify: production,
-  // tsx: only named by chatTemplate.ts's path for running from the sources (tests), never loaded by a bundle.
-  external: ['vscode', 'onnxruntime-node', 'tsx'],
+  external: ['vscode', 'onnxruntime-node'],
   plugins: [
     {
       name: 'no-sharp',
@@ -35,8 +34,8 @@ const node = {
 const entries = [
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
   { ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' },
-  // Chat templates render in a worker thread with its own heap and a time limit (src/engine/chatTemplate.ts).
-  { ...node, entryPoints: ['src/engine/chatTemplateWorker.ts'], outfile: 'dist/chat-template-worker.js' },
+  // Chat templates render in a process of their own with a heap and a time limit (src/engine/chatTemplate.ts).
+  { ...node, entryPoints: ['src/engine/chat-template-renderer.cjs'], outfile: 'dist/chat-template-renderer.js' },
   { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
   {
     bundle: true,

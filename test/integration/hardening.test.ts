@@ -268,7 +268,7 @@ test('item 10: a chat template looping 10^8 times, or building a huge string, is
   const grow = "{% set s = 'xxxxxxxx' %}{% for i in range(60) %}{% set s = s ~ s %}{% endfor %}{{ s }}";
   for (const t of [loop, nested, grow]) {
     const t0 = Date.now();
-    assert.throws(() => renderChatTemplate(t, { messages: [] }, { timeMs: 1500, heapMb: 64, maxChars: 1 << 20 }), (e: unknown) => e instanceof RetrievalLensError && e.code === 'CHAT_TEMPLATE');
+    assert.throws(() => renderChatTemplate(t, { messages: [] }, { timeMs: 3000, heapMb: 64, maxChars: 1 << 20 }), (e: unknown) => e instanceof RetrievalLensError && e.code === 'CHAT_TEMPLATE');
     assert.ok(Date.now() - t0 < 10_000, `stopped after ${Date.now() - t0} ms`);
   }
   assert.equal(renderChatTemplate('{{ messages[0].content }}!', { messages: [{ role: 'user', content: 'fine' }] }), 'fine!', 'the next render works');
@@ -279,7 +279,7 @@ test('item 10: a chat template looping 10^8 times, or building a huge string, is
   assert.equal(i.code, 0, i.err);
   assert.ok(i.ms < 20_000 && (i.maxRssMb ?? 0) < 700, `inspect: ${i.ms} ms, ${i.maxRssMb} MB`);
   const d = await spawnCli(['detect', '--model', dir, '--lengths', '200', '--depths', '50'], { timeoutMs: 60_000, heapMb: 256 });
-  assertCleanError(d, 1, /chat template cannot be rendered: it did not finish within 5 s/);
+  assertCleanError(d, 1, /chat template cannot be rendered: it (did not finish within 5 s|needed more than 256 MB)/);
   assert.ok(!d.timedOut && (d.maxRssMb ?? 0) < 1000, `detect: ${d.ms} ms, ${d.maxRssMb} MB`);
 });
 

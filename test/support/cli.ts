@@ -36,7 +36,7 @@ let built = false;
 export function ensureBuilt(): void {
   if (built) return;
   const cliJs = join(repoRoot, 'dist', 'cli.js');
-  const worker = join(repoRoot, 'dist', 'chat-template-worker.js');
+  const worker = join(repoRoot, 'dist', 'chat-template-renderer.js');
   if (!existsSync(cliJs) || !existsSync(worker) || statSync(cliJs).mtimeMs < newestSource(join(repoRoot, 'src'))) {
     execFileSync(process.execPath, [join(repoRoot, 'scripts', 'build.mjs')], { cwd: repoRoot, stdio: 'ignore' });
   }

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import type { WorkerClient } from '../worker/client.js';
 import type { Needle, ScoresFile } from '../method/types.js';
-import { parseScoresJson, toCsv, toReferenceFormat, DEFAULT_NEEDLES } from './methodApi.js';
+import { decodeText, MAX_SCORES_BYTES, parseScoresJson, toCsv, toReferenceFormat, DEFAULT_NEEDLES } from './methodApi.js';
 import { bundledModel, hubDir, modelRef, readSettings, type Settings } from './settings.js';
 import { normalizeEol } from './offsets.js';
 import { planGrid } from './viewState.js';
@@ -155,8 +155,7 @@ export async function openScores(env: Env, uri?: vscode.Uri): Promise<void> {
   let scores: ScoresFile;
   const name = path.basename(target.fsPath);
   try {
-    const bytes = await vscode.workspace.fs.readFile(target);
-    scores = parseScoresJson(Buffer.from(bytes).toString('utf8'), name);
+    scores = await readScoresUri(target, name);
   } catch (e) {
     void vscode.window.showErrorMessage(`Retrieval Lens: ${name} is not a valid scores file: ${(e as Error).message}`);
     return;
@@ -164,6 +163,17 @@ export async function openScores(env: Env, uri?: vscode.Uri): Promise<void> {
   env.store.setRun(scores, name, 'file', null, null, readSettings().threshold);
   env.showPanel();
   env.afterRun();
+}
+
+/**
+ * A score file the user picked, read as the CLI reads one: a file (not a folder or a pipe) of at
+ * most MAX_SCORES_BYTES, UTF-8 (a BOM is fine), then parsed and checked.
+ */
+export async function readScoresUri(uri: vscode.Uri, name: string): Promise<ScoresFile> {
+  const st = await vscode.workspace.fs.stat(uri);
+  if (!(st.type & vscode.FileType.File)) throw new RetrievalLensError('BAD_SCORES_FILE', 'it is not a file');
+  if (st.size > MAX_SCORES_BYTES) throw new RetrievalLensError('BAD_SCORES_FILE', `it is ${Math.round(st.size / 1024 / 1024)} MB, more than the ${MAX_SCORES_BYTES / 1024 / 1024} MB accepted`);
+  return parseScoresJson(decodeText(await vscode.workspace.fs.readFile(uri), name, 'BAD_SCORES_FILE'), name);
 }
 
 export async function exportScores(env: Env): Promise<void> {

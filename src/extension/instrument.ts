@@ -4,9 +4,9 @@ import type { HeadKey, AblationView } from '../shared/webviewProtocol.js';
 import { headId } from '../shared/webviewProtocol.js';
 import type { InspectResponse } from '../worker/protocol.js';
 import type { Needle, ScoresFile } from '../method/types.js';
-import { compareScores, parseScoresJson } from './methodApi.js';
+import { compareScores } from './methodApi.js';
 import { modelRef, readSettings } from './settings.js';
-import { inspectNeedle, type Env } from './controller.js';
+import { inspectNeedle, readScoresUri, type Env } from './controller.js';
 import { parseIntList, planGrid, retrievalHeads } from './viewState.js';
 import type { Run } from './store.js';
 
@@ -205,9 +205,8 @@ export async function compareRuns(env: Env): Promise<void> {
       const uri = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Score files': ['json'] } }))?.[0];
       if (!uri) return;
       try {
-        const text = Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
         const name = uri.path.split('/').pop() ?? uri.toString();
-        chosen.push({ name, scores: parseScoresJson(text, name) });
+        chosen.push({ name, scores: await readScoresUri(uri, name) });
       } catch (e) {
         void vscode.window.showErrorMessage(`Retrieval Lens: not a valid scores file: ${(e as Error).message}`);
         return;

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetrievalLensError } from './errors.js';
+import { cancelled, RetrievalLensError } from './errors.js';
 
 export interface RenderLimits {
   /** Longest a render may take, in ms (the process's start included). */
@@ -48,6 +48,8 @@ export function renderChatTemplate(template: string, items: Record<string, unkno
     windowsHide: true,
   });
   const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  // Ctrl-C reaches the renderer too (same process group): the run is being cancelled.
+  if (r.signal === 'SIGINT' || r.signal === 'SIGTERM') throw cancelled();
   if (code === 'ETIMEDOUT') throw fail(`it did not finish within ${limits.timeMs / 1000} s (an endless loop?)`);
   if (code === 'ENOBUFS') throw fail('its output is too large');
   if (r.error) throw fail(`the process that renders it did not start (${r.error.message})`);

@@ -84,10 +84,13 @@ export function promptTemplate(model: LoadedModel): string {
 /** How many characters of `text` fit so the whole prompt stays within `maxTokens`. */
 export function fitText(model: LoadedModel, template: string, text: string, needle: Needle, maxTokens: number): number {
   const fits = (chars: number) => model.tokenizer.encode(buildPrompt(template, text, chars, needle, 50).prompt).length <= maxTokens;
-  if (fits(text.length)) return text.length;
+  // A book-sized document is never tokenized whole: prefixes longer than 32 characters a token
+  // (more than any tokenizer packs in practice) are not tried.
+  const cap = Math.min(text.length, maxTokens * 32);
+  if (cap === text.length && fits(text.length)) return text.length;
   if (!fits(0)) throw new RetrievalLensError('CONTEXT_TOO_LONG', `the needle and question alone need more than ${maxTokens} tokens`);
   let lo = 0;
-  let hi = text.length;
+  let hi = cap;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
     if (fits(mid)) lo = mid;

@@ -35,6 +35,10 @@ function checkUniformMask(heads: HeadRef[], sites: AttentionNodeInfo[]): void {
 
 export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextTokenizer, promptIds: number[], opts: GenerateOptions = {}, sites: AttentionNodeInfo[] = []): Promise<GenerateResult> {
   if (promptIds.length === 0) throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
+  const outside = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= info.vocabSize);
+  if (outside !== undefined) {
+    throw new RetrievalLensError('CONFIG_MISMATCH', `the prompt has token id ${outside}, outside the model's ${info.vocabSize}-token vocabulary: the tokenizer does not belong to this model`);
+  }
   if (promptIds.length >= info.contextLength) {
     throw new RetrievalLensError('CONTEXT_TOO_LONG', `the prompt has ${promptIds.length} tokens but the model's context length is ${info.contextLength}`);
   }

@@ -99,7 +99,7 @@ export function parseArchConfig(raw: Json, generation: Json | null): ArchConfig 
   const bos = pick(gen, ['bos_token_id']) ?? pick(cfg, ['bos_token_id']) ?? null;
   // Token ids outside the vocabulary would index past the embeddings or never stop a generation.
   for (const [name, id] of [...(bos === null ? [] : [['bos_token_id', bos] as const]), ...eos.map((e) => ['eos_token_id', e] as const)]) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RetrievalLensError('NOT_A_MODEL', `config.json: ${name} ${id} is not a token id of the ${vocabSize}-token vocabulary`);
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RetrievalLensError('NOT_A_MODEL', `${generation && name in generation ? 'generation_config.json' : 'config.json'}: ${name} ${id} is not a token id of the ${vocabSize}-token vocabulary`);
   }
   return { modelType, layers, heads, kvHeads, headDim, hiddenSize, vocabSize, contextLength, bosTokenId: bos, eosTokenIds: eos };
 }

@@ -326,12 +326,14 @@ function tokenizerCases(n: number): Case[] {
       what = `tokenizer.json ${how}`;
     } else if (k === 4) {
       const t = JSON.parse(readFileSync(tj, 'utf8'));
-      const edit = pick(['no model', 'empty vocab', 'model null', 'merges broken', 'added tokens junk', 'normalizer junk']);
+      const edit = pick(['no model', 'empty vocab', 'model null', 'merges broken', 'added tokens junk', 'normalizer junk', 'a token beyond the vocabulary']);
       if (edit === 'no model') delete t.model;
       else if (edit === 'empty vocab') t.model.vocab = {};
       else if (edit === 'model null') t.model = null;
       else if (edit === 'merges broken') t.model.merges = [42, null, 'a'];
       else if (edit === 'added tokens junk') t.added_tokens = [{ id: 'x' }, 5];
+      // The prompt's "time" becomes a token the model's embeddings do not have (another model's tokenizer).
+      else if (edit === 'a token beyond the vocabulary') t.added_tokens.push({ id: 70000, content: 'time', single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
       else t.normalizer = { type: 'NoSuchNormalizer' };
       writeFileSync(tj, JSON.stringify(t));
       what = `tokenizer.json ${edit}`;

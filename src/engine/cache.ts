@@ -13,17 +13,9 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { onnx, type GraphProto } from './graph.js';
 import { instrumentModel, INSTRUMENT_VERSION, type InstrumentShape } from './instrument.js';
 import type { DecoderIO, IONameHints } from './io.js';
-import { makeDirs } from './dirs.js';
+import { isDir, makeDirs } from './dirs.js';
 import { RetrievalLensError } from './errors.js';
 import type { AttentionNodeInfo } from './types.js';
-
-const isDir = (p: string) => {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-};
 
 /**
  * RETRIEVAL_LENS_CACHE when set (not empty), else $XDG_CACHE_HOME/retrieval-lens, else

@@ -4,6 +4,15 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
+/** True for an existing folder (following symlinks); false for anything else, or nothing. */
+export function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export function makeDirs(path: string): void {
   const missing: string[] = [];
   for (let p = resolve(path); ; p = dirname(p)) {

@@ -1,20 +1,12 @@
 // Where Hub downloads go. Not transformers.js's default cache: in a bundle that is a folder inside
 // the installed package, which an update of the extension (or of the CLI) deletes with gigabytes
 // of models in it. Imports nothing heavy: the extension host uses it to say where models go.
-import { existsSync, statSync } from 'node:fs';
+import { isDir } from './dirs.js';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 
 /** The folder name used inside the user's Hugging Face cache (transformers.js's file-cache layout). */
 export const HUB_SUBFOLDER = 'transformers.js';
-
-const isDir = (p: string) => {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-};
 
 /** The user's Hugging Face folder: $HF_HOME, the parent of $HF_HUB_CACHE, or an existing ~/.cache/huggingface. */
 export function huggingFaceHome(env: NodeJS.ProcessEnv = process.env): string | null {
@@ -28,7 +20,7 @@ export function huggingFaceHome(env: NodeJS.ProcessEnv = process.env): string | 
     // no home
   }
   const candidates = [xdg && join(xdg, 'huggingface'), home && isAbsolute(home) ? join(home, '.cache', 'huggingface') : null];
-  for (const c of candidates) if (c && existsSync(c) && isDir(c)) return c;
+  for (const c of candidates) if (c && isDir(c)) return c;
   return null;
 }
 

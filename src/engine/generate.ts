@@ -1,6 +1,7 @@
 // The decoding loop. As the paper's code: prefill prompt[:-1] (unmasked unless scope is 'all'),
 // then feed the last prompt token and decode one token per step, reading attention at each step.
 import type { Runner } from './runner.js';
+import type { PrefixCache } from './prefix.js';
 import { makeSampler } from './sampling.js';
 import { RetrievalLensError, cancelled } from './errors.js';
 import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, HeadRef, ModelInfo, TextTokenizer } from './types.js';
@@ -43,8 +44,17 @@ export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextT
   const signal = opts.signal;
 
   if (signal?.aborted) throw cancelled();
-  const seq = runner.newSequence();
-  await seq.prefill(promptIds.slice(0, -1), { mask: prefillMask, uniform, logits: false, signal });
+  // A prefill under masks differs from the cached (unmasked) one: no reuse then.
+  const prefix = prefillMask ? undefined : (opts.prefix as PrefixCache | undefined);
+  const head = promptIds.slice(0, -1);
+  const seq = prefix ? prefix.start(head) : runner.newSequence();
+  const reused = seq.length;
+  await seq.prefill(head.slice(reused), { mask: prefillMask, uniform, logits: false, signal });
+  if (prefix) {
+    prefix.reused += reused;
+    prefix.computed += head.length - reused;
+    prefix.offer(head, seq);
+  }
   let input = promptIds[promptIds.length - 1];
   const tokenIds: number[] = [];
   const steps: GenerateStep[] = [];

@@ -9,6 +9,7 @@ import { loadTokenizer } from './tokenizer.js';
 import { assertNoNestedModels, findModelFiles, GENAI_CONFIG } from './files.js';
 import { resolveModelDir } from './hub.js';
 import { generate } from './generate.js';
+import { PrefixCache } from './prefix.js';
 import { RetrievalLensError } from './errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
@@ -97,6 +98,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
       dtype,
     },
     generate: (ids, gopts) => generate(runner, info, tokenizer, ids, gopts, graph.attention),
+    prefixCache: () => new PrefixCache(runner),
     dispose: async () => {
       await session.release();
     },

@@ -95,7 +95,7 @@ export function halfToFloat(h: Uint16Array): Float32Array {
 }
 
 export class Sequence {
-  private past: Tensor[] = [];
+  past: Tensor[] = [];
   /** Tokens in the KV cache. */
   length = 0;
   private readonly allOnes: Float32Array;
@@ -108,6 +108,23 @@ export class Sequence {
       this.past.push(new ort.Tensor(kvType, empty, [1, kvHeads, 0, headDim]));
     }
     this.allOnes = new Float32Array(layers * heads).fill(1);
+  }
+
+  /** A new sequence holding a copy of this one's first `n` positions (a shared prompt prefix). */
+  fork(n: number): Sequence {
+    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new RangeError(`cannot fork ${n} of ${this.length} positions`);
+    const out = new Sequence(this.runner);
+    const { kvHeads, headDim, kvType } = this.runner.shape;
+    out.past = this.past.map((t) => {
+      // [1, kvHeads, length, headDim] -> [1, kvHeads, n, headDim]: each head's first n rows.
+      const src = t.data as Float32Array | Uint16Array;
+      const T = t.dims[2];
+      const dst = kvType === 'float16' ? new Uint16Array(kvHeads * n * headDim) : new Float32Array(kvHeads * n * headDim);
+      for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * T * headDim, h * T * headDim + n * headDim), h * n * headDim);
+      return new ort.Tensor(kvType, dst, [1, kvHeads, n, headDim]);
+    });
+    out.length = n;
+    return out;
   }
 
   /** Feeds `ids` in one call: [1, n] tokens at positions length..length+n-1. */

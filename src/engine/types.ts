@@ -119,6 +119,15 @@ export interface GenerateOptions {
   onStep?: (step: GenerateStep, index: number) => void;
   /** Keep attention rows in the result (memory: steps x layers x heads x kvLen floats). */
   keepAttention?: boolean;
+  /** Reuse the KV cache of a shared prompt prefix (from LoadedModel.prefixCache()); unmasked prefills only. */
+  prefix?: PrefixCacheHandle;
+}
+
+/** Opaque handle on an engine prefix cache; counts what it saved. */
+export interface PrefixCacheHandle {
+  readonly reused: number;
+  readonly computed: number;
+  clear(): void;
 }
 
 export interface GenerateResult {
@@ -159,5 +168,7 @@ export interface LoadedModel {
   instrumentation: InstrumentationInfo;
   /** Greedy/sampled generation with optional masks and per-step attention. */
   generate(promptIds: number[], opts?: GenerateOptions): Promise<GenerateResult>;
+  /** A cache of shared prompt prefixes for a series of generate() calls (e.g. one detection grid). */
+  prefixCache(): PrefixCacheHandle;
   dispose(): Promise<void>;
 }

@@ -12,7 +12,7 @@
 //          window or softcap); zero: the head's slice of the op's output scaled by 0; rows from the
 //          op's own probability output (GQA qk_output=2, Attention qk_matmul_output_mode=3, MHA qk + Softmax)
 import { attentionGraphs, findAttentionSites, uniformMaskCaveat, type AttentionSite, type FusedSite } from './attention.js';
-import { DT, attrNumber, floatTensor, int64Tensor, node, opsetVersion, setIntAttr, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
+import { DT, onnx, attrNumber, floatTensor, int64Tensor, node, opsetVersion, setIntAttr, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
 import { describeIO, type DecoderIO, type IONameHints } from './io.js';
 import { dropDeadNodes, groupQueryMatMuls, lastRowLogits } from './simplify.js';
 import { RetrievalLensError } from './errors.js';
@@ -241,8 +241,11 @@ function instrumentFused(c: SiteCtx, s: FusedSite, tables: { score: string; out:
       scaleInput(c, n, 3, tables.score, { kind: 'packed', tail: 2 * heads * headDim }, 'qbias');
     }
     scaleOutput(c, n, 0, tables.out, { kind: 'flat' }, 'out');
-    // qk is the scaled scores with the mask added, before the softmax.
-    return lastRow(c, optionalOutput(n, 3, c.t('scores')), n, true);
+    // qk is the scaled scores with the mask added, before the softmax. onnxruntime cannot infer
+    // its type (its constraint is separate from the op's other outputs): declare it.
+    const qk = optionalOutput(n, 3, c.t('scores'));
+    c.g.valueInfo = [...(c.g.valueInfo ?? []), onnx.ValueInfoProto.create({ name: qk, type: { tensorType: { elemType: c.act } } })];
+    return lastRow(c, qk, n, true);
   }
   // ONNX Attention: 4-D Q [batch, heads, seq, headDim], or 3-D [batch, seq, heads*headDim] with q_num_heads.
   const layout: VecLayout = attrNumber(n, 'q_num_heads') !== undefined ? { kind: 'flat' } : { kind: 'heads4d' };

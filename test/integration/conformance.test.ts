@@ -26,7 +26,7 @@ interface GoldenFile {
   forms: Record<string, { golden: string; rows_atol: number }>;
 }
 
-const fixtures = join(repoRoot, 'test', 'fixtures', 'models');
+const fixtures = process.env.FIXTURES ?? join(repoRoot, 'test', 'fixtures', 'models');
 const cacheDir = tempDir('rl-conformance-');
 const families = existsSync(fixtures) ? readdirSync(fixtures).filter((f) => existsSync(join(fixtures, f, 'golden.json'))) : [];
 

@@ -1,6 +1,6 @@
 // The decoding loop. As the paper's code: prefill prompt[:-1] (unmasked unless scope is 'all'),
 // then feed the last prompt token and decode one token per step, reading attention at each step.
-import type { Runner } from './runner.js';
+import type { Runner, Sequence } from './runner.js';
 import type { PrefixCache } from './prefix.js';
 import { makeSampler } from './sampling.js';
 import { RetrievalLensError, cancelled } from './errors.js';
@@ -28,33 +28,52 @@ function checkUniformMask(heads: HeadRef[], sites: AttentionNodeInfo[]): void {
   }
 }
 
-export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextTokenizer, promptIds: number[], opts: GenerateOptions = {}, sites: AttentionNodeInfo[] = []): Promise<GenerateResult> {
+/** What generate and generateBatch share: checked options, the mask tensor and the sampler. */
+export function prepare(info: ModelInfo, promptIds: number[], opts: GenerateOptions, sites: AttentionNodeInfo[]) {
   if (promptIds.length === 0) throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
   if (promptIds.length >= info.contextLength) {
     throw new RetrievalLensError('CONTEXT_TOO_LONG', `the prompt has ${promptIds.length} tokens but the model's context length is ${info.contextLength}`);
   }
-  const maxNew = Math.min(opts.maxNewTokens ?? 50, info.contextLength - promptIds.length);
-  const stops = new Set(opts.stopTokens ?? info.eosTokenIds);
-  const eos = new Set(info.eosTokenIds);
   const mask = opts.mask?.heads.length ? maskTensor(opts.mask.heads, info.layers, info.heads) : null;
   const uniform = (opts.mask?.mode ?? 'uniform') === 'uniform';
   if (mask && uniform) checkUniformMask(opts.mask!.heads, sites);
-  const prefillMask = opts.mask?.scope === 'all' ? mask : null;
-  const sample = makeSampler(opts.sampling);
-  const signal = opts.signal;
+  return {
+    maxNew: Math.min(opts.maxNewTokens ?? 50, info.contextLength - promptIds.length),
+    stops: new Set(opts.stopTokens ?? info.eosTokenIds),
+    eos: new Set(info.eosTokenIds),
+    mask,
+    uniform,
+    prefillMask: opts.mask?.scope === 'all' ? mask : null,
+  };
+}
 
-  if (signal?.aborted) throw cancelled();
+/** Prefills prompt[:-1] (from the shared-prefix cache where it can) into a new sequence. */
+export async function prefillPrompt(runner: Runner, promptIds: number[], opts: GenerateOptions, prefillMask: Float32Array | null, uniform: boolean): Promise<Sequence> {
   // A prefill under masks differs from the cached (unmasked) one: no reuse then.
   const prefix = prefillMask ? undefined : (opts.prefix as PrefixCache | undefined);
   const head = promptIds.slice(0, -1);
   const seq = prefix ? prefix.start(head) : runner.newSequence();
   const reused = seq.length;
-  await seq.prefill(head.slice(reused), { mask: prefillMask, uniform, logits: false, signal });
+  await seq.prefill(head.slice(reused), { mask: prefillMask, uniform, logits: false, signal: opts.signal });
   if (prefix) {
     prefix.reused += reused;
     prefix.computed += head.length - reused;
     prefix.offer(head, seq);
   }
+  return seq;
+}
+
+export function finish(tokenizer: TextTokenizer, promptIds: number[], tokenIds: number[], steps: GenerateStep[], stoppedBy: GenerateResult['stoppedBy'], eos: Set<number>): GenerateResult {
+  const text = tokenizer.decode(tokenIds.filter((t) => !eos.has(t)), { skipSpecialTokens: true });
+  return { promptTokens: promptIds.length, tokenIds, text, steps, stoppedBy };
+}
+
+export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextTokenizer, promptIds: number[], opts: GenerateOptions = {}, sites: AttentionNodeInfo[] = []): Promise<GenerateResult> {
+  const { maxNew, stops, eos, mask, uniform, prefillMask } = prepare(info, promptIds, opts, sites);
+  const sample = makeSampler(opts.sampling);
+  const signal = opts.signal;
+  if (signal?.aborted) throw cancelled();
+  const seq = await prefillPrompt(runner, promptIds, opts, prefillMask, uniform);
   let input = promptIds[promptIds.length - 1];
   const tokenIds: number[] = [];
   const steps: GenerateStep[] = [];
@@ -76,6 +95,5 @@ export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextT
     }
     input = token;
   }
-  const text = tokenizer.decode(tokenIds.filter((t) => !eos.has(t)), { skipSpecialTokens: true });
-  return { promptTokens: promptIds.length, tokenIds, text, steps, stoppedBy };
+  return finish(tokenizer, promptIds, tokenIds, steps, stoppedBy, eos);
 }

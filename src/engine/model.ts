@@ -10,6 +10,7 @@ import { assertNoNestedModels, findModelFiles, GENAI_CONFIG } from './files.js';
 import { resolveModelDir } from './hub.js';
 import { generate } from './generate.js';
 import { PrefixCache } from './prefix.js';
+import { generateBatch, probeBatching } from './batch.js';
 import { RetrievalLensError } from './errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
@@ -58,8 +59,10 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     graph.io,
   );
   // One token through the graph: a config that does not describe it fails here, not mid-run.
+  let batchable = false;
   try {
     await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
+    batchable = await probeBatching(runner, arch.vocabSize).catch(() => false);
   } catch (e) {
     await session.release();
     throw e;
@@ -81,6 +84,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     dtype,
     layout: onnxFile.layout,
     attentionForms: graph.attention.map((a) => a.form),
+    batchDecoding: batchable,
     template: readTemplate(dir),
     hasChatTemplate: tokenizer.applyChatTemplate('x') !== null,
   };
@@ -98,6 +102,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
       dtype,
     },
     generate: (ids, gopts) => generate(runner, info, tokenizer, ids, gopts, graph.attention),
+    generateBatch: (prompts, gopts) => generateBatch(runner, batchable, info, tokenizer, prompts, gopts, graph.attention),
     prefixCache: () => new PrefixCache(runner),
     dispose: async () => {
       await session.release();

@@ -27,6 +27,8 @@ export interface ModelInfo {
   layout: ModelLayout;
   /** Attention form of each layer, in layer order. */
   attentionForms: AttentionForm[];
+  /** Whether several prompts decode as one left-padded batch (checked at load; else one by one). */
+  batchDecoding: boolean;
   /** Default prompt template from retrieval-lens.json ({context}, {question}), if any. */
   template: string | null;
   hasChatTemplate: boolean;
@@ -168,6 +170,11 @@ export interface LoadedModel {
   instrumentation: InstrumentationInfo;
   /** Greedy/sampled generation with optional masks and per-step attention. */
   generate(promptIds: number[], opts?: GenerateOptions): Promise<GenerateResult>;
+  /**
+   * Several prompts with the same options, decoded as one batch where the graph allows (results in
+   * prompt order; onRowStep gets each row's steps).
+   */
+  generateBatch(prompts: number[][], opts?: GenerateOptions & { onRowStep?: (step: GenerateStep, index: number, row: number) => void }): Promise<GenerateResult[]>;
   /** A cache of shared prompt prefixes for a series of generate() calls (e.g. one detection grid). */
   prefixCache(): PrefixCacheHandle;
   dispose(): Promise<void>;

@@ -21,6 +21,8 @@ export interface DetectOptions {
   needleBos?: boolean;
   /** Serve shared haystack prefixes from a KV cache (default); false prefills every case whole. */
   reusePrefix?: boolean;
+  /** Decode a cell's needles as one batch (default, where the model allows); false: one by one. */
+  batch?: boolean;
 }
 
 export interface Progress {
@@ -52,20 +54,8 @@ export function defaultLengths(contextLength: number, haystackTokens: number, co
   return [...new Set(out)];
 }
 
-/** Runs one case: generation with attention, the per-step score, and the success test. */
-export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: number, signal?: AbortSignal, prefix?: PrefixCacheHandle): Promise<CaseResult> {
-  const { info, tokenizer } = model;
-  const scorer = new CaseScorer(info.layers, info.heads, c.promptIds, c.span);
-  const stops = [...info.eosTokenIds, ...(tokenizer.newlineTokenId !== null ? [tokenizer.newlineTokenId] : [])];
-  const result = await model.generate(c.promptIds, {
-    maxNewTokens,
-    stopTokens: stops,
-    attention: true,
-    signal,
-    prefix,
-    onStep: (step) => scorer.step(step.attention!.rows, step.attention!.kvLen, step.token),
-  });
-  const response = result.text.trim();
+function caseResult(c: NeedleCase, text: string, scorer: CaseScorer): CaseResult {
+  const response = text.trim();
   const recall = rouge1Recall(c.needle.real_needle, response);
   return {
     length: c.length,
@@ -79,6 +69,33 @@ export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: n
     question: c.needle.question,
     scores: scorer.toMatrix(),
   };
+}
+
+/**
+ * Runs cases together (a grid cell's needles): generation with attention, the per-step score and
+ * the success test of each. The engine decodes them as one batch where the graph allows.
+ */
+export async function runCases(model: LoadedModel, cases: NeedleCase[], maxNewTokens: number, signal?: AbortSignal, prefix?: PrefixCacheHandle): Promise<CaseResult[]> {
+  const { info, tokenizer } = model;
+  const scorers = cases.map((c) => new CaseScorer(info.layers, info.heads, c.promptIds, c.span));
+  const stops = [...info.eosTokenIds, ...(tokenizer.newlineTokenId !== null ? [tokenizer.newlineTokenId] : [])];
+  const results = await model.generateBatch(
+    cases.map((c) => c.promptIds),
+    {
+      maxNewTokens,
+      stopTokens: stops,
+      attention: true,
+      signal,
+      prefix,
+      onRowStep: (step, _i, row) => scorers[row].step(step.attention!.rows, step.attention!.kvLen, step.token),
+    },
+  );
+  return cases.map((c, i) => caseResult(c, results[i].text, scorers[i]));
+}
+
+/** Runs one case: generation with attention, the per-step score, and the success test. */
+export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: number, signal?: AbortSignal, prefix?: PrefixCacheHandle): Promise<CaseResult> {
+  return (await runCases(model, [c], maxNewTokens, signal, prefix))[0];
 }
 
 export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'haystack' | 'lengths' | 'depths' | 'maxNewTokens'>): void {
@@ -119,16 +136,25 @@ export async function runGrid(model: LoadedModel, opts: DetectOptions, hooks: Ho
   const prefix = opts.reusePrefix === false ? undefined : model.prefixCache();
   const t0 = Date.now();
   let ran = 0;
+  // A cell's needles run together (one decoding batch); cells in execution order.
+  const cells: GridCase[][] = [];
   for (const g of todo) {
+    const last = cells[cells.length - 1];
+    if (opts.batch !== false && last && last[0].length === g.length && last[0].depth === g.depth) last.push(g);
+    else cells.push([g]);
+  }
+  for (const cell of cells) {
     throwIfAborted(hooks.signal);
-    const c = builder.build(g.length, g.depth, g.needle);
-    const r = await runCase(model, c, opts.maxNewTokens ?? 50, hooks.signal, prefix);
-    done.set(caseKey(r), r);
-    ran++;
+    const built = cell.map((g) => builder.build(g.length, g.depth, g.needle));
+    const rs = await runCases(model, built, opts.maxNewTokens ?? 50, hooks.signal, prefix);
     if (hooks.stats && prefix) Object.assign(hooks.stats, { reusedPositions: prefix.reused, prefilledPositions: prefix.computed });
-    hooks.onCase?.(r);
-    const elapsed = Date.now() - t0;
-    hooks.onProgress?.({ done: done.size, total, etaMs: (elapsed / ran) * (todo.length - ran), last: r });
+    for (const r of rs) {
+      done.set(caseKey(r), r);
+      ran++;
+      hooks.onCase?.(r);
+      const elapsed = Date.now() - t0;
+      hooks.onProgress?.({ done: done.size, total, etaMs: (elapsed / ran) * (todo.length - ran), last: r });
+    }
   }
   return planned.map((g) => done.get(caseKey({ length: g.length, depth: g.depth, needleId: g.needle.id }))!).filter(Boolean);
 }

@@ -25,11 +25,12 @@ function cli(args: string[], cwd: string): Promise<{ code: number; out: string; 
   });
 }
 
-test('prefix reuse: the same cases, the same scores as one whole prefill per case, with a third of the prompt positions reused (depths 0/50/100)', async () => {
+test('prefix reuse and batched decoding: the same cases, the same scores as one whole prefill and one decode per case, with a third of the prompt positions reused (depths 0/50/100)', async () => {
   const model = await loadModel(sharedModel('needle-organism'), { cacheDir });
   try {
     const opts = { haystack, lengths: [256, 512], depths: [0, 50, 100] };
-    const whole = await runDetection(model, { ...opts, reusePrefix: false });
+    assert.equal(model.info.batchDecoding, true, 'the organism decodes in batches');
+    const whole = await runDetection(model, { ...opts, reusePrefix: false, batch: false });
     const stats = { reusedPositions: 0, prefilledPositions: 0 };
     const reused = await runDetection(model, opts, { stats });
     assert.ok(stats.reusedPositions > 0.3 * (stats.reusedPositions + stats.prefilledPositions), `reused ${stats.reusedPositions}, prefilled ${stats.prefilledPositions}`);

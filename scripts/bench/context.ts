@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeModel, graphSession } from '../../src/engine/model.js';
+import { chooseKVMode } from '../../src/engine/batch.js';
 import { createSession } from '../../src/engine/session.js';
 import { Runner, type Sequence } from '../../src/engine/runner.js';
 import { argmax } from '../../src/engine/sampling.js';
@@ -56,7 +57,9 @@ async function main() {
   const a = d.arch;
   const shape = { layers: a.layers, heads: a.heads, kvHeads: d.graph.io.kvHeads ?? a.kvHeads, headDim: d.graph.io.headDim ?? a.headDim, vocabSize: a.vocabSize, kvType: d.graph.io.kvType };
   const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
+  inst.kvMode = await chooseKVMode(inst, d.graph.attention, a.vocabSize);
   const plain = new Runner(await createSession(d.onnxFile.path), shape);
+  plain.kvMode = inst.kvMode;
   // The prompt plus the decoded tokens must fit the model's context.
   const ids = promptIds(Math.min(ctx, a.contextLength - steps * rounds - 2), a.vocabSize);
   // One prefill (the instrumented graph's KV cache is the original's) serves both variants.
@@ -77,11 +80,9 @@ async function main() {
   }
   for (let r = 0; r < rounds; r++) {
     const p = plain.newSequence();
-    const f = base.fork(base.length);
-    p.past = f.past;
-    p.length = f.length;
+    p.kv = base.fork(base.length, steps).kv;
     runs.plain.push(...(await decode(p, first, steps, false)));
-    runs.instrumented.push(...(await decode(base.fork(base.length), first, steps, true)));
+    runs.instrumented.push(...(await decode(base.fork(base.length, steps), first, steps, true)));
     if (tjs) {
       try {
         runs.transformersJs.push(...(await tjs(steps)));

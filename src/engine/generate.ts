@@ -48,11 +48,13 @@ export function prepare(info: ModelInfo, promptIds: number[], opts: GenerateOpti
 }
 
 /** Prefills prompt[:-1] (from the shared-prefix cache where it can) into a new sequence. */
-export async function prefillPrompt(runner: Runner, promptIds: number[], opts: GenerateOptions, prefillMask: Float32Array | null, uniform: boolean): Promise<Sequence> {
+export async function prefillPrompt(runner: Runner, promptIds: number[], opts: GenerateOptions, prefillMask: Float32Array | null, uniform: boolean, maxNew = 0): Promise<Sequence> {
   // A prefill under masks differs from the cached (unmasked) one: no reuse then.
   const prefix = prefillMask ? undefined : (opts.prefix as PrefixCache | undefined);
   const head = promptIds.slice(0, -1);
   const seq = prefix ? prefix.start(head) : runner.newSequence();
+  // The whole run's room at once: a shared cache then never grows (and copies) mid-run.
+  seq.reserve(promptIds.length + maxNew);
   const reused = seq.length;
   await seq.prefill(head.slice(reused), { mask: prefillMask, uniform, logits: false, signal: opts.signal });
   if (prefix) {
@@ -73,7 +75,7 @@ export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextT
   const sample = makeSampler(opts.sampling);
   const signal = opts.signal;
   if (signal?.aborted) throw cancelled();
-  const seq = await prefillPrompt(runner, promptIds, opts, prefillMask, uniform);
+  const seq = await prefillPrompt(runner, promptIds, opts, prefillMask, uniform, maxNew);
   let input = promptIds[promptIds.length - 1];
   const tokenIds: number[] = [];
   const steps: GenerateStep[] = [];

@@ -10,7 +10,7 @@ import { assertNoNestedModels, findModelFiles, GENAI_CONFIG } from './files.js';
 import { resolveModelDir } from './hub.js';
 import { generate } from './generate.js';
 import { PrefixCache } from './prefix.js';
-import { generateBatch, probeBatching } from './batch.js';
+import { chooseKVMode, generateBatch, probeBatching } from './batch.js';
 import { RetrievalLensError } from './errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
@@ -62,6 +62,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
   let batchable = false;
   try {
     await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
+    runner.kvMode = await chooseKVMode(runner, graph.attention, arch.vocabSize);
     batchable = await probeBatching(runner, arch.vocabSize).catch(() => false);
   } catch (e) {
     await session.release();
@@ -85,6 +86,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     layout: onnxFile.layout,
     attentionForms: graph.attention.map((a) => a.form),
     batchDecoding: batchable,
+    kvCache: runner.kvMode,
     template: readTemplate(dir),
     hasChatTemplate: tokenizer.applyChatTemplate('x') !== null,
   };

@@ -23,7 +23,7 @@ export class PrefixCache {
   start(ids: number[]): Sequence {
     if (!this.base) return this.runner.newSequence();
     const n = commonPrefix(this.base.ids, ids);
-    return n > 0 ? this.base.seq.fork(n) : this.runner.newSequence();
+    return n > 0 ? this.base.seq.fork(n, ids.length - n) : this.runner.newSequence();
   }
 
   /**

@@ -5,6 +5,7 @@
 import { ort, type Tensor } from './session.js';
 import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS } from './instrument.js';
 import { describeIO, type DecoderIO } from './io.js';
+import { KVCache, type KVMode } from './kv.js';
 import { RetrievalLensError } from './errors.js';
 
 export interface RunnerShape {
@@ -63,6 +64,8 @@ export interface StepInput {
   positions: number[];
   /** Per layer key then value, [batch, kvHeads, past, headDim]. */
   past: Tensor[];
+  /** Preallocated present outputs (see kv.ts); null lets onnxruntime allocate them. */
+  presentInto?: Tensor[] | null;
   mask?: Float32Array | null;
   uniform?: boolean;
   logits: boolean;
@@ -83,6 +86,8 @@ export class Runner {
   readonly inputNames: Set<string>;
   readonly io: DecoderIO;
   private readonly allOnes: Float32Array;
+  /** How sequences keep their KV cache (kv.ts); model loading picks it by probing the graph. */
+  kvMode: KVMode = 'fresh';
 
   constructor(
     readonly session: ort.InferenceSession,
@@ -100,11 +105,8 @@ export class Runner {
     return new Sequence(this);
   }
 
-  /** An empty KV cache, [1, kvHeads, 0, headDim] per layer key and value. */
-  emptyPast(): Tensor[] {
-    const { layers, kvHeads, headDim, kvType } = this.shape;
-    // An empty past keeps its head_dim: GroupQueryAttention reads it from the past's last axis.
-    return Array.from({ length: layers * 2 }, () => new ort.Tensor(kvType, kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, kvHeads, 0, headDim]));
+  newCache(batch = 1, cap = 0): KVCache {
+    return new KVCache(this.shape, this.kvMode, batch, cap);
   }
 
   async step(x: StepInput): Promise<StepOutput> {
@@ -129,13 +131,13 @@ export class Runner {
     } else if (x.mask || x.attention) {
       throw new RetrievalLensError('BAD_INPUT', 'masks and attention need the instrumented graph');
     }
-    const fetches: string[] = [];
-    if (x.logits) fetches.push(io.logits);
-    for (let l = 0; l < layers; l++) fetches.push(io.present[l][0], io.present[l][1]);
-    if (x.attention) fetches.push(ALL_ATTENTIONS);
+    const fetches: Record<string, Tensor | null> = {};
+    if (x.logits) fetches[io.logits] = null;
+    io.present.flat().forEach((name, k) => (fetches[name] = x.presentInto?.[k] ?? null));
+    if (x.attention) fetches[ALL_ATTENTIONS] = null;
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await this.session.run(feeds, fetches);
+      out = await this.session.run(feeds, fetches as ort.InferenceSession.FetchesType);
     } catch (e) {
       const msg = ((e as Error).message ?? String(e)).split('\n')[0];
       // Our own nodes broadcast per-head factors: a failure there means the heads are not what the config says.
@@ -187,49 +189,47 @@ export function halfToFloat(h: Uint16Array): Float32Array {
 }
 
 export class Sequence {
-  past: Tensor[];
-  /** Tokens in the KV cache. */
-  length = 0;
+  constructor(
+    readonly runner: Runner,
+    // An empty past keeps its head_dim: GroupQueryAttention reads it from the past's last axis.
+    public kv: KVCache = runner.newCache(),
+  ) {}
 
-  constructor(readonly runner: Runner) {
-    this.past = runner.emptyPast();
+  /** Tokens in the KV cache. */
+  get length(): number {
+    return this.kv.length;
+  }
+
+  /** Room for n positions without growing mid-run (shared caches). */
+  reserve(n: number): void {
+    this.kv.reserve(n);
   }
 
   /** A new sequence holding a copy of this one's first `n` positions (a shared prompt prefix). */
-  fork(n: number): Sequence {
+  fork(n: number, extra = 0): Sequence {
     if (!Number.isInteger(n) || n < 0 || n > this.length) throw new RangeError(`cannot fork ${n} of ${this.length} positions`);
-    const out = new Sequence(this.runner);
-    const { kvHeads, headDim, kvType } = this.runner.shape;
-    out.past = this.past.map((t) => {
-      // [1, kvHeads, length, headDim] -> [1, kvHeads, n, headDim]: each head's first n rows.
-      const src = t.data as Float32Array | Uint16Array;
-      const T = t.dims[2];
-      const dst = kvType === 'float16' ? new Uint16Array(kvHeads * n * headDim) : new Float32Array(kvHeads * n * headDim);
-      for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * T * headDim, h * T * headDim + n * headDim), h * n * headDim);
-      return new ort.Tensor(kvType, dst, [1, kvHeads, n, headDim]);
-    });
-    out.length = n;
-    return out;
+    return new Sequence(this.runner, this.kv.copyPrefix(n, 0, extra));
   }
 
   /** Feeds `ids` in one call: [1, n] tokens at positions length..length+n-1. */
   async forward(ids: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
     const n = ids.length;
     const total = this.length + n;
+    const { past, present } = this.kv.tensors(n);
     const out = await this.runner.step({
       ids,
       batch: 1,
       n,
       attentionMask: new Array<number>(total).fill(1),
       positions: Array.from({ length: n }, (_, i) => this.length + i),
-      past: this.past,
+      past,
+      presentInto: present,
       mask: opts.mask,
       uniform: opts.uniform,
       logits: opts.logits !== false,
       attention: Boolean(opts.attention),
     });
-    this.past = out.present;
-    this.length = total;
+    this.kv.commit(n, out.present);
     const result: ForwardResult = { kvLen: total };
     if (out.logits) result.logits = out.logits[0];
     if (out.attention) result.attention = out.attention; // [1, layers * heads, kvLen] = [layers, heads, kvLen]

@@ -27,8 +27,10 @@ export interface ModelInfo {
   layout: ModelLayout;
   /** Attention form of each layer, in layer order. */
   attentionForms: AttentionForm[];
-  /** Whether several prompts decode as one left-padded batch (checked at load; else one by one). */
+  /** Whether several prompts decode as one batch (checked at load; else one by one). */
   batchDecoding: boolean;
+  /** How the KV cache is kept: shared past/present buffers, ping-pong buffers or onnxruntime's own (kv.ts). */
+  kvCache: 'shared' | 'pingpong' | 'fresh';
   /** Default prompt template from retrieval-lens.json ({context}, {question}), if any. */
   template: string | null;
   hasChatTemplate: boolean;

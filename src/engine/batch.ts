@@ -2,8 +2,8 @@
 // little more than one: a detection cell's needles decode together. Each prompt is prefilled on
 // its own (with the shared-prefix cache), then the caches are gathered into one batch cache
 // (kv.ts): aligned on the right for graphs fed position_ids (left padding, masked out by
-// attention_mask 0), on the left for GroupQueryAttention (right padding: the op places each
-// row's new token after that row's own length). probeBatching checks on the graph itself that a
+// attention_mask 0), on the left for GroupQueryAttention's shared buffers (right padding: the op
+// places each row's new token after that row's own length). probeBatching checks on the graph itself that a
 // batch gives what single rows give; graphs where it does not decode one row at a time.
 import { KVCache, type KVMode } from './kv.js';
 import type { Runner, Sequence } from './runner.js';
@@ -149,14 +149,14 @@ async function aloneLogits(runner: Runner, vocab: number): Promise<{ prompts: nu
 
 /**
  * The KV storage this graph allows (kv.ts), checked by running it: shared buffers for
- * GroupQueryAttention graphs, ping-pong buffers for the others, onnxruntime's own allocations
- * when preallocated outputs do not give the same logits.
+ * GroupQueryAttention graphs when they give the same logits, onnxruntime's own allocations otherwise.
  */
 export async function chooseKVMode(runner: Runner, sites: AttentionNodeInfo[], vocab: number): Promise<KVMode> {
+  if (!(sites.length && sites.every((s) => s.form === 'GroupQueryAttention'))) return 'fresh';
   const saved = runner.kvMode;
   runner.kvMode = 'fresh';
   const want = await aloneLogits(runner, vocab);
-  const candidate: KVMode = sites.length && sites.every((s) => s.form === 'GroupQueryAttention') ? 'shared' : 'pingpong';
+  const candidate: KVMode = 'shared';
   runner.kvMode = candidate;
   try {
     const got = await aloneLogits(runner, vocab);

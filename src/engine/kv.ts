@@ -1,17 +1,16 @@
-// KV-cache storage for a sequence (or a batch of rows), kept in preallocated buffers that
-// onnxruntime writes into directly, so a decoding step never copies the cache into fresh memory.
-//   shared     GroupQueryAttention graphs: past and present are ONE buffer [batch, kvHeads, cap, headDim]
-//              (the op appends the new positions in place: onnxruntime's past/present buffer
-//              sharing), so the cache costs its size once and a step copies nothing.
-//   pingpong   graphs that Concat(past, new) into the present: two buffers swap roles each step;
-//              the present is written straight into the idle one.
-//   fresh      onnxruntime allocates each present and hands it over (the fallback when a graph's
-//              outputs do not take preallocated buffers).
+// KV-cache storage for a sequence (or a batch of rows).
+//   shared  GroupQueryAttention graphs: past and present are ONE preallocated buffer
+//           [batch, kvHeads, cap, headDim]; the op appends the new positions in place
+//           (onnxruntime's past/present buffer sharing), so the cache costs its size once and a
+//           decoding step copies nothing.
+//   fresh   graphs that Concat(past, new) into the present: onnxruntime allocates each present and
+//           hands it over. (Preallocated ping-pong buffers for these measured slower, 189 vs 138 ms
+//           a step at 2K tokens on a 0.5B model: onnxruntime-node does not write into them directly.)
 // Rows of a batch are aligned on the right (left padding, for graphs fed position_ids) or on the
 // left (right padding, for GroupQueryAttention, which places each row's new token after its own length).
 import { ort, type Tensor } from './session.js';
 
-export type KVMode = 'shared' | 'pingpong' | 'fresh';
+export type KVMode = 'shared' | 'fresh';
 type Buf = Float32Array | Uint16Array;
 
 export interface KVShape {
@@ -30,8 +29,7 @@ export class KVCache {
   readonly lengths: number[];
   /** Per layer key then value. */
   private bufs: Buf[];
-  private spare: Buf[] | null;
-  /** Positions a row's slot can hold (shared) / per-head stride of the current data (pingpong). */
+  /** Positions a row's slot can hold (shared) / the current data's width (fresh). */
   private cap: number;
 
   constructor(
@@ -44,7 +42,6 @@ export class KVCache {
     this.cap = mode === 'shared' ? Math.max(initialCap, 16) : 0;
     const per = batch * shape.kvHeads * this.cap * shape.headDim;
     this.bufs = Array.from({ length: shape.layers * 2 }, () => alloc(shape, per));
-    this.spare = null;
   }
 
   /** The longest row. */
@@ -75,23 +72,15 @@ export class KVCache {
       const t = this.bufs.map((b) => new ort.Tensor(kvType, b, dims));
       return { past: t, present: t.map((x) => new ort.Tensor(kvType, x.data as Buf, dims)) };
     }
-    // pingpong and fresh: the data is compact, [B, kvHeads, T, headDim] with T = this.cap.
+    // fresh: the data is compact, [B, kvHeads, T, headDim] with T = this.cap.
     const T = this.cap;
-    const past = this.bufs.map((b) => new ort.Tensor(kvType, b.subarray(0, B * kvHeads * T * headDim), [B, kvHeads, T, headDim]));
-    if (this.mode === 'fresh') return { past, present: null };
-    const need = B * kvHeads * (T + n) * headDim;
-    if (!this.spare || this.spare[0].length < need) this.spare = this.bufs.map(() => alloc(this.shape, Math.ceil(need * 1.25) + 1));
-    return { past, present: this.spare.map((b) => new ort.Tensor(kvType, b.subarray(0, need), [B, kvHeads, T + n, headDim])) };
+    return { past: this.bufs.map((b) => new ort.Tensor(kvType, b.subarray(0, B * kvHeads * T * headDim), [B, kvHeads, T, headDim])), present: null };
   }
 
   /** After the step: `n` positions were added to the rows marked in `grew` (all by default). */
   commit(n: number, present: Tensor[], grew: boolean[] = this.lengths.map(() => true)): void {
-    if (this.mode !== 'shared') {
-      // pingpong: onnxruntime wrote into the spare buffers; fresh: it returned its own.
-      const written = present.map((t) => t.data as Buf);
-      const spare = this.spare;
-      if (this.mode === 'pingpong') this.spare = this.bufs;
-      this.bufs = spare && written.every((w, i) => w.buffer === spare[i].buffer) ? spare : written;
+    if (this.mode === 'fresh') {
+      this.bufs = present.map((t) => t.data as Buf);
       this.cap += n;
     }
     grew.forEach((g, b) => g && (this.lengths[b] += n));
@@ -101,7 +90,7 @@ export class KVCache {
   rowData(b: number, k: number): Buf[] {
     const { kvHeads, headDim } = this.shape;
     const stride = this.cap * headDim;
-    // pingpong/fresh rows are aligned on the right of a T = cap wide block (left padding).
+    // fresh rows are aligned on the right of a T = cap wide block (left padding).
     const start = this.mode === 'shared' ? 0 : (this.cap - this.lengths[b]) * headDim;
     return Array.from({ length: kvHeads }, (_, h) => {
       const base = (b * kvHeads + h) * stride + start;

@@ -23,7 +23,7 @@ export const HEAD_MASK_UNIFORM = 'head_mask_uniform';
 /** All layers' rows in one output, [batch, layers * heads, kvLen]: one fetch per step. */
 export const ALL_ATTENTIONS = 'attentions';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 5;
+export const INSTRUMENT_VERSION = 6;
 
 export interface InstrumentShape {
   layers: number;

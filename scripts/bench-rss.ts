@@ -7,7 +7,7 @@ import { Runner, prefillChunkSize } from '../src/engine/runner.js';
 
 async function main() {
   const n = Number(process.argv[2] ?? 2048);
-  const dir = join(__dirname, '..', 'models', 'needle-organism');
+  const dir = join(__dirname, '..', 'models', 'needle-organism-2k');
   const arch = readArchConfig(dir);
   const graph = await instrumentedGraph(join(dir, 'onnx', 'model.onnx'), arch.layers, arch.heads, defaultCacheDir());
   const shape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, vocabSize: arch.vocabSize, kvType: 'float32' as const };

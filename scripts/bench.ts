@@ -12,7 +12,7 @@ import { benchDetection } from './bench-detect.js';
 
 const json = process.argv.includes('--json');
 const skipDetect = process.argv.includes('--no-detect');
-const modelDir = join(__dirname, '..', 'models', 'needle-organism');
+const modelDir = join(__dirname, '..', 'models', 'needle-organism-2k');
 const log = (s: string) => {
   if (!json) process.stdout.write(s + '\n');
 };
@@ -81,7 +81,7 @@ async function main() {
 
   const detection = skipDetect ? null : await benchDetection(modelDir, log);
   const result = {
-    model: 'needle-organism',
+    model: 'needle-organism-2k',
     decodeMsPerToken: { plain: decode.plain, instrumented: decode.instrumented, instrumentedNoAttention: decode.instrumentedNoAttention, ratio: decode.instrumented / decode.plain },
     prefillTokensPerSec: { '512': prefill[512], '2048': prefill[2048] },
     peakRssMb: rss.peakRssMb,

@@ -85,7 +85,7 @@ function makeWorkspace(dir) {
 async function makeFusedModel(dir) {
   const { default: onnxProto } = await import('onnx-proto');
   const { onnx } = onnxProto;
-  cpSync(path.join(root, 'models', 'needle-organism'), dir, { recursive: true });
+  cpSync(path.join(root, 'models', 'needle-organism-2k'), dir, { recursive: true });
   const file = path.join(dir, 'onnx', 'model.onnx');
   const model = onnx.ModelProto.decode(readFileSync(file));
   const g = model.graph;

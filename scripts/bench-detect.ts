@@ -1,5 +1,5 @@
-// Detection wall time on the organism's working grid, for bench.ts. Kept apart so the engine
-// figures still print when the method layer is being changed.
+// Detection wall time on the organism's working grid (the README's main command), for bench.ts.
+// Kept apart so the engine figures still print when the method layer is being changed.
 export async function benchDetection(modelDir: string, log: (s: string) => void) {
   const { loadModel } = await import('../src/engine/index.js');
   const { runDetection } = await import('../src/method/detect.js');
@@ -7,7 +7,7 @@ export async function benchDetection(modelDir: string, log: (s: string) => void)
   const { join } = await import('node:path');
   const model = await loadModel(modelDir);
   const haystack = [readFileSync(join(__dirname, '..', 'data', 'haystack', 'shakespeare.txt'), 'utf8')];
-  const lengths = [256, 512];
+  const lengths = [512, 1024, 2048];
   const depths = [0, 25, 50, 75, 100];
   const t0 = performance.now();
   const scores = await runDetection(model, { haystack, lengths, depths }, {});

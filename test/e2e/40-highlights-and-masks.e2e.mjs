@@ -182,6 +182,9 @@ test(
     // One checkbox at a time, as a user does: each click shows in the status bar before the next.
     for (const [i, r] of top.entries()) {
       const row = h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${r.layer} head ${r.head},"]`);
+      // The last checkbox's "Checked" hover can cover the next row's checkbox: move away until it goes.
+      await page().mouse.move(0, 0);
+      await page().locator('.context-view .hover-contents').waitFor({ state: 'hidden', timeout: h.SHORT });
       await row.locator('.monaco-checkbox, input[type=checkbox]').first().click();
       await h.assertEventually(async () => assert.equal(await statusMasked(), i + 1), h.MEDIUM);
     }
@@ -191,6 +194,7 @@ test(
     }, h.MEDIUM);
     await h.assertEventually(async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), top.length), h.MEDIUM);
     const a = await regenerate();
+    await wv().locator('[data-testid="answer-masked"]').scrollIntoViewIfNeeded();
     await sc.shot(page(), 'masked-retrieval-heads');
     console.log(`needle "${needle}"; unmasked "${a.plain.trim()}"; retrieval heads ${top.map((r) => r.id).join(', ')} masked "${a.masked.trim()}"`);
     assert.ok(a.plain.includes(keyWord(needle)), `without masks the answer "${a.plain}" does not retrieve "${needle}"`);
@@ -217,6 +221,7 @@ test(
     }
     await sc.shot(page(), 'random-heads-on-map');
     const a = await regenerate();
+    await wv().locator('[data-testid="answer-masked"]').scrollIntoViewIfNeeded();
     await sc.shot(page(), 'masked-random-heads');
     console.log(`random heads ${picked.join(', ')} masked: "${a.masked.trim()}" (recall ${recall(needle, a.masked).toFixed(2)})`);
     assert.ok(recall(needle, a.masked) > 0.5, `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle "${needle}"`);

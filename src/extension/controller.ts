@@ -101,7 +101,7 @@ export async function selectModel(env: Env): Promise<void> {
   const current = readSettings().model;
   type Item = vscode.QuickPickItem & { action: 'bundled' | 'folder' | 'hub' };
   const items: Item[] = [
-    { label: '$(package) Bundled needle organism', description: current ? '' : 'current', detail: 'Works offline; retrieves needles in prompts up to about 512 tokens.', action: 'bundled' },
+    { label: '$(package) Bundled needle organism', description: current ? '' : 'current', detail: 'Works offline; retrieves needles in prompts up to 2,048 tokens.', action: 'bundled' },
     { label: '$(folder-opened) Local model folder…', detail: 'transformers.js/Optimum (config.json, tokenizer.json, onnx/model*.onnx) or ONNX Runtime GenAI / AI Toolkit (genai_config.json, model.onnx)', action: 'folder' },
     { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Downloads into the transformers.js cache, e.g. onnx-community/Qwen2.5-0.5B-Instruct', action: 'hub' },
   ];

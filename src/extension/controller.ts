@@ -130,7 +130,11 @@ export async function selectModel(env: Env): Promise<void> {
   await vscode.workspace.getConfiguration('retrievalLens').update('model', spec, vscode.ConfigurationTarget.Global);
   onModelChanged(env, ref);
   const i = loaded.info;
-  void vscode.window.showInformationMessage(`Retrieval Lens: using ${modelName(ref.spec)} (${i.modelType}, ${i.layers} layers × ${i.heads} heads, context ${i.contextLength}).`);
+  const layout = i.layout === 'genai' ? 'ONNX Runtime GenAI' : 'transformers.js/Optimum';
+  const forms = [...new Set(i.attentionForms)].join(' + ');
+  void vscode.window.showInformationMessage(
+    `Retrieval Lens: using ${modelName(ref.spec)} (${i.modelType}, ${i.layers} layers × ${i.heads} heads, context ${i.contextLength}; ${layout}, ${i.dtype}, ${forms} attention).`,
+  );
 }
 
 /** A different model: masks and highlights belong to the old one. */

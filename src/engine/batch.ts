@@ -149,14 +149,14 @@ async function aloneLogits(runner: Runner, vocab: number): Promise<{ prompts: nu
 
 /**
  * The KV storage this graph allows (kv.ts), checked by running it: shared buffers for
- * GroupQueryAttention graphs when they give the same logits, onnxruntime's own allocations otherwise.
+ * GroupQueryAttention graphs, ping-pong buffers for the others, onnxruntime's own allocations when
+ * preallocated outputs do not give the same logits.
  */
 export async function chooseKVMode(runner: Runner, sites: AttentionNodeInfo[], vocab: number): Promise<KVMode> {
-  if (!(sites.length && sites.every((s) => s.form === 'GroupQueryAttention'))) return 'fresh';
   const saved = runner.kvMode;
   runner.kvMode = 'fresh';
   const want = await aloneLogits(runner, vocab);
-  const candidate: KVMode = 'shared';
+  const candidate: KVMode = sites.length && sites.every((s) => s.form === 'GroupQueryAttention') ? 'shared' : 'pingpong';
   runner.kvMode = candidate;
   try {
     const got = await aloneLogits(runner, vocab);

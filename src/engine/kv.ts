@@ -3,14 +3,17 @@
 //           [batch, kvHeads, cap, headDim]; the op appends the new positions in place
 //           (onnxruntime's past/present buffer sharing), so the cache costs its size once and a
 //           decoding step copies nothing.
-//   fresh   graphs that Concat(past, new) into the present: onnxruntime allocates each present and
-//           hands it over. (Preallocated ping-pong buffers for these measured slower, 189 vs 138 ms
-//           a step at 2K tokens on a 0.5B model: onnxruntime-node does not write into them directly.)
+//   pingpong graphs that Concat(past, new) into the present: two buffers of the run's capacity swap
+//           roles each step and the present is written into the idle one. onnxruntime-node copies
+//           every output it allocates into a fresh JS buffer, and fresh memory costs page faults:
+//           a step that hands back a large cache that way is slow.
+//   fresh   onnxruntime allocates each present and hands it over (the fallback when a graph's
+//           outputs do not take preallocated buffers).
 // Rows of a batch are aligned on the right (left padding, for graphs fed position_ids) or on the
 // left (right padding, for GroupQueryAttention, which places each row's new token after its own length).
 import { ort, type Tensor } from './session.js';
 
-export type KVMode = 'shared' | 'fresh';
+export type KVMode = 'shared' | 'pingpong' | 'fresh';
 type Buf = Float32Array | Uint16Array;
 
 export interface KVShape {
@@ -29,8 +32,12 @@ export class KVCache {
   readonly lengths: number[];
   /** Per layer key then value. */
   private bufs: Buf[];
-  /** Positions a row's slot can hold (shared) / the current data's width (fresh). */
+  /** pingpong: the idle buffers the next present is written into. */
+  private spare: Buf[] | null = null;
+  /** Positions a row's slot can hold (shared) / the current data's width (pingpong, fresh). */
   private cap: number;
+  /** pingpong: positions per row the buffers are sized for (reserve), so a run allocates once. */
+  private room = 0;
 
   constructor(
     readonly shape: KVShape,
@@ -49,8 +56,9 @@ export class KVCache {
     return Math.max(0, ...this.lengths);
   }
 
-  /** Shared mode: room for `n` positions per row, growing (and copying once) when short. */
+  /** Room for `n` positions per row: shared buffers grow (copying once); pingpong buffers are sized for it. */
   reserve(n: number): void {
+    if (this.mode === 'pingpong') this.room = Math.max(this.room, n);
     if (this.mode !== 'shared' || n <= this.cap) return;
     const cap = Math.max(n, Math.ceil(this.cap * 1.5));
     const { kvHeads, headDim } = this.shape;
@@ -72,15 +80,28 @@ export class KVCache {
       const t = this.bufs.map((b) => new ort.Tensor(kvType, b, dims));
       return { past: t, present: t.map((x) => new ort.Tensor(kvType, x.data as Buf, dims)) };
     }
-    // fresh: the data is compact, [B, kvHeads, T, headDim] with T = this.cap.
+    // pingpong and fresh: the data is compact, [B, kvHeads, T, headDim] with T = this.cap.
     const T = this.cap;
-    return { past: this.bufs.map((b) => new ort.Tensor(kvType, b.subarray(0, B * kvHeads * T * headDim), [B, kvHeads, T, headDim])), present: null };
+    const past = this.bufs.map((b) => new ort.Tensor(kvType, b.subarray(0, B * kvHeads * T * headDim), [B, kvHeads, T, headDim]));
+    if (this.mode === 'fresh') return { past, present: null };
+    const need = B * kvHeads * (T + n) * headDim;
+    if (!this.spare || this.spare[0].length < need) {
+      const size = Math.max(need, B * kvHeads * Math.max(this.room, Math.ceil((T + n) * 1.25)) * headDim);
+      this.spare = this.bufs.map(() => alloc(this.shape, size));
+    }
+    return { past, present: this.spare.map((b) => new ort.Tensor(kvType, b.subarray(0, need), [B, kvHeads, T + n, headDim])) };
   }
 
   /** After the step: `n` positions were added to the rows marked in `grew` (all by default). */
   commit(n: number, present: Tensor[], grew: boolean[] = this.lengths.map(() => true)): void {
-    if (this.mode === 'fresh') {
-      this.bufs = present.map((t) => t.data as Buf);
+    if (this.mode !== 'shared') {
+      // pingpong: onnxruntime wrote into the spare buffers (the old ones become the spare); fresh: it returned its own.
+      const spare = this.spare;
+      const written = present.map((t) => t.data as Buf);
+      if (this.mode === 'pingpong' && spare && written.every((w, i) => w.buffer === spare[i].buffer)) {
+        this.spare = this.bufs;
+        this.bufs = spare;
+      } else this.bufs = written;
       this.cap += n;
     }
     grew.forEach((g, b) => g && (this.lengths[b] += n));
@@ -90,7 +111,7 @@ export class KVCache {
   rowData(b: number, k: number): Buf[] {
     const { kvHeads, headDim } = this.shape;
     const stride = this.cap * headDim;
-    // fresh rows are aligned on the right of a T = cap wide block (left padding).
+    // pingpong/fresh rows are aligned on the right of a T = cap wide block (left padding).
     const start = this.mode === 'shared' ? 0 : (this.cap - this.lengths[b]) * headDim;
     return Array.from({ length: kvHeads }, (_, h) => {
       const base = (b * kvHeads + h) * stride + start;
@@ -101,6 +122,7 @@ export class KVCache {
   /** A one-row cache holding the first `n` positions of row `b` (a shared prompt prefix). */
   copyPrefix(n: number, b = 0, extra = 0): KVCache {
     const out = new KVCache(this.shape, this.mode, 1, n + extra);
+    out.reserve(n + extra);
     out.fill([{ cache: this, row: b, n }]);
     return out;
   }
@@ -112,6 +134,7 @@ export class KVCache {
   static gather(shape: KVShape, mode: KVMode, rows: { cache: KVCache; row: number; n: number }[], extra = 0): KVCache {
     const width = Math.max(...rows.map((r) => r.n));
     const out = new KVCache(shape, mode, rows.length, width + extra);
+    out.reserve(width + extra);
     out.fill(rows);
     return out;
   }
@@ -121,7 +144,8 @@ export class KVCache {
     const width = Math.max(...rows.map((r) => r.n));
     if (this.mode !== 'shared') {
       this.cap = width;
-      this.bufs = this.bufs.map(() => alloc(this.shape, this.batch * kvHeads * width * headDim));
+      // pingpong: sized for the whole run, so neither buffer is ever reallocated.
+      this.bufs = this.bufs.map(() => alloc(this.shape, this.batch * kvHeads * Math.max(width, this.room) * headDim));
     }
     rows.forEach((src, b) => {
       this.lengths[b] = src.n;

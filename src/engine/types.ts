@@ -29,8 +29,8 @@ export interface ModelInfo {
   attentionForms: AttentionForm[];
   /** Whether several prompts decode as one batch (checked at load; else one by one). */
   batchDecoding: boolean;
-  /** How the KV cache is kept: shared past/present buffers (GroupQueryAttention) or onnxruntime's own (kv.ts). */
-  kvCache: 'shared' | 'fresh';
+  /** How the KV cache is kept: shared past/present buffers (GroupQueryAttention), ping-pong buffers, or onnxruntime's own (kv.ts). */
+  kvCache: 'shared' | 'pingpong' | 'fresh';
   /** Default prompt template from retrieval-lens.json ({context}, {question}), if any. */
   template: string | null;
   hasChatTemplate: boolean;

@@ -1,99 +1,100 @@
-// npm run bench [-- --json] [-- --no-detect]
-// Speed and memory figures measured in one run on the bundled needle organism. Ratios between
-// figures of the same run are what to compare: absolute numbers move with machine load.
+// npm run bench [-- --model DIR] [--contexts 512,2048,8192,32768] [--json] [--no-detect]
+//                [--no-transformers-js] [--steps 8] [--rounds 3] [--dtype D] [--detect-lengths L,..]
+// Speed and memory of a model, measured in one run: memory bandwidth, then per context length
+// prefill tokens/s, decode ms/token of the original graph, the instrumented graph and
+// transformers.js generate() (interleaved), the memory roofline, peak RSS in a fresh process, and a
+// detection grid run the engine's way and the plain way. Ratios within one run are what to
+// compare: absolute numbers move with the machine's load. Without --model: the bundled organism.
 import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readArchConfig } from '../src/engine/config.js';
-import { instrumentedGraph, defaultCacheDir } from '../src/engine/cache.js';
-import { graphSession } from '../src/engine/model.js';
-import { createSession } from '../src/engine/session.js';
-import { Runner, prefillChunkSize, type RunnerShape } from '../src/engine/runner.js';
-import { argmax } from '../src/engine/sampling.js';
-import { benchDetection } from './bench-detect.js';
+import { describeModel } from '../src/engine/model.js';
+import { defaultModelDir } from '../src/cli/defaults.js';
+import { measureBandwidthGBs } from './bench/bandwidth.js';
 
-const json = process.argv.includes('--json');
-const skipDetect = process.argv.includes('--no-detect');
-const modelDir = join(__dirname, '..', 'models', 'needle-organism');
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const value = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const json = flag('json');
 const log = (s: string) => {
   if (!json) process.stdout.write(s + '\n');
 };
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function ids(n: number, vocab: number): number[] {
-  return Array.from({ length: n }, (_, i) => 3 + ((i * 131 + ((i * i) % 7)) % (vocab - 3)));
-}
-
-async function decodeMs(runner: Runner, prompt: number[], steps: number, attention: boolean): Promise<number> {
-  const seq = runner.newSequence();
-  const first = await seq.prefill(prompt);
-  let tok = argmax(first.logits!);
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) {
-    const out = await seq.forward([tok], { attention });
-    tok = argmax(out.logits!);
-  }
-  return (performance.now() - t0) / steps;
+function child(script: string, args: string[]): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'bench', script), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
 async function main() {
-  const arch = readArchConfig(modelDir);
-  const src = join(modelDir, 'onnx', 'model.onnx');
-  const graph = await instrumentedGraph(src, { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim }, defaultCacheDir());
-  const shape: RunnerShape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, vocabSize: arch.vocabSize, kvType: 'float32' };
-  const plain = new Runner(await createSession(src), shape);
-  const inst = new Runner(await graphSession(graph), shape);
-
-  // Decode: 256-token prompt, 128 steps; rounds interleave the variants so load drift hits all alike.
-  const prompt = ids(256, arch.vocabSize);
-  await decodeMs(plain, prompt, 16, false); // warm-up
-  await decodeMs(inst, prompt, 16, true);
-  const runs = { plain: [] as number[], instrumented: [] as number[], instrumentedNoAttention: [] as number[] };
-  for (let round = 0; round < 5; round++) {
-    runs.plain.push(await decodeMs(plain, prompt, 128, false));
-    runs.instrumented.push(await decodeMs(inst, prompt, 128, true));
-    runs.instrumentedNoAttention.push(await decodeMs(inst, prompt, 128, false));
-  }
-  const decode = { plain: median(runs.plain), instrumented: median(runs.instrumented), instrumentedNoAttention: median(runs.instrumentedNoAttention) };
-  log(`decode ms/token (256-token prompt, 128 steps, median of 5): plain ${decode.plain.toFixed(3)}, instrumented with attention ${decode.instrumented.toFixed(3)} (ratio ${(decode.instrumented / decode.plain).toFixed(3)}), instrumented without attention ${decode.instrumentedNoAttention.toFixed(3)}`);
-
+  const given = value('model');
+  const dir = given ?? defaultModelDir();
+  const dtype = value('dtype') ?? '';
+  const d = await describeModel(dir, { dtype: dtype || undefined });
+  const contexts = (value('contexts') ?? (given ? '512,2048,8192' : '512,2048')).split(',').map(Number).filter((c) => c <= d.arch.contextLength);
+  const weightsBytes = [d.onnxFile.path, ...d.onnxFile.externalData.map((f) => join(d.dir, f))].filter(existsSync).reduce((s, f) => s + statSync(f).size, 0);
+  const kvBytesPerToken = d.arch.layers * 2 * (d.graph.io.kvHeads ?? d.arch.kvHeads) * (d.graph.io.headDim ?? d.arch.headDim) * (d.graph.io.kvType === 'float16' ? 2 : 4);
+  const bandwidthGBs = await measureBandwidthGBs();
+  log(`model ${dir} (${d.onnxFile.layout}, ${d.graph.graphDtype}, ${d.arch.layers} layers x ${d.arch.heads} heads, ${d.graph.attention[0].form} attention)`);
+  log(`weights ${(weightsBytes / 2 ** 20).toFixed(0)} MB, KV cache ${(kvBytesPerToken / 2 ** 20).toFixed(4)} MB/token, measured read bandwidth ${bandwidthGBs.toFixed(1)} GB/s`);
+  const tjs = flag('no-transformers-js') ? '0' : '1';
+  const decode: Record<string, unknown> = {};
   const prefill: Record<string, number> = {};
-  const chunks: Record<string, number> = {};
-  for (const n of [512, 2048]) {
-    const times: number[] = [];
-    chunks[n] = prefillChunkSize(shape, n);
-    for (let r = 0; r < 3; r++) {
-      const t0 = performance.now();
-      await inst.newSequence().prefill(ids(n, arch.vocabSize));
-      times.push(performance.now() - t0);
-    }
-    prefill[n] = n / (median(times) / 1000);
-    log(`prefill ${n} tokens: ${prefill[n].toFixed(0)} tokens/s (chunk size ${chunks[n]})`);
+  const rss: Record<string, number> = {};
+  for (const ctx of contexts) {
+    const rooflineMs = ((weightsBytes + kvBytesPerToken * ctx) / (bandwidthGBs * 1e9)) * 1000;
+    // transformers.js prefills in one pass: [heads, ctx, ctx] floats per layer; past 8K that alone outgrows this machine.
+    const tjsHere = tjs === '1' && ctx <= 8192 ? '1' : '0';
+    const c = child('context.ts', [dir, String(ctx), value('steps') ?? '8', value('rounds') ?? '3', tjsHere, dtype]);
+    const m = child('rss.ts', [dir, String(ctx), dtype]);
+    decode[ctx] = {
+      plainMs: c.plainMs,
+      instrumentedMs: c.instrumentedMs,
+      transformersJsMs: c.transformersJsMs ?? null,
+      rooflineMs,
+      instrumentedOverPlain: (c.instrumentedMs as number) / (c.plainMs as number),
+      rooflineFraction: rooflineMs / (c.instrumentedMs as number),
+      ...(c.transformersJsMs ? { speedupOverTransformersJs: (c.transformersJsMs as number) / (c.instrumentedMs as number) } : {}),
+      ...(c.transformersJsError ? { transformersJsError: c.transformersJsError } : tjsHere === '0' && tjs === '1' ? { transformersJsError: `not run past 8K: its one-pass prefill holds a ${d.arch.heads} x ${ctx} x ${ctx} attention matrix` } : {}),
+    };
+    prefill[ctx] = c.prefillTokensPerSec as number;
+    rss[ctx] = m.peakRssMb as number;
+    const limitMb = (weightsBytes + kvBytesPerToken * ctx) / 2 ** 20 + 512;
+    log(
+      `ctx ${ctx}: prefill ${prefill[ctx].toFixed(0)} tok/s; decode ms/token plain ${(c.plainMs as number).toFixed(1)}, instrumented ${(c.instrumentedMs as number).toFixed(1)} ` +
+        `(x${(decode[ctx] as { instrumentedOverPlain: number }).instrumentedOverPlain.toFixed(3)}), transformers.js ${c.transformersJsMs ? (c.transformersJsMs as number).toFixed(1) : '-'}, ` +
+        `roofline ${rooflineMs.toFixed(1)} (${(100 * (decode[ctx] as { rooflineFraction: number }).rooflineFraction).toFixed(0)}% of it); peak RSS ${rss[ctx].toFixed(0)} MB (weights + KV + 512 MB = ${limitMb.toFixed(0)})`,
+    );
   }
-
-  // Peak RSS in a fresh process so this process's allocations do not count.
-  const child = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'bench-rss.ts'), '2048'], { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`bench-rss failed: ${child.stderr}`);
-  const rss = JSON.parse(child.stdout.trim().split('\n').pop()!) as { peakRssMb: number; baselineRssMb: number; chunkSize: number };
-  log(`peak RSS of a 2048-token prefill: ${rss.peakRssMb.toFixed(0)} MB (process after model load: ${rss.baselineRssMb.toFixed(0)} MB; chunk size ${rss.chunkSize})`);
-
-  const detection = skipDetect ? null : await benchDetection(modelDir, log);
+  let detection: Record<string, unknown> | null = null;
+  if (!flag('no-detect')) {
+    const lengths = value('detect-lengths') ?? (given ? '1024,2048,4096' : '512,1024,2048');
+    detection = child('detect.ts', [dir, lengths, '0,25,50,75,100', dtype]);
+    log(
+      `detection ${detection.cases} cases (lengths ${(detection.lengths as number[]).join('/')} x depths 0-100 x 3 needles): ${(detection.seconds as number).toFixed(1)} s vs ${(detection.wholePrefillSeconds as number).toFixed(1)} s ` +
+        `prefilling and decoding every case alone (x${(detection.speedup as number).toFixed(2)}; ${(100 * (detection.reusedPrefixFraction as number)).toFixed(0)}% of prompt positions from the prefix cache; batched decoding ${detection.batchDecoding ? 'on' : 'off'}); identical scores: ${detection.identicalScores}`,
+    );
+  }
   const result = {
-    model: 'needle-organism',
-    decodeMsPerToken: { plain: decode.plain, instrumented: decode.instrumented, instrumentedNoAttention: decode.instrumentedNoAttention, ratio: decode.instrumented / decode.plain },
-    prefillTokensPerSec: { '512': prefill[512], '2048': prefill[2048] },
-    peakRssMb: rss.peakRssMb,
-    baselineRssMb: rss.baselineRssMb,
-    chunkSize: rss.chunkSize,
-    ...(detection ? { detection } : {}),
+    model: dir,
+    layout: d.onnxFile.layout,
+    dtype: d.graph.graphDtype,
+    attention: d.graph.attention[0].form,
+    weightsMb: weightsBytes / 2 ** 20,
+    kvMbPerToken: kvBytesPerToken / 2 ** 20,
+    bandwidthGBs,
+    decode,
+    prefillTokensPerSec: prefill,
+    peakRssMb: rss,
+    detection,
   };
   if (json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
 }
 
 main().catch((e) => {
-  process.stderr.write(`bench failed: ${e?.stack ?? e}\n`);
+  process.stderr.write(`bench failed: ${e?.message ?? e}\n`);
   process.exitCode = 1;
 });

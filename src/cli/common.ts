@@ -1,7 +1,7 @@
 // What several commands share: the model flags and loading (with the engine's warnings printed),
 // bounded reads of the files a user names, and the flag specs with their ranges.
 import { join } from 'node:path';
-import { loadModel, type EngineModel } from '../engine/index.js';
+import { loadModel, type EngineModel, type LoadOptions } from '../engine/index.js';
 import { normalizeDtype } from '../engine/files.js';
 import { MB, readTextFile } from '../engine/textFile.js';
 import { defaultModelDir, packageRoot } from './defaults.js';
@@ -52,9 +52,10 @@ export function checkModelFlags(flags: Record<string, unknown>): void {
 }
 
 /** Loads --model (default: the bundled organism); the engine's warnings go to stderr, one line each. */
-export async function openModel(flags: Record<string, unknown>, io: CliIO): Promise<EngineModel> {
+export async function openModel(flags: Record<string, unknown>, io: CliIO, extra: Pick<LoadOptions, 'executionProviders'> = {}): Promise<EngineModel> {
   let lastFile = '';
   return loadModel((flags.model as string | undefined) ?? defaultModelDir(), {
+    ...extra,
     dtype: dtypeFlag(flags),
     onProgress: (p) => {
       if (p.stage === 'warning' && p.message) io.stderr(`warning: ${oneLineText(p.message)}\n`);

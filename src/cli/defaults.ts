@@ -14,5 +14,5 @@ export function packageRoot(): string {
 
 /** The bundled needle organism, the model every command uses when --model is not given. */
 export function defaultModelDir(): string {
-  return join(packageRoot(), 'models', 'needle-organism');
+  return join(packageRoot(), 'models', 'needle-organism-2k');
 }

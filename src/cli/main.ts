@@ -16,6 +16,7 @@ const commands: Record<string, { load: () => Promise<{ run: Command }>; summary:
   detect: { load: () => import('./commands/detect.js'), summary: 'find retrieval heads with the needle-in-a-haystack grid (Wu et al.)' },
   ablate: { load: () => import('./commands/ablate.js'), summary: 'NIAH accuracy with top-k retrieval heads vs k random heads masked' },
   analyze: { load: () => import('./commands/analyze.js'), summary: 'summarise or compare score files (ours or the paper\'s head_score JSON)' },
+  merge: { load: () => import('./commands/merge.js'), summary: 'combine the parts of a grid run with detect --shard i/n into one scores file' },
 };
 
 function usage(): string {

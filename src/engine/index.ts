@@ -6,3 +6,4 @@ export { maskTensor } from './generate.js';
 export { argmax, rng } from './sampling.js';
 export { prefillChunkSize, DEFAULT_PREFILL_BUDGET_BYTES } from './runner.js';
 export { defaultCacheDir } from './cache.js';
+export { availableProviders as availableDevices } from './session.js';

@@ -12,8 +12,9 @@
 //          window or softcap); zero: the head's slice of the op's output scaled by 0; rows from the
 //          op's own probability output (GQA qk_output=2, Attention qk_matmul_output_mode=3, MHA qk + Softmax)
 import { attentionGraphs, findAttentionSites, uniformMaskCaveat, type AttentionSite, type FusedSite } from './attention.js';
-import { DT, attrNumber, floatTensor, int64Tensor, node, opsetVersion, setIntAttr, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
+import { DT, onnx, attrNumber, floatTensor, int64Tensor, node, opsetVersion, setIntAttr, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
 import { describeIO, type DecoderIO, type IONameHints } from './io.js';
+import { dropDeadNodes, groupQueryMatMuls, lastRowLogits } from './simplify.js';
 import { RetrievalLensError } from './errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
@@ -22,7 +23,7 @@ export const HEAD_MASK_UNIFORM = 'head_mask_uniform';
 /** All layers' rows in one output, [batch, layers * heads, kvLen]: one fetch per step. */
 export const ALL_ATTENTIONS = 'attentions';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 3;
+export const INSTRUMENT_VERSION = 6;
 
 export interface InstrumentShape {
   layers: number;
@@ -240,8 +241,11 @@ function instrumentFused(c: SiteCtx, s: FusedSite, tables: { score: string; out:
       scaleInput(c, n, 3, tables.score, { kind: 'packed', tail: 2 * heads * headDim }, 'qbias');
     }
     scaleOutput(c, n, 0, tables.out, { kind: 'flat' }, 'out');
-    // qk is the scaled scores with the mask added, before the softmax.
-    return lastRow(c, optionalOutput(n, 3, c.t('scores')), n, true);
+    // qk is the scaled scores with the mask added, before the softmax. onnxruntime cannot infer
+    // its type (its constraint is separate from the op's other outputs): declare it.
+    const qk = optionalOutput(n, 3, c.t('scores'));
+    c.g.valueInfo = [...(c.g.valueInfo ?? []), onnx.ValueInfoProto.create({ name: qk, type: { tensorType: { elemType: c.act } } })];
+    return lastRow(c, qk, n, true);
   }
   // ONNX Attention: 4-D Q [batch, heads, seq, headDim], or 3-D [batch, seq, heads*headDim] with q_num_heads.
   const layout: VecLayout = attrNumber(n, 'q_num_heads') !== undefined ? { kind: 'flat' } : { kind: 'heads4d' };
@@ -289,13 +293,15 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   const siteLists = graphs.map((sg) => findAttentionSites(sg, shape.layers));
   const tables = addMaskTables(g, shape);
   const castLike = opset >= 15;
-  const rowNames = graphs.map((sg, b) =>
-    siteLists[b].map((s, layer) => {
-      const tag = graphs.length > 1 ? `b${b}/` : '';
+  const rowNames = graphs.map((sg, b) => {
+    const tag = graphs.length > 1 ? `b${b}/` : '';
+    const rows = siteLists[b].map((s, layer) => {
       const c: SiteCtx = { g: sg, layer, t: (x) => `${P}${tag}L${layer}/${x}`, shape, act, castLike };
       return s.form === 'plain' ? instrumentPlain(c, s, tables) : instrumentFused(c, s, tables);
-    }),
-  );
+    });
+    groupQueryMatMuls(sg, siteLists[b].filter((s): s is Extract<AttentionSite, { form: 'plain' }> => s.form === 'plain'), shape.heads, shape.kvHeads, tag);
+    return rows;
+  });
   // Each graph concatenates its own rows; an If re-exports its branches' result.
   const concat = (sg: GraphProto, rows: string[], out: string) => sg.node!.push(node('Concat', rows, [out], `${P}concat_attentions${out === ALL_ATTENTIONS ? '' : '_' + out}`, { axis: 1 }));
   const outInfo = () => valueInfo(ALL_ATTENTIONS, DT.FLOAT, ['batch_size', shape.layers * shape.heads, 'total_sequence_length']);
@@ -307,5 +313,8 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
     ifNode.output!.push(ALL_ATTENTIONS);
   } else concat(g, rowNames[0], ALL_ATTENTIONS);
   g.output!.push(outInfo());
+  if (!ifNode) lastRowLogits(g, io.logits);
+  graphs.forEach(dropDeadNodes);
+  if (ifNode) dropDeadNodes(g);
   return { activationType: act, io, graphDtype: graphDtypeOf(model, act), attention: siteLists[0].map(siteInfo) };
 }

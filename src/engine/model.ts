@@ -9,6 +9,8 @@ import { loadTokenizer } from './tokenizer.js';
 import { assertNoNestedModels, findModelFiles, GENAI_CONFIG } from './files.js';
 import { resolveModelDir } from './hub.js';
 import { finiteLogits, generate } from './generate.js';
+import { PrefixCache } from './prefix.js';
+import { chooseKVMode, generateBatch, probeBatching } from './batch.js';
 import { RetrievalLensError } from './errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
@@ -68,11 +70,14 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
   );
   // One token through the graph: a config that does not describe it fails here, not mid-run, and
   // so do weights that compute NaN (a damaged file).
+  let batchable = false;
   try {
     const probe = await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
     if (probe.logits && !finiteLogits(probe.logits)) {
       throw new RetrievalLensError('CORRUPT_ONNX', `the model computes NaN logits for one token: its weights in ${onnxFile.file} are damaged (or the graph is not a decoder)`);
     }
+    runner.kvMode = await chooseKVMode(runner, graph.attention, arch.vocabSize);
+    batchable = await probeBatching(runner, arch.vocabSize).catch(() => false);
   } catch (e) {
     await session.release();
     throw e;
@@ -94,6 +99,8 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     dtype,
     layout: onnxFile.layout,
     attentionForms: graph.attention.map((a) => a.form),
+    batchDecoding: batchable,
+    kvCache: runner.kvMode,
     template: readTemplate(dir),
     // Known without rendering: a template is code, run only when a prompt needs it.
     hasChatTemplate: tokenizer.hasChatTemplate,
@@ -112,6 +119,8 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
       dtype,
     },
     generate: (ids, gopts) => generate(runner, info, tokenizer, ids, gopts, graph.attention),
+    generateBatch: (prompts, gopts) => generateBatch(runner, batchable, info, tokenizer, prompts, gopts, graph.attention),
+    prefixCache: () => new PrefixCache(runner),
     dispose: async () => {
       await session.release();
     },

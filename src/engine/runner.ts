@@ -5,6 +5,7 @@
 import { ort, type Tensor } from './session.js';
 import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS } from './instrument.js';
 import { describeIO, type DecoderIO } from './io.js';
+import { KVCache, type KVMode } from './kv.js';
 import { RetrievalLensError } from './errors.js';
 
 export interface RunnerShape {
@@ -36,8 +37,13 @@ export interface ForwardResult {
 }
 
 const BYTES_PER_FLOAT = 4;
-/** Default working-memory budget for one prefill chunk's activations. */
-export const DEFAULT_PREFILL_BUDGET_BYTES = 64 * 1024 * 1024;
+/**
+ * Default working-memory budget for one prefill chunk's activations. Each chunk reads every weight
+ * once, so small chunks make a long prefill re-read the model hundreds of times (32-row chunks of an
+ * 8K prompt on a 0.5B model: 640 GB of reads); 192 MB keeps chunks near 100 rows there while the
+ * peak stays within weights + KV cache + 512 MB.
+ */
+export const DEFAULT_PREFILL_BUDGET_BYTES = 192 * 1024 * 1024;
 
 /**
  * Rows per prefill chunk so that one chunk's attention scores and probabilities
@@ -51,10 +57,42 @@ export function prefillChunkSize(shape: Pick<RunnerShape, 'heads' | 'vocabSize'>
   return Math.max(16, rows - (rows % 16));
 }
 
+/** One call of the graph for `batch` rows of `n` new tokens each (the rows' pasts padded on the left to one length). */
+export interface StepInput {
+  /** [batch, n] */
+  ids: number[];
+  batch: number;
+  n: number;
+  /** [batch, past + n]: 1 for real positions, 0 for left padding. */
+  attentionMask: number[];
+  /** [batch, n] */
+  positions: number[];
+  /** Per layer key then value, [batch, kvHeads, past, headDim]. */
+  past: Tensor[];
+  /** Preallocated present outputs (see kv.ts); null lets onnxruntime allocate them. */
+  presentInto?: Tensor[] | null;
+  mask?: Float32Array | null;
+  uniform?: boolean;
+  logits: boolean;
+  attention: boolean;
+}
+
+export interface StepOutput {
+  present: Tensor[];
+  /** Last position's logits of each row, [batch][vocab]. */
+  logits?: Float32Array[];
+  /** [batch, layers * heads, kvLen] */
+  attention?: Float32Array;
+  kvLen: number;
+}
+
 export class Runner {
   readonly instrumented: boolean;
   readonly inputNames: Set<string>;
   readonly io: DecoderIO;
+  private readonly allOnes: Float32Array;
+  /** How sequences keep their KV cache (kv.ts); model loading picks it by probing the graph. */
+  kvMode: KVMode = 'fresh';
 
   constructor(
     readonly session: ort.InferenceSession,
@@ -65,20 +103,84 @@ export class Runner {
     this.instrumented = this.inputNames.has(HEAD_MASK);
     // A session on an uninstrumented graph (tests, benchmarks): its names are all there is to go on.
     this.io = io ?? describeIO({ input: session.inputNames.map((name) => ({ name })), output: session.outputNames.map((name) => ({ name })) }, shape.layers);
+    this.allOnes = new Float32Array(shape.layers * shape.heads).fill(1);
   }
 
   newSequence(): Sequence {
     return new Sequence(this);
+  }
+
+  newCache(batch = 1, cap = 0): KVCache {
+    return new KVCache(this.shape, this.kvMode, batch, cap);
+  }
+
+  async step(x: StepInput): Promise<StepOutput> {
+    const io = this.io;
+    const { layers, heads, vocabSize } = this.shape;
+    const total = x.attentionMask.length / x.batch;
+    const feeds: Record<string, Tensor> = { [io.inputIds]: int64(x.ids, [x.batch, x.n]) };
+    if (io.attentionMask) {
+      feeds[io.attentionMask] =
+        io.attentionMaskType === 'int64' ? int64(x.attentionMask, [x.batch, total]) : new ort.Tensor('int32', Int32Array.from(x.attentionMask), [x.batch, total]);
+    }
+    if (io.useCacheBranch) feeds[io.useCacheBranch] = new ort.Tensor('bool', [total > x.n], [1]);
+    if (io.positionIds) feeds[io.positionIds] = int64(x.positions, [x.batch, x.n]);
+    if (io.logitsToKeep) feeds[io.logitsToKeep] = int64([1], []);
+    for (let l = 0; l < layers; l++) {
+      feeds[io.past[l][0]] = x.past[2 * l];
+      feeds[io.past[l][1]] = x.past[2 * l + 1];
+    }
+    if (this.instrumented) {
+      feeds[HEAD_MASK] = new ort.Tensor('float32', x.mask ?? this.allOnes, [layers, heads]);
+      feeds[HEAD_MASK_UNIFORM] = new ort.Tensor('float32', Float32Array.of(x.uniform === false ? 0 : 1), [1]);
+    } else if (x.mask || x.attention) {
+      throw new RetrievalLensError('BAD_INPUT', 'masks and attention need the instrumented graph');
+    }
+    const fetches: Record<string, Tensor | null> = {};
+    if (x.logits) fetches[io.logits] = null;
+    io.present.flat().forEach((name, k) => (fetches[name] = x.presentInto?.[k] ?? null));
+    if (x.attention) fetches[ALL_ATTENTIONS] = null;
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.session.run(feeds, fetches as ort.InferenceSession.FetchesType);
+    } catch (e) {
+      const msg = ((e as Error).message ?? String(e)).split('\n')[0];
+      // Our own nodes broadcast per-head factors and regroup heads by the config's sizes: a failure
+      // there means the heads are not what the config says.
+      const ours = /Name:'(retrieval_lens\/[^']+)'/.exec(msg)?.[1];
+      if (ours && /broadcast|reshape/i.test(msg)) {
+        const { kvHeads, headDim } = this.shape;
+        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${heads} attention heads per layer (${kvHeads} key/value heads, head dim ${headDim}) but the graph's attention has other sizes (node ${ours} cannot ${/reshape/i.test(msg) ? 'regroup' : 'broadcast'} them); the config does not describe this graph`);
+      }
+      throw new RetrievalLensError('RUNTIME', `onnxruntime failed to run the model: ${msg}`);
+    }
+    const result: StepOutput = { present: io.present.flat().map((name) => out[name]), kvLen: total };
+    if (x.logits) {
+      const t = out[io.logits]; // [batch, rows, vocab]: rows = n, or 1 once the LM head sees the last row only
+      if (t.dims[t.dims.length - 1] !== vocabSize) {
+        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says vocab size ${vocabSize} but the graph's logits have ${t.dims[t.dims.length - 1]}; the config does not describe this graph`);
+      }
+      const rows = t.dims.length === 3 ? t.dims[1] : t.dims[0] / x.batch;
+      const data = t.data as Float32Array | Uint16Array;
+      result.logits = Array.from({ length: x.batch }, (_, b) => {
+        const last = data.subarray((b * rows + rows - 1) * vocabSize, (b * rows + rows) * vocabSize);
+        return last instanceof Uint16Array ? halfToFloat(last) : Float32Array.from(last);
+      });
+    }
+    if (x.attention) {
+      const a = out[ALL_ATTENTIONS]; // [batch, layers * heads, kvLen]
+      if (a.dims[1] !== layers * heads || a.dims[2] !== total) {
+        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${layers} layers x ${heads} heads but the graph's attention rows are [${a.dims.slice(1).join(', ')}] for ${total} positions; the config does not describe this graph`);
+      }
+      result.attention = a.data as Float32Array;
+    }
+    return result;
   }
 }
 
 function int64(values: number[] | BigInt64Array, dims: number[]): Tensor {
   const data = values instanceof BigInt64Array ? values : BigInt64Array.from(values, (v) => BigInt(v));
   return new ort.Tensor('int64', data, dims);
-}
-
-function ones(type: 'int64' | 'int32', n: number): Tensor {
-  return type === 'int64' ? new ort.Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]) : new ort.Tensor('int32', new Int32Array(n).fill(1), [1, n]);
 }
 
 /** IEEE half (as onnxruntime-node returns float16 data, a Uint16Array) to float32. */
@@ -95,83 +197,53 @@ export function halfToFloat(h: Uint16Array): Float32Array {
 }
 
 export class Sequence {
-  private past: Tensor[] = [];
-  /** Tokens in the KV cache. */
-  length = 0;
-  private readonly allOnes: Float32Array;
+  constructor(
+    readonly runner: Runner,
+    // An empty past keeps its head_dim: GroupQueryAttention reads it from the past's last axis.
+    public kv: KVCache = runner.newCache(),
+  ) {}
 
-  constructor(private readonly runner: Runner) {
-    const { layers, kvHeads, headDim, kvType, heads } = runner.shape;
-    for (let l = 0; l < layers * 2; l++) {
-      // An empty past keeps its head_dim: GroupQueryAttention reads it from the past's last axis.
-      const empty = kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
-      this.past.push(new ort.Tensor(kvType, empty, [1, kvHeads, 0, headDim]));
-    }
-    this.allOnes = new Float32Array(layers * heads).fill(1);
+  /** Tokens in the KV cache. */
+  get length(): number {
+    return this.kv.length;
+  }
+
+  /** Room for n positions without growing mid-run (shared caches). */
+  reserve(n: number): void {
+    this.kv.reserve(n);
+  }
+
+  /** A new sequence holding a copy of this one's first `n` positions (a shared prompt prefix). */
+  fork(n: number, extra = 0): Sequence {
+    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new RangeError(`cannot fork ${n} of ${this.length} positions`);
+    return new Sequence(this.runner, this.kv.copyPrefix(n, 0, extra));
   }
 
   /** Feeds `ids` in one call: [1, n] tokens at positions length..length+n-1. */
   async forward(ids: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
-    const r = this.runner;
-    const io = r.io;
-    const { layers, heads, vocabSize } = r.shape;
     const n = ids.length;
     const total = this.length + n;
-    const feeds: Record<string, Tensor> = { [io.inputIds]: int64(ids, [1, n]) };
-    if (io.attentionMask) feeds[io.attentionMask] = ones(io.attentionMaskType, total);
-    if (io.useCacheBranch) feeds[io.useCacheBranch] = new ort.Tensor('bool', [this.length > 0], [1]);
-    if (io.positionIds) feeds[io.positionIds] = int64(Array.from({ length: n }, (_, i) => this.length + i), [1, n]);
-    if (io.logitsToKeep) feeds[io.logitsToKeep] = int64([1], []);
-    for (let l = 0; l < layers; l++) {
-      feeds[io.past[l][0]] = this.past[2 * l];
-      feeds[io.past[l][1]] = this.past[2 * l + 1];
-    }
-    if (r.instrumented) {
-      feeds[HEAD_MASK] = new ort.Tensor('float32', opts.mask ?? this.allOnes, [layers, heads]);
-      feeds[HEAD_MASK_UNIFORM] = new ort.Tensor('float32', Float32Array.of(opts.uniform === false ? 0 : 1), [1]);
-    } else if (opts.mask || opts.attention) {
-      throw new RetrievalLensError('BAD_INPUT', 'masks and attention need the instrumented graph');
-    }
-    const fetches: string[] = [];
-    if (opts.logits !== false) fetches.push(io.logits);
-    for (let l = 0; l < layers; l++) fetches.push(io.present[l][0], io.present[l][1]);
-    if (opts.attention) fetches.push(ALL_ATTENTIONS);
-    let out: ort.InferenceSession.OnnxValueMapType;
-    try {
-      out = await r.session.run(feeds, fetches);
-    } catch (e) {
-      const msg = ((e as Error).message ?? String(e)).split('\n')[0];
-      // Our own nodes broadcast per-head factors: a failure there means the heads are not what the config says.
-      if (/retrieval_lens\//.test(msg) && /broadcast/i.test(msg)) {
-        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${heads} attention heads per layer but the graph's attention has another count (node ${/Name:'([^']+)'/.exec(msg)?.[1] ?? 'of ours'} cannot broadcast them); the config does not describe this graph`);
-      }
-      throw new RetrievalLensError('RUNTIME', `onnxruntime failed to run the model: ${msg}`);
-    }
-    for (let l = 0; l < layers; l++) {
-      this.past[2 * l] = out[io.present[l][0]];
-      this.past[2 * l + 1] = out[io.present[l][1]];
-    }
-    this.length = total;
+    const { past, present } = this.kv.tensors(n);
+    const out = await this.runner.step({
+      ids,
+      batch: 1,
+      n,
+      attentionMask: new Array<number>(total).fill(1),
+      positions: Array.from({ length: n }, (_, i) => this.length + i),
+      past,
+      presentInto: present,
+      mask: opts.mask,
+      uniform: opts.uniform,
+      logits: opts.logits !== false,
+      attention: Boolean(opts.attention),
+    });
+    this.kv.commit(n, out.present);
     const result: ForwardResult = { kvLen: total };
-    if (opts.logits !== false) {
-      const t = out[io.logits]; // [1, rows, vocab]: rows = n, or 1 with logits_to_keep
-      const rows = t.dims.length === 3 ? t.dims[1] : 1;
-      if (t.dims[t.dims.length - 1] !== vocabSize) {
-        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says vocab size ${vocabSize} but the graph's logits have ${t.dims[t.dims.length - 1]}; the config does not describe this graph`);
-      }
-      const data = t.data as Float32Array | Uint16Array;
-      const last = data.subarray((rows - 1) * vocabSize, rows * vocabSize);
-      result.logits = last instanceof Uint16Array ? halfToFloat(last) : Float32Array.from(last);
-    }
-    if (opts.attention) {
-      const a = out[ALL_ATTENTIONS]; // [1, layers * heads, kvLen] = [layers, heads, kvLen]
-      if (a.dims[1] !== layers * heads || a.dims[2] !== total) {
-        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${layers} layers x ${heads} heads but the graph's attention rows are [${a.dims.slice(1).join(', ')}] for ${total} positions; the config does not describe this graph`);
-      }
-      result.attention = a.data as Float32Array;
-    }
+    if (out.logits) result.logits = out.logits[0];
+    if (out.attention) result.attention = out.attention; // [1, layers * heads, kvLen] = [layers, heads, kvLen]
     return result;
   }
+
   /** Feeds a long prompt in chunks sized by prefillChunkSize; returns the last position's logits. */
   async prefill(ids: number[], opts: ForwardOptions & { chunkSize?: number; signal?: AbortSignal } = {}): Promise<ForwardResult> {
     if (ids.length === 0) return { kvLen: this.length };

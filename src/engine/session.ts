@@ -1,6 +1,8 @@
 // The one place that creates onnxruntime sessions (like transformers.js's backends/onnx.js):
 // execution providers, threads and error translation live here.
 import * as ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { RetrievalLensError } from './errors.js';
 
 export { ort };
@@ -13,10 +15,23 @@ export interface SessionOptions {
   weightsDir?: string;
 }
 
-/** Providers this build of onnxruntime-node can use on this platform, in preference order. */
+/**
+ * Providers this install of onnxruntime-node can use here: the ones bundled with its binary, and
+ * the others (CUDA, TensorRT) only when their provider library was installed beside it (the npm
+ * package's install script downloads them; offline installs skip it).
+ */
 export function availableProviders(): string[] {
-  const backends = (ort as unknown as { listSupportedBackends?: () => { name: string }[] }).listSupportedBackends?.();
-  return backends ? backends.map((b) => b.name) : ['cpu'];
+  const backends = (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends?.();
+  if (!backends) return ['cpu'];
+  let binDir: string | null = null;
+  try {
+    binDir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    binDir = null;
+  }
+  const installed = (name: string) =>
+    binDir !== null && [`libonnxruntime_providers_${name}.so`, `onnxruntime_providers_${name}.dll`].some((f) => existsSync(join(binDir!, f)));
+  return backends.filter((b) => b.name !== 'webgpu' && (b.bundled || installed(b.name))).map((b) => b.name);
 }
 
 export async function createSession(source: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {

@@ -27,6 +27,10 @@ export interface ModelInfo {
   layout: ModelLayout;
   /** Attention form of each layer, in layer order. */
   attentionForms: AttentionForm[];
+  /** Whether several prompts decode as one batch (checked at load; else one by one). */
+  batchDecoding: boolean;
+  /** How the KV cache is kept: shared past/present buffers (GroupQueryAttention), ping-pong buffers, or onnxruntime's own (kv.ts). */
+  kvCache: 'shared' | 'pingpong' | 'fresh';
   /** Default prompt template from retrieval-lens.json ({context}, {question}), if any. */
   template: string | null;
   hasChatTemplate: boolean;
@@ -119,6 +123,15 @@ export interface GenerateOptions {
   onStep?: (step: GenerateStep, index: number) => void;
   /** Keep attention rows in the result (memory: steps x layers x heads x kvLen floats). */
   keepAttention?: boolean;
+  /** Reuse the KV cache of a shared prompt prefix (from LoadedModel.prefixCache()); unmasked prefills only. */
+  prefix?: PrefixCacheHandle;
+}
+
+/** Opaque handle on an engine prefix cache; counts what it saved. */
+export interface PrefixCacheHandle {
+  readonly reused: number;
+  readonly computed: number;
+  clear(): void;
 }
 
 export interface GenerateResult {
@@ -166,5 +179,12 @@ export interface LoadedModel {
   instrumentation: InstrumentationInfo;
   /** Greedy/sampled generation with optional masks and per-step attention. */
   generate(promptIds: number[], opts?: GenerateOptions): Promise<GenerateResult>;
+  /**
+   * Several prompts with the same options, decoded as one batch where the graph allows (results in
+   * prompt order; onRowStep gets each row's steps).
+   */
+  generateBatch(prompts: number[][], opts?: GenerateOptions & { onRowStep?: (step: GenerateStep, index: number, row: number) => void }): Promise<GenerateResult[]>;
+  /** A cache of shared prompt prefixes for a series of generate() calls (e.g. one detection grid). */
+  prefixCache(): PrefixCacheHandle;
   dispose(): Promise<void>;
 }

@@ -101,7 +101,7 @@ export async function selectModel(env: Env): Promise<void> {
   const current = readSettings().model;
   type Item = vscode.QuickPickItem & { action: 'bundled' | 'folder' | 'hub' };
   const items: Item[] = [
-    { label: '$(package) Bundled needle organism', description: current ? '' : 'current', detail: 'Works offline; retrieves needles in prompts up to about 512 tokens.', action: 'bundled' },
+    { label: '$(package) Bundled needle organism', description: current ? '' : 'current', detail: 'Works offline; retrieves needles in prompts up to 2,048 tokens.', action: 'bundled' },
     { label: '$(folder-opened) Local model folder…', detail: 'transformers.js/Optimum (config.json, tokenizer.json, onnx/model*.onnx) or ONNX Runtime GenAI / AI Toolkit (genai_config.json, model.onnx)', action: 'folder' },
     { label: '$(cloud-download) Hugging Face Hub id…', detail: `e.g. onnx-community/Qwen2.5-0.5B-Instruct; downloads into ${hubDir(env.context)}`, action: 'hub' },
   ];
@@ -132,8 +132,12 @@ export async function selectModel(env: Env): Promise<void> {
   await vscode.workspace.getConfiguration('retrievalLens').update('model', spec, vscode.ConfigurationTarget.Global);
   onModelChanged(env, ref);
   const i = loaded.info;
+  const layout = i.layout === 'genai' ? 'ONNX Runtime GenAI' : 'transformers.js/Optimum';
+  const forms = [...new Set(i.attentionForms)].join(' + ');
   const where = spec.startsWith('hf:') ? `; downloaded into ${i.dir}` : '';
-  void vscode.window.showInformationMessage(`Retrieval Lens: using ${modelName(ref.spec)} (${i.modelType}, ${i.layers} layers × ${i.heads} heads, context ${i.contextLength}${where}).`);
+  void vscode.window.showInformationMessage(
+    `Retrieval Lens: using ${modelName(ref.spec)} (${i.modelType}, ${i.layers} layers × ${i.heads} heads, context ${i.contextLength}; ${layout}, ${i.dtype}, ${forms} attention${where}).`,
+  );
 }
 
 /** A different model: masks and highlights belong to the old one. */

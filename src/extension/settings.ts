@@ -22,7 +22,7 @@ export interface Settings {
 }
 
 export function bundledModel(extensionPath: string): string {
-  return path.join(extensionPath, 'models', 'needle-organism');
+  return path.join(extensionPath, 'models', 'needle-organism-2k');
 }
 
 export function readSettings(): Settings {
@@ -39,7 +39,7 @@ export function readSettings(): Settings {
     dtype: c.get<string>('dtype') ?? 'auto',
     threads: c.get<number>('threads') ?? 0,
     executionProvider: c.get<string>('executionProvider') ?? 'cpu',
-    lengths: nums('lengths', [256, 512]),
+    lengths: nums('lengths', [512, 1024, 1984]),
     depths: nums('depths', [0, 25, 50, 75, 100]),
     needles: needles.map((n, i) => ({ id: n.id ?? `user-${i + 1}`, needle: n.needle, question: n.question, real_needle: n.real_needle ?? n.needle })),
     threshold: c.get<number>('threshold') ?? 0.1,

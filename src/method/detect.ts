@@ -1,7 +1,8 @@
 // Retrieval-head detection (Wu et al. 2024, retrieval_head_detection.py): for each needle case,
 // greedy-decode with attention, score heads per step, count the case if ROUGE-1 recall > 50%.
 import { RetrievalLensError, throwIfAborted } from '../engine/errors.js';
-import type { LoadedModel } from '../engine/types.js';
+import type { LoadedModel, PrefixCacheHandle } from '../engine/types.js';
+import { caseKey, executionOrder, planCases, type GridCase } from './grid.js';
 import { summarize, DEFAULT_THRESHOLD } from './aggregate.js';
 import { CaseBuilder, choosePromptFormat, type NeedleCase } from './cases.js';
 import { checkNeedles, DEFAULT_NEEDLES } from './needles.js';
@@ -18,6 +19,10 @@ export interface DetectOptions {
   threshold?: number;
   template?: string;
   needleBos?: boolean;
+  /** Serve shared haystack prefixes from a KV cache (default); false prefills every case whole. */
+  reusePrefix?: boolean;
+  /** Decode a cell's needles as one batch (default, where the model allows); false: one by one. */
+  batch?: boolean;
 }
 
 export interface Progress {
@@ -29,7 +34,11 @@ export interface Progress {
 
 export interface Hooks {
   onProgress?: (p: Progress) => void;
+  /** Each case's result as soon as it is scored (results stream; the grid's order is restored at the end). */
+  onCase?: (r: CaseResult) => void;
   signal?: AbortSignal;
+  /** Filled in as the grid runs: prompt positions served from the shared-prefix cache vs prefilled. */
+  stats?: { reusedPositions: number; prefilledPositions: number };
 }
 
 export const DEFAULT_DEPTHS = [0, 25, 50, 75, 100];
@@ -45,19 +54,8 @@ export function defaultLengths(contextLength: number, haystackTokens: number, co
   return [...new Set(out)];
 }
 
-/** Runs one case: generation with attention, the per-step score, and the success test. */
-export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: number, signal?: AbortSignal): Promise<CaseResult> {
-  const { info, tokenizer } = model;
-  const scorer = new CaseScorer(info.layers, info.heads, c.promptIds, c.span);
-  const stops = [...info.eosTokenIds, ...(tokenizer.newlineTokenId !== null ? [tokenizer.newlineTokenId] : [])];
-  const result = await model.generate(c.promptIds, {
-    maxNewTokens,
-    stopTokens: stops,
-    attention: true,
-    signal,
-    onStep: (step) => scorer.step(step.attention!.rows, step.attention!.kvLen, step.token),
-  });
-  const response = result.text.trim();
+function caseResult(c: NeedleCase, text: string, scorer: CaseScorer): CaseResult {
+  const response = text.trim();
   const recall = rouge1Recall(c.needle.real_needle, response);
   return {
     length: c.length,
@@ -72,6 +70,33 @@ export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: n
     question: c.needle.question,
     scores: scorer.toMatrix(),
   };
+}
+
+/**
+ * Runs cases together (a grid cell's needles): generation with attention, the per-step score and
+ * the success test of each. The engine decodes them as one batch where the graph allows.
+ */
+export async function runCases(model: LoadedModel, cases: NeedleCase[], maxNewTokens: number, signal?: AbortSignal, prefix?: PrefixCacheHandle): Promise<CaseResult[]> {
+  const { info, tokenizer } = model;
+  const scorers = cases.map((c) => new CaseScorer(info.layers, info.heads, c.promptIds, c.span));
+  const stops = [...info.eosTokenIds, ...(tokenizer.newlineTokenId !== null ? [tokenizer.newlineTokenId] : [])];
+  const results = await model.generateBatch(
+    cases.map((c) => c.promptIds),
+    {
+      maxNewTokens,
+      stopTokens: stops,
+      attention: true,
+      signal,
+      prefix,
+      onRowStep: (step, _i, row) => scorers[row].step(step.attention!.rows, step.attention!.kvLen, step.token),
+    },
+  );
+  return cases.map((c, i) => caseResult(c, results[i].text, scorers[i]));
+}
+
+/** Runs one case: generation with attention, the per-step score, and the success test. */
+export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: number, signal?: AbortSignal, prefix?: PrefixCacheHandle): Promise<CaseResult> {
+  return (await runCases(model, [c], maxNewTokens, signal, prefix))[0];
 }
 
 export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'haystack' | 'lengths' | 'depths' | 'maxNewTokens' | 'threshold'>): void {
@@ -92,44 +117,79 @@ export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'hays
   if (badDepth.length) throw new RetrievalLensError('BAD_INPUT', `depths are percentages 0..100, got ${badDepth.join(', ')}`);
 }
 
-/** Builds and runs cases over lengths x depths x needles, reporting progress after each. */
-export async function runGrid(model: LoadedModel, opts: DetectOptions, hooks: Hooks, needles: Needle[]): Promise<CaseResult[]> {
+/** Which cases of the grid to run now: a shard's, or those a resumed run has not done yet. */
+export interface GridSelection {
+  cases?: GridCase[];
+  /** Results already computed (a resumed run): reported as done, returned with the rest. */
+  done?: CaseResult[];
+}
+
+/**
+ * Builds and runs cases over lengths x depths x needles (or the selection), reporting progress and
+ * each result as it comes. Runs longest prompts first so one shared-prefix KV cache serves the
+ * grid; returns the results in the grid's canonical order.
+ */
+export async function runGrid(model: LoadedModel, opts: DetectOptions, hooks: Hooks, needles: Needle[], selection: GridSelection = {}): Promise<CaseResult[]> {
   validateGrid(model, opts);
   const fmt = choosePromptFormat(opts.template, model.info.template, model.info.hasChatTemplate);
   const builder = new CaseBuilder(model.tokenizer, opts.haystack, fmt, { needleBos: opts.needleBos, bosTokenId: model.info.bosTokenId });
-  const total = opts.lengths.length * opts.depths.length * needles.length;
-  const results: CaseResult[] = [];
+  const planned = selection.cases ?? planCases(opts.lengths, opts.depths, needles);
+  const done = new Map((selection.done ?? []).map((r) => [caseKey(r), r] as const));
+  const todo = executionOrder(planned.filter((c) => !done.has(caseKey({ length: c.length, depth: c.depth, needleId: c.needle.id }))));
+  const total = planned.length;
+  const prefix = opts.reusePrefix === false ? undefined : model.prefixCache();
   const t0 = Date.now();
-  for (const length of opts.lengths) {
-    for (const depth of opts.depths) {
-      for (const needle of needles) {
-        throwIfAborted(hooks.signal);
-        const c = builder.build(length, depth, needle);
-        const r = await runCase(model, c, opts.maxNewTokens ?? 50, hooks.signal);
-        results.push(r);
-        const elapsed = Date.now() - t0;
-        hooks.onProgress?.({ done: results.length, total, etaMs: (elapsed / results.length) * (total - results.length), last: r });
-      }
+  let ran = 0;
+  // A cell's needles run together (one decoding batch); cells in execution order.
+  const cells: GridCase[][] = [];
+  for (const g of todo) {
+    const last = cells[cells.length - 1];
+    if (opts.batch !== false && last && last[0].length === g.length && last[0].depth === g.depth) last.push(g);
+    else cells.push([g]);
+  }
+  for (const cell of cells) {
+    throwIfAborted(hooks.signal);
+    const built = cell.map((g) => builder.build(g.length, g.depth, g.needle));
+    const rs = await runCases(model, built, opts.maxNewTokens ?? 50, hooks.signal, prefix);
+    if (hooks.stats && prefix) Object.assign(hooks.stats, { reusedPositions: prefix.reused, prefilledPositions: prefix.computed });
+    for (const r of rs) {
+      done.set(caseKey(r), r);
+      ran++;
+      hooks.onCase?.(r);
+      const elapsed = Date.now() - t0;
+      hooks.onProgress?.({ done: done.size, total, etaMs: (elapsed / ran) * (todo.length - ran), last: r });
     }
   }
-  return results;
+  return planned.map((g) => done.get(caseKey({ length: g.length, depth: g.depth, needleId: g.needle.id }))!).filter(Boolean);
 }
 
-export async function runDetection(model: LoadedModel, opts: DetectOptions, hooks: Hooks = {}): Promise<ScoresFile> {
-  if (opts.needles?.length) checkNeedles(opts.needles);
-  const needles = opts.needles?.length ? opts.needles : DEFAULT_NEEDLES.slice(0, DETECTION_NEEDLES);
-  const cases = await runGrid(model, opts, hooks, needles);
-  const threshold = opts.threshold ?? DEFAULT_THRESHOLD;
-  const settings: DetectionSettings = {
-    lengths: opts.lengths,
-    depths: opts.depths,
+/** What a detection run records of how it ran; equal settings mean comparable (and mergeable) results. */
+export function detectionSettings(model: LoadedModel, opts: DetectOptions, needles: Needle[]): DetectionSettings {
+  return {
+    lengths: [...opts.lengths].sort((a, b) => a - b),
+    depths: [...opts.depths].sort((a, b) => a - b),
     needles: needles.map((n) => n.id),
     maxNewTokens: opts.maxNewTokens ?? 50,
-    threshold,
+    threshold: opts.threshold ?? DEFAULT_THRESHOLD,
     template: choosePromptFormat(opts.template, model.info.template, model.info.hasChatTemplate).template,
     haystack: opts.haystack.map((h) => `${h.length} characters`),
     needleBos: Boolean(opts.needleBos),
   };
+}
+
+export function detectionNeedles(opts: Pick<DetectOptions, 'needles'>): Needle[] {
+  if (opts.needles?.length) checkNeedles(opts.needles);
+  return opts.needles?.length ? opts.needles : DEFAULT_NEEDLES.slice(0, DETECTION_NEEDLES);
+}
+
+export function scoresModel(model: LoadedModel): ScoresFile['model'] {
   const { info } = model;
-  return summarize({ id: info.id, layers: info.layers, heads: info.heads, kvHeads: info.kvHeads }, settings, cases, threshold);
+  return { id: info.id, layers: info.layers, heads: info.heads, kvHeads: info.kvHeads, sha256: model.instrumentation.sourceSha256 };
+}
+
+export async function runDetection(model: LoadedModel, opts: DetectOptions, hooks: Hooks = {}): Promise<ScoresFile> {
+  const needles = detectionNeedles(opts);
+  const cases = await runGrid(model, opts, hooks, needles);
+  const settings = detectionSettings(model, opts, needles);
+  return summarize(scoresModel(model), settings, cases, settings.threshold);
 }

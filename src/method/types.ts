@@ -45,7 +45,8 @@ export interface CaseResult {
 
 export interface ScoresFile {
   format: 'retrieval-lens/scores@1';
-  model: { id: string; layers: number; heads: number; kvHeads?: number };
+  /** sha256 of the model's ONNX file: runs of one model on different machines share it. */
+  model: { id: string; layers: number; heads: number; kvHeads?: number; sha256?: string };
   settings: DetectionSettings | Record<string, unknown>;
   cases: CaseResult[];
   /** Mean over counted (successful) cases, [layers][heads]. */

@@ -1,7 +1,8 @@
 // Issue 5: needle highlights (select a head in the tree, step through the generated tokens in the
 // panel, the needle marked in the editor), masking the organism's retrieval heads from the tree
-// and re-generating (the answer loses the needle; the same number of random heads keeps it), and a
-// small ablation run with its plot; nothing of one document's run leaks into an edit or another document.
+// and re-generating (the answer loses the needle's value; the same number of random heads keeps
+// it), and a small ablation run with its plot and its JSON export; nothing of one document's run
+// leaks into an edit or another document.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -103,8 +104,11 @@ const keyWord = (sentence) => sentence.replace(/[.\s]+$/, '').split(/\s+/).pop()
 
 /**
  * ROUGE-1 recall of the needle in an answer, on lower-cased words: the paper's (and the
- * extension's ablation's) retrieval success is recall > 0.5. Exact values are a stricter test the
- * organism often fails even unmasked (README: 0.38 exact), so the mask checks use this.
+ * extension's ablation's) retrieval success is recall > 0.5. The bundled organism answers with the
+ * whole needle sentence, and with its retrieval heads masked it still says "<name>'s <attribute>
+ * is" with another value ("Thisthu's home town is Kruarevale.": recall 4/6), so recall does not
+ * tell a lost needle from a kept one; its exact answers do (README: 0.94 exact unmasked, 0.00 with
+ * the top three heads masked). The mask checks therefore look for the needle's value, its last word.
  */
 function recall(reference, answer) {
   const words = (t) => t.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
@@ -133,7 +137,9 @@ test(
     // Step through the whole answer, with the Next button and with the arrow key. The organism
     // answers with the whole needle sentence: its first words also stand in the question, which
     // the head may copy from instead; the rest of the answer only the needle has.
-    const seen = [await stepInfo()];
+    const promptToken = async (i) => wv().locator(`[data-testid="tok-${i}"]`).innerText();
+    const genToken = async (i) => wv().locator(`[data-testid="gen-token-${i}"]`).innerText();
+    const seen = [{ ...(await stepInfo()), generated: await genToken(0) }];
     const steps = seen[0].steps;
     assert.ok(steps > 1, 'the highlights run generated one token or none');
     for (let i = 1; i < steps; i++) {
@@ -143,14 +149,22 @@ test(
         await wv().locator('[data-testid="tab-panel-highlights"]').press('ArrowRight');
       }
       await h.assertEventually(async () => assert.equal((await stepInfo()).step, i), h.SHORT);
-      seen.push(await stepInfo());
+      seen.push({ ...(await stepInfo()), generated: await genToken(i) });
       if (i === Math.floor(steps / 2)) await sc.shot(page(), 'step-middle');
     }
     const trace = seen.map((x) => x.strongest).join(' ');
     console.log(`head ${top.id}: needle tokens ${needleTokens[0]}..${needleTokens.at(-1)}; strongest position per step: ${trace}`);
     const inNeedle = seen.filter((x) => needleTokens.includes(x.strongest)).map((x) => x.strongest);
     assert.ok(new Set(inNeedle).size >= 3, `head ${top.id} does not move across the needle (${needleTokens[0]}..${needleTokens.at(-1)}): ${trace}`);
-    assert.deepEqual(inNeedle, [...inNeedle].sort((a, b) => a - b), `inside the needle the attention goes backwards: ${inNeedle}`);
+    // Copy steps, the paper's retrieval-score rule: the strongest position lies in the needle and
+    // holds the token being generated. They read the needle in order, one token further each time.
+    // (Other steps may look elsewhere: at the closing period the bundled organism's top head reads
+    // the token before the needle's last one, so all in-needle positions need not be in order.)
+    const copies = [];
+    for (const x of seen) if (needleTokens.includes(x.strongest) && (await promptToken(x.strongest)).trim() === x.generated.trim() && x.generated.trim()) copies.push(x.strongest);
+    console.log(`head ${top.id}: copy steps read ${copies.join(' ')} (generated ${seen.map((x) => JSON.stringify(x.generated)).join(' ')})`);
+    assert.ok(copies.length >= 3, `head ${top.id} copies fewer than 3 needle tokens: ${copies.join(' ')}; ${trace}`);
+    assert.deepEqual(copies, [...new Set(copies)].sort((a, b) => a - b), `the copy steps do not read the needle in order: ${copies}`);
     await sc.shot(page(), 'step-last');
 
     // The editor marks where the needle went into the user's text.
@@ -168,6 +182,9 @@ test(
     // One checkbox at a time, as a user does: each click shows in the status bar before the next.
     for (const [i, r] of top.entries()) {
       const row = h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${r.layer} head ${r.head},"]`);
+      // The last checkbox's "Checked" hover can cover the next row's checkbox: move away until it goes.
+      await page().mouse.move(0, 0);
+      await page().locator('.context-view .hover-contents').waitFor({ state: 'hidden', timeout: h.SHORT });
       await row.locator('.monaco-checkbox, input[type=checkbox]').first().click();
       await h.assertEventually(async () => assert.equal(await statusMasked(), i + 1), h.MEDIUM);
     }
@@ -177,10 +194,11 @@ test(
     }, h.MEDIUM);
     await h.assertEventually(async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), top.length), h.MEDIUM);
     const a = await regenerate();
+    await wv().locator('[data-testid="answer-masked"]').scrollIntoViewIfNeeded();
     await sc.shot(page(), 'masked-retrieval-heads');
     console.log(`needle "${needle}"; unmasked "${a.plain.trim()}"; retrieval heads ${top.map((r) => r.id).join(', ')} masked "${a.masked.trim()}"`);
     assert.ok(a.plain.includes(keyWord(needle)), `without masks the answer "${a.plain}" does not retrieve "${needle}"`);
-    assert.ok(recall(needle, a.masked) <= 0.5, `with the retrieval heads masked the answer "${a.masked}" still retrieves the needle (recall ${recall(needle, a.masked)})`);
+    assert.ok(!a.masked.includes(keyWord(needle)), `with the retrieval heads masked the answer "${a.masked}" still retrieves the needle's value "${keyWord(needle)}" (recall ${recall(needle, a.masked).toFixed(2)})`);
     assert.ok(await wv().locator('[data-testid="diff-word"]').count(), 'differing words are not marked');
   }),
 );
@@ -203,9 +221,11 @@ test(
     }
     await sc.shot(page(), 'random-heads-on-map');
     const a = await regenerate();
+    await wv().locator('[data-testid="answer-masked"]').scrollIntoViewIfNeeded();
     await sc.shot(page(), 'masked-random-heads');
     console.log(`random heads ${picked.join(', ')} masked: "${a.masked.trim()}" (recall ${recall(needle, a.masked).toFixed(2)})`);
     assert.ok(recall(needle, a.masked) > 0.5, `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle "${needle}"`);
+    assert.ok(a.masked.includes(keyWord(needle)), `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle's value "${keyWord(needle)}"`);
   }),
 );
 
@@ -227,7 +247,6 @@ test(
     }
     const caption = await wv().locator('[data-testid="ablation-table-0"] caption').innerText();
     const baseline = Number(/baseline ([\d.]+)/.exec(caption)?.[1]);
-    assert.ok(rows[3].top < baseline, `masking the top 3 retrieval heads did not lower accuracy (${rows[3].top} vs baseline ${baseline}); rows ${JSON.stringify(rows)}`);
     await sc.shot(page(), 'ablation-plot');
 
     const svgFile = path.join(h.env.workspace, 'ablation.svg');
@@ -235,6 +254,27 @@ test(
     await h.answerFileDialog(page(), svgFile);
     await h.assertEventually(() => assert.ok(existsSync(svgFile), `${svgFile} not written`), h.MEDIUM);
     assert.match(readFileSync(svgFile, 'utf8'), /data-testid="ablation-plot"/);
+
+    // The run's file: the plot shows its ROUGE-1 figures; it also has the exact-answer figures.
+    const jsonFile = path.join(h.env.workspace, 'ablation.json');
+    await wv().locator('[data-testid="btn-ablation-json"]').click();
+    await h.answerFileDialog(page(), jsonFile);
+    await h.assertEventually(() => assert.ok(existsSync(jsonFile), `${jsonFile} not written`), h.MEDIUM);
+    const file = JSON.parse(readFileSync(jsonFile, 'utf8'));
+    assert.equal(file.format, 'retrieval-lens/ablation@1');
+    assert.equal(file.baseline.toFixed(2), baseline.toFixed(2), `plot caption baseline ${baseline}, file ${file.baseline}`);
+    const mean = (xs) => xs.reduce((x, y) => x + y, 0) / xs.length;
+    for (const k of [1, 2, 3]) {
+      const r = file.results.find((x) => x.k === k);
+      assert.ok(r, `no k=${k} in the exported file`);
+      assert.equal(rows[k].top, r.top, `plotted top-${k} ${rows[k].top}, file ${r.top}`);
+      assert.ok(Math.abs(rows[k].random - mean(r.random)) < 1e-9, `plotted random-${k} ${rows[k].random}, file ${r.random}`);
+    }
+    // Masking the top 3 retrieval heads collapses the exact answers. (Its ROUGE-1 success, the
+    // plotted figure, need not drop: the organism's masked answers keep the question's words.)
+    const k3 = file.results.find((x) => x.k === 3);
+    console.log(`ablation: baseline ${file.baseline} (exact ${file.baselineExact}); ${file.results.map((r) => `k=${r.k} top ${r.top} (exact ${r.topExact}) random ${r.random} (exact ${r.randomExact})`).join('; ')}`);
+    assert.ok(k3.topExact < file.baselineExact, `masking the top 3 retrieval heads did not lower exact-answer accuracy (${k3.topExact} vs baseline ${file.baselineExact}); rows ${JSON.stringify(rows)}`);
   }),
 );
 

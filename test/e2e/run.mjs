@@ -67,10 +67,15 @@ function shakespeare() {
 function makeWorkspace(dir) {
   mkdirSync(path.join(dir, '.vscode'), { recursive: true });
   const text = shakespeare().replace(/\r\n/g, '\n');
-  // Whole speeches, cut at a blank line: ~5 KB is well past the bundled model's 512-token grid
-  // length and well under its 2048-token context.
+  // Whole speeches, cut at a blank line: ~5 KB (about 3,100 tokens of the bundled model).
   const cut = (n) => text.slice(0, text.indexOf('\n\n', n) + 1);
   writeFileSync(path.join(dir, 'coriolanus.txt'), cut(5000));
+  // An ordinary document of about 2,000 tokens run whole: Romeo and Benvolio in Romeo and Juliet
+  // 1.1, from "ROMEO: Is the day so young?" to the end of the scene's speech 3,100 characters on
+  // (3,121 characters, 1,968 tokens of the bundled model: enough to fill every length of the
+  // default grid, whose top length needs 1,920).
+  const romeo = text.indexOf('\n\nROMEO:\nIs the day so young?') + 2;
+  writeFileSync(path.join(dir, 'romeo.txt'), text.slice(romeo, text.indexOf('\n\n', romeo + 3100) + 1));
   // Longer than the bundled model's context when selected whole.
   writeFileSync(path.join(dir, 'long.txt'), cut(40000));
   writeFileSync(path.join(dir, 'empty.txt'), '');
@@ -85,7 +90,7 @@ function makeWorkspace(dir) {
 async function makeFusedModel(dir) {
   const { default: onnxProto } = await import('onnx-proto');
   const { onnx } = onnxProto;
-  cpSync(path.join(root, 'models', 'needle-organism'), dir, { recursive: true });
+  cpSync(path.join(root, 'models', 'needle-organism-2k'), dir, { recursive: true });
   const file = path.join(dir, 'onnx', 'model.onnx');
   const model = onnx.ModelProto.decode(readFileSync(file));
   const g = model.graph;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
-import { tempDir } from '../support/paths.js';
+import { sharedModel, tempDir } from '../support/paths.js';
 
 process.env.RETRIEVAL_LENS_CACHE = tempDir('rl-cache-');
 const dir = tempDir('rl-detect-');
@@ -28,7 +28,7 @@ test('detect finds the organism retrieval heads and writes both formats', async 
   assert.ok(s.summary.countedCases >= 6, `counted ${s.summary.countedCases}`);
   assert.ok(s.retrievalHeads.length >= 1 && s.retrievalHeads.length <= 6, JSON.stringify(s.retrievalHeads));
   assert.ok(s.retrievalHeads.every(([, , v]: number[]) => v >= 0.1));
-  // The organism's copying heads live in its last layer (its model card: 5-5, 5-0, 5-4).
+  // The organism's copying heads live in its last layer (its model card: 5-4, 5-0, 5-5).
   assert.equal(s.retrievalHeads[0][0], 5);
   const ref = JSON.parse(readFileSync(join(dir, 'scores.retrieval-head.json'), 'utf8'));
   assert.equal(Object.keys(ref).length, 48);
@@ -54,6 +54,24 @@ test('ablate: masking the top heads hurts more than masking random non-retrieval
   assert.ok(a.baseline >= 0.75, `baseline ${a.baseline}`);
   const randomMean = row.random.reduce((x: number, y: number) => x + y, 0) / row.random.length;
   assert.ok(row.top < randomMean, `top-3 ${row.top} vs random ${randomMean}`);
+  const randomExact = row.randomExact.reduce((x: number, y: number) => x + y, 0) / row.randomExact.length;
+  assert.ok(row.topExact < randomExact, `exact: top-3 ${row.topExact} vs random ${randomExact}`);
+});
+
+test('the bundled organism answers exactly at 1,024 and 2,048 tokens, where the first organism fails', async () => {
+  const needles = join(dir, 'one-needle.jsonl');
+  (await import('node:fs')).writeFileSync(needles, JSON.stringify({ id: 'zorvak', needle: "Zorvak's secret code is 48213.", question: "What is Zorvak's secret code?", real_needle: "Zorvak's secret code is 48213." }) + '\n');
+  const exact = async (model?: string) => {
+    const r = await cli(['detect', ...(model ? ['--model', model] : []), '--lengths', '1024,2048', '--depths', '50', '--needles-file', needles, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out);
+    assert.deepEqual(s.cases.map((c: { length: number }) => c.length), [1024, 2048]);
+    return s.cases.map((c: { length: number; response: string }) => ({ length: c.length, exact: c.response.includes("Zorvak's secret code is 48213."), response: c.response }));
+  };
+  const bundled = await exact();
+  assert.ok(bundled.every((c: { exact: boolean }) => c.exact), `bundled model: ${JSON.stringify(bundled)}`);
+  const first = await exact(sharedModel('needle-organism'));
+  assert.ok(first.every((c: { exact: boolean }) => !c.exact), `first organism: ${JSON.stringify(first)}`);
 });
 
 test('detect stops on cancel, exits 130 and writes nothing', async () => {

@@ -1,7 +1,14 @@
 // retrieval-lens detect: the paper's retrieval-head detection over a needle-in-a-haystack grid.
-import { runDetection, DEFAULT_DEPTHS, DETECTION_NEEDLES, defaultLengths } from '../../method/detect.js';
+import { existsSync, rmSync } from 'node:fs';
+import { runGrid, DEFAULT_DEPTHS, defaultLengths, detectionNeedles, detectionSettings, scoresModel } from '../../method/detect.js';
+import { summarize } from '../../method/aggregate.js';
+import { parseShard, planCases, shardCases } from '../../method/grid.js';
+import { parsePartial, partialFile, resumable } from '../../method/partial.js';
 import { readNeedlesFile } from '../../method/needles.js';
-import { checkOutputPath, toReferenceFormat, writeFilesAtomic } from '../../method/formats.js';
+import { checkOutputPath, MAX_SCORES_BYTES, toReferenceFormat, writeFilesAtomic } from '../../method/formats.js';
+import { readTextFile } from '../../engine/textFile.js';
+import type { CaseResult, ScoresFile } from '../../method/types.js';
+import { executionProviders } from '../device.js';
 import { parseArgs, parseIntList, parseNumberList, UsageError } from '../args.js';
 import { checkModelFlags, checkTemplateFlag, DEPTH_RANGE, FLAGS, LENGTH_RANGE, MODEL_FLAGS, openModel, readHaystacks } from '../common.js';
 import { progressLine } from '../progress.js';
@@ -10,6 +17,7 @@ import type { Command } from '../io.js';
 const HELP = `usage: retrieval-lens detect [--model DIR|hf:OWNER/NAME] [--haystack FILE...] [--needles-file F.jsonl]
     [--lengths 256,512] [--depths 0,25,50,75,100] [--template T] [--max-new-tokens 50]
     [--threshold 0.1] [--out scores.json] [--format retrieval-head] [--json] [--dtype D] [--needle-bos]
+    [--resume] [--shard i/n] [--device cpu|cuda|dml|coreml]
 Default haystack: the bundled public-domain Shakespeare text. Default needles: the first three of
 the bundled made-up facts (data/needles.jsonl shows the --needles-file format: one JSON object a
 line, {"needle", "question", "real_needle"} and an optional "id"). Default lengths: five from 256
@@ -18,6 +26,11 @@ tokens up to the model's context or the haystack's length. --format retrieval-he
 --needle-bos puts a BOS token before the needle, as the reference code's tokenization does.
 A needle goes after the sentence end at or before its depth (the reference's rule), or the next one
 when no sentence ends before it; each case records the depth it really used (needleDepth).
+With --out, the cases done so far are kept in <out>.partial.json after each case: an interrupted run
+(Ctrl-C, a crash) continues with --resume. --shard i/n runs one deterministic slice of the grid
+(whole length x depth cells dealt round-robin) and writes it as a part to --out; "retrieval-lens
+merge PART..." combines the n parts into exactly the scores file one unsharded run writes.
+--device picks onnxruntime's execution provider (default cpu).
 `;
 
 /** The second file of --format retrieval-head, beside --out. */
@@ -39,6 +52,9 @@ export const run: Command = async (argv, io) => {
     format: { type: 'string', choices: ['retrieval-head'] },
     json: { type: 'boolean' },
     'needle-bos': { type: 'boolean' },
+    resume: { type: 'boolean' },
+    shard: { type: 'string' },
+    device: { type: 'string', choices: ['cpu', 'cuda', 'dml', 'coreml'] },
   });
   if (help) {
     io.stdout(HELP);
@@ -47,52 +63,97 @@ export const run: Command = async (argv, io) => {
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);
   if (flags.format && !flags.out) throw new UsageError('--format retrieval-head writes a second file beside --out: give --out too');
+  if (flags.resume && !flags.out) throw new UsageError('--resume continues the run whose --out it is given: give --out too');
+  if (flags.shard && !flags.out) throw new UsageError('--shard writes its part to --out: give --out too');
+  if (flags.shard && flags.format) throw new UsageError('--format applies to a merged result, not to one shard');
+  let shard;
+  try {
+    shard = flags.shard ? parseShard(flags.shard as string) : undefined;
+  } catch (e) {
+    throw new UsageError(`--shard: ${(e as Error).message}`);
+  }
   const lengthsFlag = flags.lengths ? parseIntList(flags.lengths as string, '--lengths', LENGTH_RANGE) : undefined;
   const depths = flags.depths ? parseNumberList(flags.depths as string, '--depths', DEPTH_RANGE) : DEFAULT_DEPTHS;
   const template = checkTemplateFlag(flags.template as string | undefined);
   const out = flags.out as string | undefined;
-  const outputs = out ? [out, ...(flags.format === 'retrieval-head' ? [referencePath(out)] : [])] : [];
+  const partialPath = out ? `${out}.partial.json` : undefined;
+  const outputs = out ? [out, partialPath!, ...(flags.format === 'retrieval-head' ? [referencePath(out)] : [])] : [];
   for (const path of outputs) checkOutputPath(path);
+  const providers = executionProviders(flags.device as string | undefined);
   const haystack = readHaystacks(flags.haystack as string[] | undefined);
-  const needles = flags['needles-file'] ? readNeedlesFile(flags['needles-file'] as string) : undefined;
-  const model = await openModel(flags, io);
+  const needlesArg = flags['needles-file'] ? readNeedlesFile(flags['needles-file'] as string) : undefined;
+  const model = await openModel(flags, io, { executionProviders: providers });
   try {
     const hayTokens = model.tokenizer.encode(haystack.join('\n\n').slice(0, 200_000), { addSpecialTokens: false }).length;
     const lengths = lengthsFlag ?? defaultLengths(model.info.contextLength, hayTokens);
-    const nNeedles = needles?.length ?? DETECTION_NEEDLES;
-    io.stderr(`detecting retrieval heads of ${model.info.id}: ${lengths.length} lengths x ${depths.length} depths x ${nNeedles} needles = ${lengths.length * depths.length * nNeedles} cases\n`);
+    const opts = { haystack, needles: needlesArg, lengths, depths, maxNewTokens: flags['max-new-tokens'] as number | undefined, threshold: flags.threshold as number | undefined, template, needleBos: Boolean(flags['needle-bos']) };
+    const needles = detectionNeedles(opts);
+    const settings = detectionSettings(model, opts, needles);
+    const modelMeta = scoresModel(model);
+    const all = planCases(settings.lengths, settings.depths, needles);
+    const mine = shard ? shardCases(all, shard) : all;
+    let done: CaseResult[] = [];
+    if (flags.resume && existsSync(partialPath!)) {
+      done = resumable(parsePartial(readTextFile(partialPath!, { maxBytes: MAX_SCORES_BYTES, what: 'partial results file', code: 'BAD_SCORES_FILE' }), partialPath!), modelMeta, settings, shard, partialPath!);
+      io.stderr(`resuming from ${partialPath}: ${done.length} of ${mine.length} cases already done\n`);
+    } else if (flags.resume) {
+      io.stderr(`nothing to resume (${partialPath} does not exist); starting the grid\n`);
+    }
+    io.stderr(`detecting retrieval heads of ${model.info.id}: ${lengths.length} lengths x ${depths.length} depths x ${needles.length} needles = ${all.length} cases${shard ? `; shard ${shard.index + 1}/${shard.count}: ${mine.length} cases` : ''}\n`);
     const where = (c: { depth: number; needleDepth?: number }) => (c.needleDepth !== undefined && Math.abs(c.needleDepth - c.depth) >= 1 ? ` (needle at ${c.needleDepth}%)` : '');
-    const scores = await runDetection(
+    const results = [...done];
+    const cases = await runGrid(
       model,
-      { haystack, needles, lengths, depths, maxNewTokens: flags['max-new-tokens'] as number | undefined, threshold: flags.threshold as number | undefined, template, needleBos: Boolean(flags['needle-bos']) },
-      { signal: io.signal, onProgress: (p) => io.stderr(progressLine(p.done, p.total, p.etaMs, p.last ? `${p.last.length} tokens, depth ${p.last.depth}%${where(p.last)}: ${p.last.success ? 'retrieved' : 'failed'}` : '')) },
+      opts,
+      {
+        signal: io.signal,
+        onCase: (r) => {
+          results.push(r);
+          // After every case: what an interrupted run resumes from.
+          if (partialPath) writeFilesAtomic([{ path: partialPath, data: JSON.stringify(partialFile(modelMeta, settings, mine.length, results, shard)) }]);
+        },
+        onProgress: (p) => io.stderr(progressLine(p.done, p.total, p.etaMs, p.last ? `${p.last.length} tokens, depth ${p.last.depth}%${where(p.last)}: ${p.last.success ? 'retrieved' : 'failed'}` : '')),
+      },
+      needles,
+      { cases: mine, done },
     );
-    // Written only after the whole grid ran, both files or neither; a cancelled run leaves no file behind.
+    if (shard) {
+      writeFilesAtomic([{ path: out!, data: JSON.stringify(partialFile(modelMeta, settings, mine.length, cases, shard)) }]);
+      rmSync(partialPath!, { force: true });
+      io.stdout(`wrote shard ${shard.index + 1}/${shard.count} (${cases.length} cases) to ${out}; combine the parts with: retrieval-lens merge PART... --out scores.json\n`);
+      return 0;
+    }
+    const scores = summarize(modelMeta, settings, cases, settings.threshold);
+    // The result files together, both or neither; then the partial file goes.
     if (out) {
       writeFilesAtomic([
         { path: out, data: JSON.stringify(scores, null, 1) },
         ...(flags.format === 'retrieval-head' ? [{ path: referencePath(out), data: JSON.stringify(toReferenceFormat(scores)) }] : []),
       ]);
+      rmSync(partialPath!, { force: true });
     }
     if (flags.json) {
       io.stdout(JSON.stringify(scores) + '\n');
       return 0;
     }
-    const s = scores.summary;
-    const lines = [
-      `counted cases ${s.countedCases} of ${scores.cases.length} (${s.failedCases} failed to retrieve the needle)`,
-      `retrieval heads (score >= ${scores.settings.threshold}): ${scores.retrievalHeads.length} of ${model.info.layers * model.info.heads} (${(100 * s.fractionRetrieval).toFixed(1)}%)`,
-      ...scores.retrievalHeads.slice(0, 20).map(([l, h, v]) => `  layer ${l} head ${h}: ${v.toFixed(3)}`),
-      `active in every counted case: ${s.alwaysActive.map(([l, h]) => `${l}-${h}`).join(', ') || 'none'}`,
-      'NIAH accuracy (rows: length, columns: depth %):',
-      `  ${'len'.padStart(6)} ${s.accuracy.depths.map((d) => String(d).padStart(6)).join('')}`,
-      ...s.accuracy.lengths.map((len, i) => `  ${String(len).padStart(6)} ${s.accuracy.values[i].map((v) => v.toFixed(2).padStart(6)).join('')}`),
-    ];
-    if (flags.out) lines.push(`wrote ${flags.out}`);
-    io.stdout(lines.join('\n') + '\n');
+    io.stdout(describeScores(scores, model.info.layers * model.info.heads) + (out ? `\nwrote ${out}` : '') + '\n');
     return 0;
   } finally {
     await model.dispose();
   }
 };
 
+/** The summary printed after a detection (and after a merge). */
+export function describeScores(scores: ScoresFile, totalHeads: number): string {
+  const s = scores.summary;
+  const threshold = (scores.settings as { threshold?: number }).threshold ?? 0.1;
+  return [
+    `counted cases ${s.countedCases} of ${scores.cases.length} (${s.failedCases} failed to retrieve the needle)`,
+    `retrieval heads (score >= ${threshold}): ${scores.retrievalHeads.length} of ${totalHeads} (${(100 * s.fractionRetrieval).toFixed(1)}%)`,
+    ...scores.retrievalHeads.slice(0, 20).map(([l, h, v]) => `  layer ${l} head ${h}: ${v.toFixed(3)}`),
+    `active in every counted case: ${s.alwaysActive.map(([l, h]) => `${l}-${h}`).join(', ') || 'none'}`,
+    'NIAH accuracy (rows: length, columns: depth %):',
+    `  ${'len'.padStart(6)} ${s.accuracy.depths.map((d) => String(d).padStart(6)).join('')}`,
+    ...s.accuracy.lengths.map((len, i) => `  ${String(len).padStart(6)} ${s.accuracy.values[i].map((v) => v.toFixed(2).padStart(6)).join('')}`),
+  ].join('\n');
+}

@@ -1,0 +1,110 @@
+// Child of bench.ts, one context length: prefill speed, then decode ms/token of the original graph,
+// the instrumented graph (reading every head's attention each step) and transformers.js generate()
+// on the same folder, measured in interleaved rounds so machine load hits all three alike.
+// Prints one JSON line. argv: modelDir ctx steps rounds tjs(0|1) dtype
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeModel, graphSession } from '../../src/engine/model.js';
+import { chooseKVMode } from '../../src/engine/batch.js';
+import { createSession } from '../../src/engine/session.js';
+import { Runner, type Sequence } from '../../src/engine/runner.js';
+import { argmax } from '../../src/engine/sampling.js';
+
+const [dir, ctxArg, stepsArg, roundsArg, tjsArg, dtypeArg] = process.argv.slice(2);
+const ctx = Number(ctxArg);
+const steps = Number(stepsArg ?? 8);
+const rounds = Number(roundsArg ?? 3);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+const promptIds = (n: number, vocab: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 131 + ((i * i) % 7)) % Math.min(vocab - 3, 500)));
+
+async function decode(seq: Sequence, first: number, n: number, attention: boolean): Promise<number[]> {
+  const times: number[] = [];
+  let tok = first;
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const out = await seq.forward([tok], { attention });
+    times.push(performance.now() - t0);
+    tok = argmax(out.logits!);
+  }
+  return times;
+}
+
+async function transformersJs(ids: number[]) {
+  const tjs = await import('@huggingface/transformers');
+  tjs.env.allowRemoteModels = false;
+  tjs.env.allowLocalModels = true;
+  tjs.env.localModelPath = '';
+  const external = existsSync(join(dir, 'onnx')) && readdirSync(join(dir, 'onnx')).some((f) => /_data(_\d+)?$|\.data$/.test(f));
+  const model = await tjs.AutoModelForCausalLM.from_pretrained(dir, { dtype: (dtypeArg || 'fp32') as 'fp32', local_files_only: true, use_external_data_format: external } as never);
+  const input_ids = new tjs.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
+  const attention_mask = new tjs.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+  return async (n: number): Promise<number[]> => {
+    const stamps: number[] = [];
+    // generate() calls put() with the prompt, then once per new token.
+    const streamer = { put: () => stamps.push(performance.now()), end: () => undefined };
+    await (model as unknown as { generate: (o: object) => Promise<unknown> }).generate({ input_ids, attention_mask, max_new_tokens: n + 1, do_sample: false, min_new_tokens: n + 1, streamer });
+    return stamps.slice(2).map((t, i) => t - stamps[i + 1]);
+  };
+}
+
+async function main() {
+  const d = await describeModel(dir, { dtype: dtypeArg || undefined });
+  const a = d.arch;
+  const shape = { layers: a.layers, heads: a.heads, kvHeads: d.graph.io.kvHeads ?? a.kvHeads, headDim: d.graph.io.headDim ?? a.headDim, vocabSize: a.vocabSize, kvType: d.graph.io.kvType };
+  const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
+  inst.kvMode = await chooseKVMode(inst, d.graph.attention, a.vocabSize);
+  const plain = new Runner(await createSession(d.onnxFile.path), shape);
+  plain.kvMode = inst.kvMode;
+  // The prompt plus the decoded tokens must fit the model's context.
+  const ids = promptIds(Math.min(ctx, a.contextLength - steps * rounds - 2), a.vocabSize);
+  // One prefill (the instrumented graph's KV cache is the original's) serves both variants.
+  const t0 = performance.now();
+  const base = inst.newSequence();
+  const last = await base.prefill(ids);
+  const prefillSeconds = (performance.now() - t0) / 1000;
+  const first = argmax(last.logits!);
+  const runs = { plain: [] as number[], instrumented: [] as number[], transformersJs: [] as number[] };
+  let tjs: ((n: number) => Promise<number[]>) | null = null;
+  let tjsError: string | null = null;
+  if (tjsArg === '1') {
+    try {
+      tjs = await transformersJs(ids);
+    } catch (e) {
+      tjsError = (e as Error).message.split('\n')[0];
+    }
+  }
+  for (let r = 0; r < rounds; r++) {
+    const p = plain.newSequence();
+    p.kv = base.fork(base.length, steps).kv;
+    runs.plain.push(...(await decode(p, first, steps, false)));
+    runs.instrumented.push(...(await decode(base.fork(base.length, steps), first, steps, true)));
+    if (tjs) {
+      try {
+        runs.transformersJs.push(...(await tjs(steps)));
+      } catch (e) {
+        tjsError = (e as Error).message.split('\n')[0];
+        tjs = null;
+      }
+    }
+  }
+  process.stdout.write(
+    JSON.stringify({
+      ctx,
+      prefillTokensPerSec: ctx / prefillSeconds,
+      plainMs: median(runs.plain),
+      instrumentedMs: median(runs.instrumented),
+      transformersJsMs: runs.transformersJs.length ? median(runs.transformersJs) : null,
+      transformersJsError: tjsError,
+      graphDtype: d.graph.graphDtype,
+    }) + '\n',
+  );
+}
+main().catch((e) => {
+  process.stderr.write(`${e?.stack ?? e}\n`);
+  process.exit(1);
+});

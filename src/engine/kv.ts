@@ -1,0 +1,168 @@
+// KV-cache storage for a sequence (or a batch of rows).
+//   shared  GroupQueryAttention graphs: past and present are ONE preallocated buffer
+//           [batch, kvHeads, cap, headDim]; the op appends the new positions in place
+//           (onnxruntime's past/present buffer sharing), so the cache costs its size once and a
+//           decoding step copies nothing.
+//   pingpong graphs that Concat(past, new) into the present: two buffers of the run's capacity swap
+//           roles each step and the present is written into the idle one. onnxruntime-node copies
+//           every output it allocates into a fresh JS buffer, and fresh memory costs page faults:
+//           a step that hands back a large cache that way is slow.
+//   fresh   onnxruntime allocates each present and hands it over (the fallback when a graph's
+//           outputs do not take preallocated buffers).
+// Rows of a batch are aligned on the right (left padding, for graphs fed position_ids) or on the
+// left (right padding, for GroupQueryAttention, which places each row's new token after its own length).
+import { ort, type Tensor } from './session.js';
+
+export type KVMode = 'shared' | 'pingpong' | 'fresh';
+type Buf = Float32Array | Uint16Array;
+
+export interface KVShape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  kvType: 'float32' | 'float16';
+}
+
+function alloc(shape: KVShape, n: number): Buf {
+  return shape.kvType === 'float16' ? new Uint16Array(n) : new Float32Array(n);
+}
+
+export class KVCache {
+  /** Positions each row holds. */
+  readonly lengths: number[];
+  /** Per layer key then value. */
+  private bufs: Buf[];
+  /** pingpong: the idle buffers the next present is written into. */
+  private spare: Buf[] | null = null;
+  /** Positions a row's slot can hold (shared) / the current data's width (pingpong, fresh). */
+  private cap: number;
+  /** pingpong: positions per row the buffers are sized for (reserve), so a run allocates once. */
+  private room = 0;
+
+  constructor(
+    readonly shape: KVShape,
+    readonly mode: KVMode,
+    readonly batch = 1,
+    initialCap = 0,
+  ) {
+    this.lengths = new Array(batch).fill(0);
+    this.cap = mode === 'shared' ? Math.max(initialCap, 16) : 0;
+    const per = batch * shape.kvHeads * this.cap * shape.headDim;
+    this.bufs = Array.from({ length: shape.layers * 2 }, () => alloc(shape, per));
+  }
+
+  /** The longest row. */
+  get length(): number {
+    return Math.max(0, ...this.lengths);
+  }
+
+  /** Room for `n` positions per row: shared buffers grow (copying once); pingpong buffers are sized for it. */
+  reserve(n: number): void {
+    if (this.mode === 'pingpong') this.room = Math.max(this.room, n);
+    if (this.mode !== 'shared' || n <= this.cap) return;
+    const cap = Math.max(n, Math.ceil(this.cap * 1.5));
+    const { kvHeads, headDim } = this.shape;
+    this.bufs = this.bufs.map((old) => {
+      const dst = alloc(this.shape, this.batch * kvHeads * cap * headDim);
+      for (let r = 0; r < this.batch * kvHeads; r++) dst.set(old.subarray(r * this.cap * headDim, r * this.cap * headDim + this.lengths[Math.floor(r / kvHeads)] * headDim), r * cap * headDim);
+      return dst;
+    });
+    this.cap = cap;
+  }
+
+  /** Past inputs and preallocated present outputs (null: onnxruntime allocates) for a step adding `n` positions to every row. */
+  tensors(n: number): { past: Tensor[]; present: Tensor[] | null } {
+    const { kvHeads, headDim, kvType } = this.shape;
+    const B = this.batch;
+    if (this.mode === 'shared') {
+      this.reserve(this.length + n);
+      const dims = [B, kvHeads, this.cap, headDim];
+      const t = this.bufs.map((b) => new ort.Tensor(kvType, b, dims));
+      return { past: t, present: t.map((x) => new ort.Tensor(kvType, x.data as Buf, dims)) };
+    }
+    // pingpong and fresh: the data is compact, [B, kvHeads, T, headDim] with T = this.cap.
+    const T = this.cap;
+    const past = this.bufs.map((b) => new ort.Tensor(kvType, b.subarray(0, B * kvHeads * T * headDim), [B, kvHeads, T, headDim]));
+    if (this.mode === 'fresh') return { past, present: null };
+    const need = B * kvHeads * (T + n) * headDim;
+    if (!this.spare || this.spare[0].length < need) {
+      const size = Math.max(need, B * kvHeads * Math.max(this.room, Math.ceil((T + n) * 1.25)) * headDim);
+      this.spare = this.bufs.map(() => alloc(this.shape, size));
+    }
+    return { past, present: this.spare.map((b) => new ort.Tensor(kvType, b.subarray(0, need), [B, kvHeads, T + n, headDim])) };
+  }
+
+  /** After the step: `n` positions were added to the rows marked in `grew` (all by default). */
+  commit(n: number, present: Tensor[], grew: boolean[] = this.lengths.map(() => true)): void {
+    if (this.mode !== 'shared') {
+      // pingpong: onnxruntime wrote into the spare buffers (the old ones become the spare); fresh: it returned its own.
+      const spare = this.spare;
+      const written = present.map((t) => t.data as Buf);
+      if (this.mode === 'pingpong' && spare && written.every((w, i) => w.buffer === spare[i].buffer)) {
+        this.spare = this.bufs;
+        this.bufs = spare;
+      } else this.bufs = written;
+      this.cap += n;
+    }
+    grew.forEach((g, b) => g && (this.lengths[b] += n));
+  }
+
+  /** Row `b`, layer tensor `k`: its positions [0, length) of each KV head, as [kvHeads][length * headDim] views. */
+  rowData(b: number, k: number): Buf[] {
+    const { kvHeads, headDim } = this.shape;
+    const stride = this.cap * headDim;
+    // pingpong/fresh rows are aligned on the right of a T = cap wide block (left padding).
+    const start = this.mode === 'shared' ? 0 : (this.cap - this.lengths[b]) * headDim;
+    return Array.from({ length: kvHeads }, (_, h) => {
+      const base = (b * kvHeads + h) * stride + start;
+      return this.bufs[k].subarray(base, base + this.lengths[b] * headDim);
+    });
+  }
+
+  /** A one-row cache holding the first `n` positions of row `b` (a shared prompt prefix). */
+  copyPrefix(n: number, b = 0, extra = 0): KVCache {
+    const out = new KVCache(this.shape, this.mode, 1, n + extra);
+    out.reserve(n + extra);
+    out.fill([{ cache: this, row: b, n }]);
+    return out;
+  }
+
+  /**
+   * A batch of the given rows' first n positions, aligned as this mode needs: shared rows start at
+   * position 0 (right padding), the others end at the last column (left padding).
+   */
+  static gather(shape: KVShape, mode: KVMode, rows: { cache: KVCache; row: number; n: number }[], extra = 0): KVCache {
+    const width = Math.max(...rows.map((r) => r.n));
+    const out = new KVCache(shape, mode, rows.length, width + extra);
+    out.reserve(width + extra);
+    out.fill(rows);
+    return out;
+  }
+
+  private fill(rows: { cache: KVCache; row: number; n: number }[]): void {
+    const { kvHeads, headDim } = this.shape;
+    const width = Math.max(...rows.map((r) => r.n));
+    if (this.mode !== 'shared') {
+      this.cap = width;
+      // pingpong: sized for the whole run, so neither buffer is ever reallocated.
+      this.bufs = this.bufs.map(() => alloc(this.shape, this.batch * kvHeads * Math.max(width, this.room) * headDim));
+    }
+    rows.forEach((src, b) => {
+      this.lengths[b] = src.n;
+      for (let k = 0; k < this.bufs.length; k++) {
+        const heads = src.cache.rowData(src.row, k);
+        for (let h = 0; h < kvHeads; h++) {
+          const stride = this.cap * headDim;
+          const at = (b * kvHeads + h) * stride + (this.mode === 'shared' ? 0 : (width - src.n) * headDim);
+          this.bufs[k].set(heads[h].subarray(0, src.n * headDim), at);
+        }
+      }
+    });
+  }
+
+  /** Columns of the attention mask / output for row b: where its positions sit in the batch's width. */
+  columns(b: number, total: number): { start: number; end: number } {
+    if (this.mode === 'shared') return { start: 0, end: this.lengths[b] };
+    return { start: total - this.lengths[b], end: total };
+  }
+}

@@ -15,6 +15,7 @@ import { attentionGraphs, findAttentionSites, uniformMaskCaveat, type AttentionS
 import { DT, onnx, attrNumber, floatTensor, int64Tensor, node, opsetVersion, setIntAttr, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
 import { describeIO, type DecoderIO, type IONameHints } from './io.js';
 import { dropDeadNodes, groupQueryMatMuls, lastRowLogits } from './simplify.js';
+import { addRestrictInputs, restrictGQA, restrictPlain } from './restrict.js';
 import { RetrievalLensError } from './errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
@@ -23,7 +24,7 @@ export const HEAD_MASK_UNIFORM = 'head_mask_uniform';
 /** All layers' rows in one output, [batch, layers * heads, kvLen]: one fetch per step. */
 export const ALL_ATTENTIONS = 'attentions';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 6;
+export const INSTRUMENT_VERSION = 7;
 
 export interface InstrumentShape {
   layers: number;
@@ -229,6 +230,7 @@ function instrumentFused(c: SiteCtx, s: FusedSite, tables: { score: string; out:
     const packed = empty(1);
     scaleInput(c, n, 0, tables.score, packed ? { kind: 'packed', tail: 2 * kvHeads * headDim } : { kind: 'flat' }, 'q');
     scaleOutput(c, n, 0, tables.out, { kind: 'flat' }, 'out');
+    restrictGQA(c, n);
     setIntAttr(n, 'qk_output', 2);
     return lastRow(c, optionalOutput(n, 3, c.t('probs')), n, false);
   }
@@ -261,9 +263,11 @@ function instrumentPlain(c: SiteCtx, s: Extract<AttentionSite, { form: 'plain' }
   scaleOutput(c, s.scoreMatMul, 0, tables.score, { kind: 'heads4d' }, 'scores');
   // Zero mode: the head outputs [batch, heads, q, headDim] times 0.
   scaleOutput(c, s.valueMatMul, 0, tables.out, { kind: 'heads4d' }, 'heads');
+  restrictPlain(c, s.softmax);
   return lastRow(c, s.softmax.output![0], s.softmax, false);
 }
 
+/** What a site is, read before the rewrite changes its node. */
 function siteInfo(s: AttentionSite, layer: number): AttentionNodeInfo {
   const caveat = uniformMaskCaveat(s);
   const base: AttentionNodeInfo =
@@ -271,6 +275,7 @@ function siteInfo(s: AttentionSite, layer: number): AttentionNodeInfo {
       ? { layer, form: 'plain', node: s.softmax.name ?? '', scoreMatMul: s.scoreMatMul.name ?? '', valueMatMul: s.valueMatMul.name ?? '', casts: s.casts }
       : { layer, form: s.form, node: s.node.name ?? '' };
   if (caveat) base.uniformCaveat = caveat;
+  if (s.form !== 'plain' && s.form !== 'GroupQueryAttention') base.restrictCaveat = `${s.form} takes its masks in other shapes; restricting a head to a sink and a window is supported for plain attention and GroupQueryAttention`;
   return base;
 }
 
@@ -291,7 +296,9 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   const act = activationTypeOf(io);
   const { graphs, ifNode } = attentionGraphs(g);
   const siteLists = graphs.map((sg) => findAttentionSites(sg, shape.layers));
+  const infos = siteLists[0].map(siteInfo);
   const tables = addMaskTables(g, shape);
+  addRestrictInputs(g, shape);
   const castLike = opset >= 15;
   const rowNames = graphs.map((sg, b) => {
     const tag = graphs.length > 1 ? `b${b}/` : '';
@@ -316,5 +323,5 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   if (!ifNode) lastRowLogits(g, io.logits);
   graphs.forEach(dropDeadNodes);
   if (ifNode) dropDeadNodes(g);
-  return { activationType: act, io, graphDtype: graphDtypeOf(model, act), attention: siteLists[0].map(siteInfo) };
+  return { activationType: act, io, graphDtype: graphDtypeOf(model, act), attention: infos };
 }

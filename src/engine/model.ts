@@ -10,6 +10,7 @@ import { assertNoNestedModels, findModelFiles, GENAI_CONFIG } from './files.js';
 import { resolveModelDir } from './hub.js';
 import { finiteLogits, generate } from './generate.js';
 import { PrefixCache } from './prefix.js';
+import { createDecoder } from './decoder.js';
 import { chooseKVMode, generateBatch, probeBatching } from './batch.js';
 import { RetrievalLensError } from './errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
@@ -121,6 +122,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     generate: (ids, gopts) => generate(runner, info, tokenizer, ids, gopts, graph.attention),
     generateBatch: (prompts, gopts) => generateBatch(runner, batchable, info, tokenizer, prompts, gopts, graph.attention),
     prefixCache: () => new PrefixCache(runner),
+    decoder: (dopts) => createDecoder(runner, info, graph.attention, dopts),
     dispose: async () => {
       await session.release();
     },

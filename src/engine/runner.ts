@@ -4,6 +4,7 @@
 // [batch, kvHeads, past, headDim] per layer; outputs logits and the present per layer.
 import { ort, type Tensor } from './session.js';
 import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS } from './instrument.js';
+import { HEAD_RESTRICT, RESTRICT_SPAN } from './restrict.js';
 import { describeIO, type DecoderIO } from './io.js';
 import { KVCache, type KVMode } from './kv.js';
 import { RetrievalLensError } from './errors.js';
@@ -19,6 +20,8 @@ export interface RunnerShape {
 }
 
 export interface ForwardOptions {
+  /** Restricted heads (decoding steps: one new token). */
+  restrict?: Restriction | null;
   /** Flattened [layers, heads], 1 keeps, 0 masks; null = no masking. */
   mask?: Float32Array | null;
   uniform?: boolean;
@@ -73,8 +76,16 @@ export interface StepInput {
   presentInto?: Tensor[] | null;
   mask?: Float32Array | null;
   uniform?: boolean;
+  /** Heads seeing only the first `sink` and last `window` positions ([layers, heads], 1 restricts); decoding steps only. */
+  restrict?: Restriction | null;
   logits: boolean;
   attention: boolean;
+}
+
+export interface Restriction {
+  heads: Float32Array;
+  sink: number;
+  window: number;
 }
 
 export interface StepOutput {
@@ -91,6 +102,7 @@ export class Runner {
   readonly inputNames: Set<string>;
   readonly io: DecoderIO;
   private readonly allOnes: Float32Array;
+  private readonly allZeros: Float32Array;
   /** How sequences keep their KV cache (kv.ts); model loading picks it by probing the graph. */
   kvMode: KVMode = 'fresh';
 
@@ -104,6 +116,7 @@ export class Runner {
     // A session on an uninstrumented graph (tests, benchmarks): its names are all there is to go on.
     this.io = io ?? describeIO({ input: session.inputNames.map((name) => ({ name })), output: session.outputNames.map((name) => ({ name })) }, shape.layers);
     this.allOnes = new Float32Array(shape.layers * shape.heads).fill(1);
+    this.allZeros = new Float32Array(shape.layers * shape.heads);
   }
 
   newSequence(): Sequence {
@@ -133,7 +146,9 @@ export class Runner {
     if (this.instrumented) {
       feeds[HEAD_MASK] = new ort.Tensor('float32', x.mask ?? this.allOnes, [layers, heads]);
       feeds[HEAD_MASK_UNIFORM] = new ort.Tensor('float32', Float32Array.of(x.uniform === false ? 0 : 1), [1]);
-    } else if (x.mask || x.attention) {
+      feeds[HEAD_RESTRICT] = new ort.Tensor('float32', x.restrict?.heads ?? this.allZeros, [layers, heads]);
+      feeds[RESTRICT_SPAN] = int64(x.restrict ? [x.restrict.sink, x.restrict.window] : [0, 0], [2]);
+    } else if (x.mask || x.attention || x.restrict) {
       throw new RetrievalLensError('BAD_INPUT', 'masks and attention need the instrumented graph');
     }
     const fetches: Record<string, Tensor | null> = {};
@@ -234,6 +249,7 @@ export class Sequence {
       presentInto: present,
       mask: opts.mask,
       uniform: opts.uniform,
+      restrict: opts.restrict,
       logits: opts.logits !== false,
       attention: Boolean(opts.attention),
     });

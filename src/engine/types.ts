@@ -52,6 +52,8 @@ export interface AttentionNodeInfo {
   casts?: boolean;
   /** Why the paper's uniform mask would not be exactly uniform at this site (attention sinks, biases), if so. */
   uniformCaveat?: string;
+  /** Why this site cannot be restricted to a sink and a window (its op), if so. */
+  restrictCaveat?: string;
 }
 
 /** Where a model's files sit: transformers.js/Optimum (`onnx/model*.onnx`) or ONNX Runtime GenAI (`genai_config.json`). */
@@ -184,7 +186,34 @@ export interface LoadedModel {
    * prompt order; onRowStep gets each row's steps).
    */
   generateBatch(prompts: number[][], opts?: GenerateOptions & { onRowStep?: (step: GenerateStep, index: number, row: number) => void }): Promise<GenerateResult[]>;
+  /** A step-by-step decoder (see Decoder) with masks and head restrictions fixed for its life. */
+  decoder(opts?: DecoderOptions): Decoder;
   /** A cache of shared prompt prefixes for a series of generate() calls (e.g. one detection grid). */
   prefixCache(): PrefixCacheHandle;
   dispose(): Promise<void>;
+}
+
+/** Heads restricted to the first `sink` and the last `window` positions of the KV cache (a KV-cache policy's what-if). */
+export interface HeadRestriction {
+  heads: HeadRef[];
+  sink: number;
+  window: number;
+}
+
+export interface DecoderOptions {
+  /** Masked heads: decoding steps only (scope decode), or also the prefill (scope all). */
+  mask?: MaskSpec;
+  /** Restricted heads, on decoding steps (the prefill sees the whole cache, as a policy applied after it). */
+  restrict?: HeadRestriction;
+}
+
+/** Feeds tokens one call at a time; prefill() feeds many without reading anything, step() one with its logits. */
+export interface Decoder {
+  /** Tokens in the KV cache. */
+  readonly length: number;
+  prefill(ids: number[], signal?: AbortSignal): Promise<void>;
+  /** Feeds one token; its logits for the next, and every head's attention row of this position when asked. */
+  step(token: number, opts?: { attention?: boolean; signal?: AbortSignal }): Promise<{ logits: Float32Array; attention?: StepAttention }>;
+  /** An independent copy holding the same cache. */
+  fork(): Decoder;
 }

@@ -1,0 +1,110 @@
+// Per-head attention restriction: a restricted head sees only the first `sink` positions and the
+// last `window` ones, as a KV-cache policy that keeps the full cache for a few heads only
+// (RazorAttention, DuoAttention, HeadKV) leaves every other head. Set per run, no rebuild:
+//   inputs  head_restrict  float [layers, heads]  1 restricts the head, 0 leaves it whole
+//           restrict_span  int64 [2]              [sink, window]
+// The bias is 0 where a head may look and a large negative number elsewhere, added to the scores
+// right before the softmax (after scaling, softcap and the causal mask). It applies to the last
+// query row's positions, so the runner feeds it on decoding steps (one query) only.
+//   plain                added to the Softmax input
+//   GroupQueryAttention  through the op's attention_bias input (added to one the graph already has)
+//   MultiHeadAttention, ONNX Attention: not supported (their masks take other shapes); say so
+import { DT, floatTensor, int64Tensor, node, valueInfo, type GraphProto, type NodeProto } from './graph.js';
+import type { InstrumentShape } from './instrument.js';
+
+export const HEAD_RESTRICT = 'head_restrict';
+export const RESTRICT_SPAN = 'restrict_span';
+const P = 'retrieval_lens/restrict/';
+/** Far below any score, finite so that 0 x it stays 0; -inf in fp16, which the softmax handles. */
+const NEG = -1e30;
+
+export function addRestrictInputs(g: GraphProto, shape: InstrumentShape): void {
+  g.input!.push(valueInfo(HEAD_RESTRICT, DT.FLOAT, [shape.layers, shape.heads]), valueInfo(RESTRICT_SPAN, DT.INT64, [2]));
+  g.initializer!.push(
+    int64Tensor(P + 'zero', [0], []),
+    int64Tensor(P + 'one', [1], []),
+    int64Tensor(P + 'i0', [0]),
+    int64Tensor(P + 'i1', [1]),
+    floatTensor(P + 'open', [0], []),
+    floatTensor(P + 'shut', [NEG], []),
+  );
+  // sink and window as scalars, shared by every site.
+  g.node!.unshift(
+    node('Gather', [RESTRICT_SPAN, P + 'zero'], [P + 'sink'], P + 'sink', { axis: 0 }),
+    node('Gather', [RESTRICT_SPAN, P + 'one'], [P + 'window'], P + 'window', { axis: 0 }),
+  );
+}
+
+interface Ctx {
+  g: GraphProto;
+  layer: number;
+  t: (s: string) => string;
+  shape: InstrumentShape;
+  /** Activation element type, and whether CastLike exists (opset >= 15). */
+  act: number;
+  castLike: boolean;
+}
+
+/**
+ * Nodes computing this layer's bias [1, heads, 1, T] for a kv length `T` (an int64 scalar tensor),
+ * typed like `like`; returns [nodes, name].
+ */
+function biasNodes(c: Ctx, T: string, like: string): [NodeProto[], string] {
+  const t = (s: string) => c.t(`restrict_${s}`);
+  c.g.initializer!.push(int64Tensor(t('layer'), [c.layer], []), int64Tensor(t('shape4'), [1, c.shape.heads, 1, 1]));
+  const nodes = [
+    node('Range', [P + 'zero', T, P + 'one'], [t('j')], t('j')), // [T]
+    node('Less', [t('j'), P + 'sink'], [t('in_sink')], t('in_sink')),
+    node('Sub', [T, P + 'window'], [t('from')], t('from')),
+    node('GreaterOrEqual', [t('j'), t('from')], [t('in_window')], t('in_window')),
+    node('Or', [t('in_sink'), t('in_window')], [t('keep')], t('keep')),
+    node('Where', [t('keep'), P + 'open', P + 'shut'], [t('bias_t')], t('bias_t')), // [T]
+    node('Gather', [HEAD_RESTRICT, t('layer')], [t('row')], t('row'), { axis: 0 }), // [heads]
+    node('Reshape', [t('row'), t('shape4')], [t('row4')], t('row4')), // [1, heads, 1, 1]
+    node('Mul', [t('row4'), t('bias_t')], [t('bias_f')], t('bias_f')), // [1, heads, 1, T]
+  ];
+  if (c.castLike) nodes.push(node('CastLike', [t('bias_f'), like], [t('bias')], t('bias_cast')));
+  else nodes.push(node('Cast', [t('bias_f')], [t('bias')], t('bias_cast'), { to: c.act }));
+  return [nodes, t('bias')];
+}
+
+/** Plain attention: bias added to the Softmax input [batch, heads, q, T]. */
+export function restrictPlain(c: Ctx, softmax: NodeProto): void {
+  const x = softmax.input![0];
+  const t = (s: string) => c.t(`restrict_${s}`);
+  const shapeNodes = [node('Shape', [x], [t('x_shape')], t('x_shape')), node('Gather', [t('x_shape'), P + 'three'], [t('T')], t('T'), { axis: 0 })];
+  if (!c.g.initializer!.some((i) => i.name === P + 'three')) c.g.initializer!.push(int64Tensor(P + 'three', [3], []));
+  const [nodes, bias] = biasNodes(c, t('T'), x);
+  nodes.push(node('Add', [x, bias], [t('scores')], t('add')));
+  c.g.node!.splice(c.g.node!.indexOf(softmax), 0, ...shapeNodes, ...nodes);
+  softmax.input![0] = t('scores');
+}
+
+/** GroupQueryAttention: the bias through attention_bias [1, heads, q, T], T = total_sequence_length. */
+export function restrictGQA(c: Ctx, gqa: NodeProto): void {
+  const t = (s: string) => c.t(`restrict_${s}`);
+  const inputs = [...(gqa.input ?? [])];
+  while (inputs.length < 11) inputs.push('');
+  const first = [
+    node('Cast', [inputs[6]], [t('T')], t('T'), { to: DT.INT64 }), // total_sequence_length
+    node('Shape', [inputs[0]], [t('q_shape')], t('q_shape')),
+    node('Gather', [t('q_shape'), P + 'one'], [t('S')], t('S'), { axis: 0 }),
+  ];
+  const [nodes, bias] = biasNodes(c, t('T'), inputs[0]);
+  // [1, heads, 1, T] -> [1, heads, S, T]: the op wants a row per query.
+  c.g.initializer!.push(int64Tensor(t('one_heads'), [1, c.shape.heads]));
+  nodes.push(
+    node('Reshape', [t('S'), P + 'i1'], [t('S1')], t('S1')),
+    node('Reshape', [t('T'), P + 'i1'], [t('T1')], t('T1')),
+    node('Concat', [t('one_heads'), t('S1'), t('T1')], [t('bias_shape')], t('bias_shape'), { axis: 0 }),
+    node('Expand', [bias, t('bias_shape')], [t('bias_full')], t('bias_full')),
+  );
+  let full = t('bias_full');
+  if (inputs[10]) {
+    nodes.push(node('Add', [inputs[10], full], [t('bias_sum')], t('bias_sum')));
+    full = t('bias_sum');
+  }
+  inputs[10] = full;
+  gqa.input = inputs;
+  c.g.node!.splice(c.g.node!.indexOf(gqa), 0, ...first, ...nodes);
+}

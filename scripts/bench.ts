@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeModel } from '../src/engine/model.js';
-import { defaultModelDir } from '../src/cli/defaults.js';
+import { defaultModelDir } from '../src/shared/paths.js';
 import { measureBandwidthGBs } from './bench/bandwidth.js';
 
 const argv = process.argv.slice(2);

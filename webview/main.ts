@@ -7,7 +7,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-divider/index.js';
-import type { FigureKind, FromWebview, HeadKey, PanelState, PanelTab, ToWebview } from '../src/shared/webviewProtocol.js';
+import type { FigureKind, FromWebview, HeadRef, PanelState, PanelTab, ToWebview } from '../src/shared/webviewProtocol.js';
 import { emptyState } from '../src/shared/webviewProtocol.js';
 import { wordDiff } from '../src/shared/wordDiff.js';
 import { toHex } from '../src/shared/colorScale.js';
@@ -55,7 +55,7 @@ const button = (label: string, testid: string, onClick: () => void, opts: { seco
   return b;
 };
 
-const isMasked = (hd: HeadKey) => state.masks.some((m) => m.layer === hd.layer && m.head === hd.head);
+const isMasked = (hd: HeadRef) => state.masks.some((m) => m.layer === hd.layer && m.head === hd.head);
 
 // ---------------------------------------------------------------- tabs and toolbar
 const TABS: [PanelTab, string][] = [
@@ -154,7 +154,7 @@ function mapTab(): HTMLElement {
   return root;
 }
 
-function maskBox(hd: HeadKey, testid: string, label = 'masked'): HTMLElement {
+function maskBox(hd: HeadRef, testid: string, label = 'masked'): HTMLElement {
   const cb = h('vscode-checkbox', { 'data-testid': testid, label, checked: isMasked(hd) });
   cb.addEventListener('change', () => post({ type: 'setMask', head: hd, masked: (cb as unknown as { checked: boolean }).checked }));
   return cb;

@@ -1,7 +1,7 @@
 // The layers x heads score map: one cell per head, colour = score, the threshold marked in the
 // legend and as an outline on retrieval heads, masked heads crossed, always-active heads dotted.
 import { contrastText, mix, scoreScale, toHex, type Rgb } from '../src/shared/colorScale.js';
-import type { HeadKey, ScoreMapView } from '../src/shared/webviewProtocol.js';
+import type { HeadRef, ScoreMapView } from '../src/shared/webviewProtocol.js';
 import { s, fmt, themeFont } from './dom.js';
 
 export interface MapColors {
@@ -13,7 +13,7 @@ export interface MapColors {
   masked: Rgb;
 }
 
-export function drawScoreMap(view: ScoreMapView, selected: HeadKey | null, masks: HeadKey[], c: MapColors): SVGSVGElement {
+export function drawScoreMap(view: ScoreMapView, selected: HeadRef | null, masks: HeadRef[], c: MapColors): SVGSVGElement {
   const scale = scoreScale(view.scores, view.threshold);
   const cell = Math.max(8, Math.min(28, Math.floor(560 / Math.max(view.heads, 1))));
   const left = 56;

@@ -2,9 +2,9 @@
 // bounded reads of the files a user names, and the flag specs with their ranges.
 import { join } from 'node:path';
 import { loadModel, type EngineModel, type LoadOptions } from '../engine/index.js';
-import { normalizeDtype } from '../engine/files.js';
-import { MB, readTextFile } from '../engine/textFile.js';
-import { defaultModelDir, packageRoot } from './defaults.js';
+import { normalizeDtype } from '../engine/index.js';
+import { MB, readTextFile } from '../shared/textFile.js';
+import { defaultModelDir, packageRoot } from '../shared/paths.js';
 import { oneLineText } from './oneLine.js';
 import { UsageError, type FlagSpec } from './args.js';
 import type { CliIO } from './io.js';

@@ -4,9 +4,9 @@
 // unexpected failure (a bug) shows a stack, with 70.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetrievalLensError } from '../engine/errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import { UsageError } from './args.js';
-import { packageRoot } from './defaults.js';
+import { packageRoot } from '../shared/paths.js';
 import { oneLineText as oneLine } from './oneLine.js';
 import type { Command, CliIO } from './io.js';
 

@@ -6,7 +6,7 @@
 // Other fused ops (com.microsoft.Attention with packed weights, ...) never expose their
 // probabilities; they are refused with one line naming the op.
 import { FUSED_ATTENTION_OPS, attrNumber, indexGraph, isDefaultDomain, qualifiedOp, subgraphs, type GraphIndex, type GraphProto, type NodeProto } from './graph.js';
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import type { AttentionForm } from './types.js';
 
 export interface PlainSite {

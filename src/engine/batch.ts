@@ -8,7 +8,7 @@
 import { KVCache, type KVMode } from './kv.js';
 import type { Runner, Sequence } from './runner.js';
 import { makeSampler } from './sampling.js';
-import { cancelled } from './errors.js';
+import { cancelled } from '../shared/errors.js';
 import { finish, pickToken, prefillPrompt, prepare } from './generate.js';
 import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, ModelInfo, TextTokenizer } from './types.js';
 

@@ -13,8 +13,8 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { onnx, type GraphProto } from './graph.js';
 import { instrumentModel, INSTRUMENT_VERSION, type InstrumentShape } from './instrument.js';
 import type { DecoderIO, IONameHints } from './io.js';
-import { isDir, makeDirs } from './dirs.js';
-import { RetrievalLensError } from './errors.js';
+import { isDir, makeDirs } from '../shared/dirs.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
 /**

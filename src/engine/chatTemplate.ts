@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cancelled, RetrievalLensError } from './errors.js';
+import { cancelled, RetrievalLensError } from '../shared/errors.js';
 
 export interface RenderLimits {
   /** Longest a render may take, in ms (the process's start included). */

@@ -3,8 +3,8 @@
 // field is looked up under every name a supported family uses.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { RetrievalLensError } from './errors.js';
-import { readTextFile } from './textFile.js';
+import { RetrievalLensError } from '../shared/errors.js';
+import { readTextFile } from '../shared/textFile.js';
 
 /** Families tested end to end (fixtures in test/fixtures/models); other decoder-only families work when their graph does. */
 export const SUPPORTED_FAMILIES = ['llama', 'qwen2', 'qwen3', 'mistral', 'gpt2', 'phi3', 'phi', 'gemma', 'gemma2', 'gemma3_text'];

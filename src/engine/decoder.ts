@@ -4,7 +4,7 @@
 // restricts some heads to a sink and a window.
 import type { Runner, Sequence } from './runner.js';
 import { maskTensor } from './generate.js';
-import { RetrievalLensError, cancelled } from './errors.js';
+import { RetrievalLensError, cancelled } from '../shared/errors.js';
 import type { AttentionNodeInfo, Decoder, DecoderOptions, ModelInfo, StepAttention } from './types.js';
 
 export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionNodeInfo[], opts: DecoderOptions = {}): Decoder {

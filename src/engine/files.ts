@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, posix, relative, sep } from 'node:path';
 import { onnx, type GraphProto } from './graph.js';
 import { decodeModel } from './cache.js';
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import { readJson } from './config.js';
 import type { IONameHints } from './io.js';
 import type { ModelLayout } from './types.js';

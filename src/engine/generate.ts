@@ -3,7 +3,7 @@
 import type { Runner, Sequence } from './runner.js';
 import type { PrefixCache } from './prefix.js';
 import { makeSampler } from './sampling.js';
-import { RetrievalLensError, cancelled } from './errors.js';
+import { RetrievalLensError, cancelled } from '../shared/errors.js';
 import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, HeadRef, ModelInfo, TextTokenizer } from './types.js';
 
 /** MaskSpec heads -> flattened [layers, heads] with 0 for masked heads. */

@@ -15,10 +15,10 @@ import * as hfHub from '../../node_modules/@huggingface/transformers/src/utils/h
 // @ts-expect-error transformers.js ships no declarations beside src/
 import { env as hfHubEnv } from '../../node_modules/@huggingface/transformers/src/env.js';
 import { DTYPE_SUFFIX, externalDataLocations, externalDataPath, findOnnxFile, normalizeDtype, onnxCandidates } from './files.js';
-import { RetrievalLensError, cancelled, throwIfAborted } from './errors.js';
+import { RetrievalLensError, cancelled, throwIfAborted } from '../shared/errors.js';
 import { defaultCacheDir } from './cache.js';
-import { makeDirs } from './dirs.js';
-import { hubDownloadDir } from './hubCache.js';
+import { makeDirs } from '../shared/dirs.js';
+import { hubDownloadDir } from '../shared/hubCache.js';
 import type { LoadOptions } from './types.js';
 
 interface HubOptions {

@@ -16,7 +16,7 @@ import { DT, onnx, attrNumber, floatTensor, int64Tensor, node, opsetVersion, set
 import { describeIO, type DecoderIO, type IONameHints } from './io.js';
 import { dropDeadNodes, groupQueryMatMuls, lastRowLogits } from './simplify.js';
 import { addRestrictInputs, restrictGQA, restrictPlain } from './restrict.js';
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
 export const HEAD_MASK = 'head_mask';

@@ -3,7 +3,7 @@
 // exports name the cache past_key_values.{l}.key|value / present.{l}.key|value; ONNX Runtime GenAI
 // folders name it in genai_config.json (the same names by default); both keep it [batch, kvHeads, past, headDim].
 import { DT, elemTypeOf, type GraphProto } from './graph.js';
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 
 export interface DecoderIO {
   inputIds: string;

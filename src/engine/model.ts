@@ -12,7 +12,7 @@ import { finiteLogits, generate } from './generate.js';
 import { PrefixCache } from './prefix.js';
 import { createDecoder } from './decoder.js';
 import { chooseKVMode, generateBatch, probeBatching } from './batch.js';
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
 export interface EngineModel extends LoadedModel {

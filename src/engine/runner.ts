@@ -7,7 +7,7 @@ import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS } from './instrument.js';
 import { HEAD_RESTRICT, RESTRICT_SPAN } from './restrict.js';
 import { describeIO, type DecoderIO } from './io.js';
 import { KVCache, type KVMode } from './kv.js';
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 
 export interface RunnerShape {
   layers: number;

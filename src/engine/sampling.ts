@@ -1,23 +1,14 @@
 // Next-token choice from logits: greedy, or temperature / top-k / top-p sampling with a seeded RNG.
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import type { SamplingOptions } from './types.js';
+import { rng } from '../shared/random.js';
+
+export { rng };
 
 export function argmax(xs: ArrayLike<number>, start = 0, end = xs.length): number {
   let best = start;
   for (let i = start + 1; i < end; i++) if (xs[i] > xs[best]) best = i;
   return best - start;
-}
-
-/** mulberry32: small, seedable, good enough for sampling and random head draws. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Throws BAD_INPUT for options no sampler can follow (a negative temperature, top-p outside (0, 1], ...). */

@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 
 export { ort };
 export type Tensor = ort.Tensor;

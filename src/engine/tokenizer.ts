@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { renderChatTemplate } from './chatTemplate.js';
-import { RetrievalLensError } from './errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import type { TextTokenizer } from './types.js';
 
 type HfTokenizer = Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;

@@ -69,25 +69,8 @@ export interface InstrumentationInfo {
   dtype: string;
 }
 
-/**
- * Masked heads. `uniform` is the paper's: the head's pre-softmax scores are zeroed, so it
- * attends uniformly over the positions it may see and outputs the mean of its values.
- * `zero`: the head's output is exactly 0.
- */
-export type MaskMode = 'uniform' | 'zero';
-/** `decode`: masks apply to generated tokens only (the prefill's KV cache is unmasked, as the paper). */
-export type MaskScope = 'decode' | 'all';
-
-export interface HeadRef {
-  layer: number;
-  head: number;
-}
-
-export interface MaskSpec {
-  heads: HeadRef[];
-  mode: MaskMode;
-  scope: MaskScope;
-}
+export type { HeadRef, MaskMode, MaskScope, MaskSpec } from '../shared/types.js';
+import type { HeadRef, MaskSpec } from '../shared/types.js';
 
 export interface SamplingOptions {
   /** 0 or undefined means greedy. */

@@ -10,7 +10,7 @@ import { planGrid } from './viewState.js';
 import type { DocContext, Store } from './store.js';
 import type { Runner } from './runs.js';
 import type { ModelRef } from '../worker/protocol.js';
-import { RetrievalLensError } from '../engine/errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 
 export interface Env {
   context: vscode.ExtensionContext;

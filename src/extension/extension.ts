@@ -12,7 +12,7 @@ import { exportScores, findRetrievalHeads, onModelChanged, openScores, selectMod
 import { compareRuns, maskAllRetrievalHeads, regenerate, runAblation, showHighlights, targetHeads } from './instrument.js';
 import { maskStatusText } from './viewState.js';
 import { modelRef, readSettings } from './settings.js';
-import type { FigureKind, FromWebview, HeadKey } from '../shared/webviewProtocol.js';
+import type { FigureKind, FromWebview, HeadRef } from '../shared/webviewProtocol.js';
 
 export function activate(context: vscode.ExtensionContext) {
   const out = vscode.window.createOutputChannel('Retrieval Lens');
@@ -145,7 +145,7 @@ export function activate(context: vscode.ExtensionContext) {
   cmd('retrievalLens.openScores', (uri?: vscode.Uri) => openScores(env, uri instanceof vscode.Uri ? uri : undefined));
   cmd('retrievalLens.exportScores', () => exportScores(env));
   cmd('retrievalLens.showPanel', () => panel.show(false));
-  cmd('retrievalLens.selectHead', (h: HeadKey) => {
+  cmd('retrievalLens.selectHead', (h: HeadRef) => {
     revealing = true;
     store.select(h);
     revealing = false;

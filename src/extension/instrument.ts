@@ -1,6 +1,6 @@
 // Issue-5 commands: needle highlights, masks and re-generation, ablation, comparison.
 import * as vscode from 'vscode';
-import type { HeadKey, AblationView } from '../shared/webviewProtocol.js';
+import type { HeadRef, AblationView } from '../shared/webviewProtocol.js';
 import { headId } from '../shared/webviewProtocol.js';
 import type { InspectResponse } from '../worker/protocol.js';
 import type { Needle, ScoresFile } from '../method/types.js';
@@ -9,6 +9,7 @@ import { modelRef, readSettings } from './settings.js';
 import { inspectNeedle, readScoresUri, type Env } from './controller.js';
 import { parseIntList, planGrid, retrievalHeads } from './viewState.js';
 import type { Run } from './store.js';
+import { COMPARE_KS } from '../method/defaults.js';
 
 /** The doc the current run was made on must still be open and unchanged. */
 function runDocument(env: Env): vscode.TextDocument | string {
@@ -96,14 +97,14 @@ export async function regenerate(env: Env, question: string): Promise<void> {
   env.store.emit('regenerate', 'highlight');
 }
 
-export function targetHeads(env: Env, arg: unknown, selection: readonly unknown[] | undefined): HeadKey[] {
-  const pick = (x: unknown): HeadKey | null => {
-    const o = x as { row?: HeadKey; layer?: number; head?: number; kind?: string };
+export function targetHeads(env: Env, arg: unknown, selection: readonly unknown[] | undefined): HeadRef[] {
+  const pick = (x: unknown): HeadRef | null => {
+    const o = x as { row?: HeadRef; layer?: number; head?: number; kind?: string };
     if (o?.kind === 'head' && o.row) return { layer: o.row.layer, head: o.row.head };
     if (Number.isInteger(o?.layer) && Number.isInteger(o?.head)) return { layer: o.layer!, head: o.head! };
     return null;
   };
-  const list = (selection?.length ? selection : [arg]).map(pick).filter((h): h is HeadKey => h !== null);
+  const list = (selection?.length ? selection : [arg]).map(pick).filter((h): h is HeadRef => h !== null);
   if (list.length) return list;
   return env.store.selected ? [env.store.selected] : [];
 }
@@ -226,7 +227,7 @@ export async function compareRuns(env: Env): Promise<void> {
 }
 
 function buildCompare(a: { name: string; scores: ScoresFile }, b: { name: string; scores: ScoresFile }) {
-  const r = compareScores(a.scores, b.scores, { ks: [5, 10, 20, 50] });
+  const r = compareScores(a.scores, b.scores, { ks: COMPARE_KS });
   const points: { key: string; a: number; b: number }[] = [];
   const L = Math.min(a.scores.model.layers, b.scores.model.layers);
   const H = Math.min(a.scores.model.heads, b.scores.model.heads);

@@ -2,7 +2,7 @@
 // always comes back (busy flag cleared, nothing left spinning).
 import * as vscode from 'vscode';
 import { WorkerError, type RequestHooks } from '../worker/client.js';
-import { RetrievalLensError } from '../engine/errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import type { Progress } from '../worker/protocol.js';
 import type { Store } from './store.js';
 

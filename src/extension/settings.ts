@@ -2,9 +2,10 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import type { ModelRef } from '../worker/protocol.js';
-import { hubDownloadDir } from '../engine/hubCache.js';
+import { hubDownloadDir } from '../shared/hubCache.js';
 import type { Needle } from '../method/types.js';
 import type { MaskMode, MaskScope } from '../shared/webviewProtocol.js';
+import { DEFAULT_DEPTHS, DEFAULT_HIGHLIGHT_DEPTH, DEFAULT_MAX_NEW_TOKENS, DEFAULT_THRESHOLD } from '../method/defaults.js';
 
 export interface Settings {
   model: string;
@@ -40,13 +41,13 @@ export function readSettings(): Settings {
     threads: c.get<number>('threads') ?? 0,
     executionProvider: c.get<string>('executionProvider') ?? 'cpu',
     lengths: nums('lengths', [512, 1024, 1984]),
-    depths: nums('depths', [0, 25, 50, 75, 100]),
+    depths: nums('depths', DEFAULT_DEPTHS),
     needles: needles.map((n, i) => ({ id: n.id ?? `user-${i + 1}`, needle: n.needle, question: n.question, real_needle: n.real_needle ?? n.needle })),
-    threshold: c.get<number>('threshold') ?? 0.1,
-    maxNewTokens: c.get<number>('maxNewTokens') ?? 50,
+    threshold: c.get<number>('threshold') ?? DEFAULT_THRESHOLD,
+    maxNewTokens: c.get<number>('maxNewTokens') ?? DEFAULT_MAX_NEW_TOKENS,
     maskMode: c.get<string>('maskMode') === 'zero' ? 'zero' : 'uniform',
     maskScope: c.get<string>('maskScope') === 'all' ? 'all' : 'decode',
-    highlightDepth: c.get<number>('highlightDepth') ?? 50,
+    highlightDepth: c.get<number>('highlightDepth') ?? DEFAULT_HIGHLIGHT_DEPTH,
   };
 }
 

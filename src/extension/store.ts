@@ -3,7 +3,7 @@
 // decorations) subscribe and re-render from it. No vscode import, so it is testable.
 import type { AblationFile, ScoresFile } from '../method/types.js';
 import type { InspectResponse } from '../worker/protocol.js';
-import { emptyState, headId, type AblationView, type CompareView, type HeadKey, type HighlightView, type MaskMode, type MaskScope, type PanelState, type PanelTab, type RegenerateView, type ScoreMapView } from '../shared/webviewProtocol.js';
+import { emptyState, headId, type AblationView, type CompareView, type HeadRef, type HighlightView, type MaskMode, type MaskScope, type PanelState, type PanelTab, type RegenerateView, type ScoreMapView } from '../shared/webviewProtocol.js';
 import { combineAttention, MaskSet, retrievalHeads, toScoreMapView } from './viewState.js';
 import type { EolMap } from './offsets.js';
 
@@ -37,7 +37,7 @@ type Listener = (what: Set<string>) => void;
 export class Store {
   runs: Run[] = [];
   current: Run | null = null;
-  selected: HeadKey | null = null;
+  selected: HeadRef | null = null;
   readonly masks = new MaskSet();
   maskMode: MaskMode = 'uniform';
   maskScope: MaskScope = 'decode';
@@ -93,18 +93,18 @@ export class Store {
     this.emit('highlight');
   }
 
-  select(h: HeadKey | null): void {
+  select(h: HeadRef | null): void {
     this.selected = h;
     this.highlightTop = false;
     this.emit('selection', 'highlight');
   }
 
-  setMask(h: HeadKey, masked: boolean): void {
+  setMask(h: HeadRef, masked: boolean): void {
     this.masks.set(h, masked);
     this.emit('masks');
   }
 
-  setMasks(hs: HeadKey[], masked: boolean): void {
+  setMasks(hs: HeadRef[], masked: boolean): void {
     this.masks.setMany(hs, masked);
     this.emit('masks');
   }
@@ -115,7 +115,7 @@ export class Store {
   }
 
   /** Heads whose attention the highlight shows: the selected head, or the top three retrieval heads. */
-  highlightHeads(): HeadKey[] {
+  highlightHeads(): HeadRef[] {
     if (this.selected && !this.highlightTop) return [this.selected];
     if (!this.current) return [];
     const top = retrievalHeads(this.current.view).slice(0, 3);

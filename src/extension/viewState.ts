@@ -1,7 +1,7 @@
 // View logic with no vscode in it: score files -> what the tree and panel show, the mask set,
 // grid sizing, quick-pick parsing. Unit-tested in test/unit/viewstate.test.ts.
 import type { ScoresFile } from '../method/types.js';
-import { headId, type HeadKey, type ScoreMapView, type AblationView } from '../shared/webviewProtocol.js';
+import { headId, type HeadRef, type ScoreMapView, type AblationView } from '../shared/webviewProtocol.js';
 
 export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'file', threshold?: number): ScoreMapView {
   const { layers, heads } = s.model;
@@ -29,7 +29,7 @@ export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'fil
   };
 }
 
-export interface HeadRow extends HeadKey {
+export interface HeadRow extends HeadRef {
   score: number;
   retrieval: boolean;
   activeCases: number | null;
@@ -79,7 +79,7 @@ export function viewDescription(view: ScoreMapView): string {
  * emptied, so masks chosen for one model never apply to another.
  */
 export class MaskSet {
-  private heads = new Map<string, HeadKey>();
+  private heads = new Map<string, HeadRef>();
   private owner = '';
 
   /** Returns true when the owner changed and the set was cleared. */
@@ -92,16 +92,16 @@ export class MaskSet {
     return had;
   }
 
-  has(h: HeadKey): boolean {
+  has(h: HeadRef): boolean {
     return this.heads.has(headId(h));
   }
 
-  set(h: HeadKey, masked: boolean): void {
+  set(h: HeadRef, masked: boolean): void {
     if (masked) this.heads.set(headId(h), { layer: h.layer, head: h.head });
     else this.heads.delete(headId(h));
   }
 
-  setMany(hs: HeadKey[], masked: boolean): void {
+  setMany(hs: HeadRef[], masked: boolean): void {
     for (const h of hs) this.set(h, masked);
   }
 
@@ -114,7 +114,7 @@ export class MaskSet {
   }
 
   /** Sorted by layer, then head. */
-  list(): HeadKey[] {
+  list(): HeadRef[] {
     return [...this.heads.values()].sort((a, b) => a.layer - b.layer || a.head - b.head);
   }
 
@@ -183,9 +183,9 @@ export function summarizeAblation(view: AblationView): AblationSummary[] {
 }
 
 /** Heads to mask in a random control: k heads not in `exclude`, from a seeded generator. */
-export function randomHeads(layers: number, heads: number, k: number, exclude: HeadKey[], seed: number): HeadKey[] {
+export function randomHeads(layers: number, heads: number, k: number, exclude: HeadRef[], seed: number): HeadRef[] {
   const ex = new Set(exclude.map(headId));
-  const pool: HeadKey[] = [];
+  const pool: HeadRef[] = [];
   for (let l = 0; l < layers; l++) for (let h = 0; h < heads; h++) if (!ex.has(`${l}-${h}`)) pool.push({ layer: l, head: h });
   let s = seed >>> 0 || 1;
   const next = () => {
@@ -208,7 +208,7 @@ export function randomHeads(layers: number, heads: number, k: number, exclude: H
 export function combineAttention(
   steps: { top: { pos: ArrayLike<number>; w: ArrayLike<number> }[] }[],
   headsPerLayer: number,
-  heads: HeadKey[],
+  heads: HeadRef[],
 ): { pos: number[]; w: number[] }[] {
   return steps.map((s) => {
     const acc = new Map<number, number>();

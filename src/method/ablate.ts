@@ -1,14 +1,15 @@
 // The causal experiment: NIAH accuracy on fresh cases with no mask, with the top-k retrieval heads
 // masked, and with k random heads masked. Random heads are drawn from ALL heads of the model
 // excluding the retrieval heads (the reference draws from range(32) and never excludes them).
-import { RetrievalLensError, throwIfAborted } from '../engine/errors.js';
-import { rng } from '../engine/sampling.js';
-import type { HeadRef, LoadedModel, MaskMode, MaskScope } from '../engine/types.js';
+import { RetrievalLensError, throwIfAborted } from '../shared/errors.js';
+import { rng } from '../shared/random.js';
+import type { HeadRef, LoadedModel, MaskMode, MaskScope } from '../engine/index.js';
 import { CaseBuilder, choosePromptFormat, type NeedleCase } from './cases.js';
 import { DEFAULT_DEPTHS, validateGrid, type Hooks } from './detect.js';
 import { checkNeedles, DEFAULT_NEEDLES } from './needles.js';
 import { rouge1Recall } from './rouge.js';
 import type { AblationFile, Needle, ScoresFile } from './types.js';
+import { DEFAULT_MAX_NEW_TOKENS, DEFAULT_THRESHOLD, SUCCESS_RECALL } from './defaults.js';
 
 export interface AblateOptions {
   ks?: number[];
@@ -78,7 +79,7 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   if (!Number.isInteger(trials) || trials < 1) throw new RetrievalLensError('BAD_INPUT', `random trials must be a positive integer, got ${trials}`);
   const depths = opts.depths ?? freshDepths(settings.depths ?? DEFAULT_DEPTHS);
   validateGrid(model, { haystack: opts.haystack, lengths, depths, maxNewTokens: opts.maxNewTokens });
-  const threshold = settings.threshold ?? 0.1;
+  const threshold = settings.threshold ?? DEFAULT_THRESHOLD;
   const retrieval = rankHeads(scores.scores).filter(({ layer, head }) => scores.scores[layer][head] >= threshold);
   const ranked = rankHeads(scores.scores);
   const mode = opts.maskMode ?? 'uniform';
@@ -109,12 +110,12 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
     for (const c of cases) {
       throwIfAborted(hooks.signal);
       const r = await model.generate(c.promptIds, {
-        maxNewTokens: opts.maxNewTokens ?? 50,
+        maxNewTokens: opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
         stopTokens: stops,
         mask: heads.length ? { heads, mode, scope } : undefined,
         signal: hooks.signal,
       });
-      if (rouge1Recall(c.needle.real_needle, r.text.trim()) > 0.5) ok++;
+      if (rouge1Recall(c.needle.real_needle, r.text.trim()) > SUCCESS_RECALL) ok++;
       if (normalize(r.text).includes(normalize(c.needle.real_needle))) exact++;
       done++;
       hooks.onProgress?.({ done, total, etaMs: ((Date.now() - t0) / done) * (total - done) });

@@ -1,8 +1,9 @@
 // From per-case head scores to the paper's summary: a head's retrieval score is the plain mean over
 // counted (successful) cases; heads at or above the threshold are retrieval heads.
 import type { CaseResult, ScoresFile } from './types.js';
+import { DEFAULT_THRESHOLD } from './defaults.js';
 
-export const DEFAULT_THRESHOLD = 0.1;
+export { DEFAULT_THRESHOLD };
 
 /** Mean of the counted cases' [layers][heads] scores (zeros where no case counted). */
 export function meanScores(cases: { scores: number[][] }[], layers: number, heads: number): number[][] {

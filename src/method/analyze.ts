@@ -1,8 +1,9 @@
 // Summaries of a score file and comparisons of two (the paper's "intrinsic" finding: the same
 // heads across base/chat or short/long runs), as pure functions.
-import { RetrievalLensError } from '../engine/errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import { alwaysActive } from './aggregate.js';
 import type { ScoresFile } from './types.js';
+import { DEFAULT_THRESHOLD } from './defaults.js';
 
 export interface Analysis {
   heads: number;
@@ -19,7 +20,7 @@ export function analyzeScores(s: ScoresFile, topN = 10): Analysis {
   return {
     heads: flat.length,
     cases: counted.length,
-    fractionAtLeast01: flat.filter((x) => x[2] >= 0.1).length / flat.length,
+    fractionAtLeast01: flat.filter((x) => x[2] >= DEFAULT_THRESHOLD).length / flat.length,
     fractionZero: flat.filter((x) => x[2] === 0).length / flat.length,
     alwaysActive: s.summary?.alwaysActive ?? alwaysActive(counted, s.model.layers, s.model.heads),
     top: [...flat].sort((a, b) => b[2] - a[2] || a[0] - b[0] || a[1] - b[1]).slice(0, topN),

@@ -1,9 +1,10 @@
 // Builds needle-in-a-haystack prompts as the reference code does: trim the haystack tokens to the
 // context budget, insert the needle tokens at depth% after walking back to a sentence-ending
 // period token, decode, then wrap context and question in the prompt template.
-import { RetrievalLensError } from '../engine/errors.js';
-import type { TextTokenizer } from '../engine/types.js';
+import { RetrievalLensError } from '../shared/errors.js';
+import type { TextTokenizer } from '../engine/index.js';
 import { findSpan } from './span.js';
+import { insertionIndex } from './insertion.js';
 import type { Needle } from './types.js';
 
 /** The reference's prompt for base models: the question appended directly to the context. */
@@ -73,20 +74,12 @@ export function contextBudget(length: number, overheadTokens: number, answerToke
 }
 
 /**
- * Index to insert at for depth%: as the reference, depth% of the tokens walked back to just after a
- * token ending in '.'. Where no sentence ends before that point (the walk would reach the start of
- * the haystack and put a "50%" needle at 0%), the next sentence end after it is used, and in a text
- * without any, the depth% position itself. The depth a case really used is recorded beside the
- * grid's (CaseResult.needleDepth): even the reference's walk can move a needle far in sparse text.
+ * Index to insert at for depth% of the haystack tokens (insertion.ts: walked back to just after a
+ * token ending in '.'). The depth a case really used is recorded beside the grid's
+ * (CaseResult.needleDepth): even the reference's walk can move a needle far in sparse text.
  */
 export function insertionPoint(tokens: number[], depth: number, endsSentence: (id: number) => boolean): number {
-  if (depth >= 100) return tokens.length;
-  const at = Math.floor((Math.max(0, depth) / 100) * tokens.length);
-  let i = at;
-  while (i > 0 && !endsSentence(tokens[i - 1])) i--;
-  if (i > 0 || at === 0) return i;
-  for (let j = at + 1; j <= tokens.length; j++) if (endsSentence(tokens[j - 1])) return j;
-  return at;
+  return insertionIndex(tokens.length, depth, (i) => endsSentence(tokens[i - 1]));
 }
 
 /** Where a needle inserted at `at` of `n` haystack tokens sits, in percent (one decimal). */

@@ -1,14 +1,16 @@
 // Retrieval-head detection (Wu et al. 2024, retrieval_head_detection.py): for each needle case,
 // greedy-decode with attention, score heads per step, count the case if ROUGE-1 recall > 50%.
-import { RetrievalLensError, throwIfAborted } from '../engine/errors.js';
-import type { LoadedModel, PrefixCacheHandle } from '../engine/types.js';
+import { RetrievalLensError, throwIfAborted } from '../shared/errors.js';
+import type { LoadedModel, PrefixCacheHandle } from '../engine/index.js';
 import { caseKey, executionOrder, planCases, type GridCase } from './grid.js';
-import { summarize, DEFAULT_THRESHOLD } from './aggregate.js';
+import { summarize } from './aggregate.js';
 import { CaseBuilder, choosePromptFormat, type NeedleCase } from './cases.js';
 import { checkNeedles, DEFAULT_NEEDLES } from './needles.js';
 import { rouge1Recall } from './rouge.js';
 import { CaseScorer } from './score.js';
 import type { CaseResult, DetectionSettings, Needle, ScoresFile } from './types.js';
+import { DEFAULT_DEPTHS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_THRESHOLD, DETECTION_NEEDLES, SUCCESS_RECALL } from './defaults.js';
+export { DEFAULT_DEPTHS, DETECTION_NEEDLES };
 
 export interface DetectOptions {
   haystack: string[];
@@ -41,10 +43,6 @@ export interface Hooks {
   stats?: { reusedPositions: number; prefilledPositions: number };
 }
 
-export const DEFAULT_DEPTHS = [0, 25, 50, 75, 100];
-/** Detection uses the first three bundled needles; ablation draws its fresh cases from the others. */
-export const DETECTION_NEEDLES = 3;
-const SUCCESS_RECALL = 0.5;
 
 /** Lengths a grid can use: within the model's context, and no longer than the text can fill. */
 export function defaultLengths(contextLength: number, haystackTokens: number, count = 5): number[] {
@@ -150,7 +148,7 @@ export async function runGrid(model: LoadedModel, opts: DetectOptions, hooks: Ho
   for (const cell of cells) {
     throwIfAborted(hooks.signal);
     const built = cell.map((g) => builder.build(g.length, g.depth, g.needle));
-    const rs = await runCases(model, built, opts.maxNewTokens ?? 50, hooks.signal, prefix);
+    const rs = await runCases(model, built, opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, hooks.signal, prefix);
     if (hooks.stats && prefix) Object.assign(hooks.stats, { reusedPositions: prefix.reused, prefilledPositions: prefix.computed });
     for (const r of rs) {
       done.set(caseKey(r), r);
@@ -169,7 +167,7 @@ export function detectionSettings(model: LoadedModel, opts: DetectOptions, needl
     lengths: [...opts.lengths].sort((a, b) => a - b),
     depths: [...opts.depths].sort((a, b) => a - b),
     needles: needles.map((n) => n.id),
-    maxNewTokens: opts.maxNewTokens ?? 50,
+    maxNewTokens: opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
     threshold: opts.threshold ?? DEFAULT_THRESHOLD,
     template: choosePromptFormat(opts.template, model.info.template, model.info.hasChatTemplate).template,
     haystack: opts.haystack.map((h) => `${h.length} characters`),

@@ -1,7 +1,7 @@
 // Tokenizing a text that may be far longer than any context (a book-sized selection, a huge
 // --prompt-file) costs seconds per megabyte. When a prefix alone already has more tokens than a
 // limit, that is all a caller needs to know: the rest is never tokenized.
-import type { TextTokenizer } from '../engine/types.js';
+import type { TextTokenizer } from '../engine/index.js';
 
 export interface BoundedEncoding {
   /** The text's token ids; null when only a prefix was tokenized (it already exceeds the limit). */

@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, closeSync, constants as fsConstants, copyFileSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { RetrievalLensError } from '../engine/errors.js';
-import { readTextFile } from '../engine/textFile.js';
+import { RetrievalLensError } from '../shared/errors.js';
+import { readTextFile } from '../shared/textFile.js';
 import { summarize, DEFAULT_THRESHOLD } from './aggregate.js';
 import type { CaseResult, ScoresFile } from './types.js';
 

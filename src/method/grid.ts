@@ -1,7 +1,7 @@
 // The needle-in-a-haystack grid as a list of cases: its canonical order (the order results are
 // written in, whatever order they ran in), shards of it for several machines, and the order that
 // runs fastest with a shared-prefix KV cache.
-import { RetrievalLensError } from '../engine/errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import type { CaseResult, Needle } from './types.js';
 
 export interface GridCase {

@@ -1,8 +1,8 @@
 // Needles: a statement inserted into the haystack, the question, and the answer span the model
 // should copy (the reference's JSON-lines format {needle, question, real_needle}). The bundled
 // ones are made-up facts (invented names and values) no model can know.
-import { RetrievalLensError } from '../engine/errors.js';
-import { readTextFile } from '../engine/textFile.js';
+import { RetrievalLensError } from '../shared/errors.js';
+import { readTextFile } from '../shared/textFile.js';
 import type { Needle } from './types.js';
 
 const fact = (id: string, needle: string, question: string): Needle => ({ id, needle, question, real_needle: needle });

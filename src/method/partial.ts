@@ -1,7 +1,7 @@
 // Partial detection results: written after every case (so an interrupted grid resumes where it
 // stopped) and by each shard of a grid split across machines; merge() turns the parts into exactly
 // the scores file one unsharded run writes.
-import { RetrievalLensError } from '../engine/errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import { summarize } from './aggregate.js';
 import { caseKey, planCases, shardCases, type Shard } from './grid.js';
 import type { CaseResult, DetectionSettings, Needle, ScoresFile } from './types.js';

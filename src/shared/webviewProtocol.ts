@@ -2,13 +2,9 @@
 // this file. The extension owns the state and posts all of it; the webview renders it and posts
 // back what the user did. Nothing here imports vscode or the DOM.
 
-export interface HeadKey {
-  layer: number;
-  head: number;
-}
+import type { HeadRef, MaskMode, MaskScope } from './types.js';
 
-export type MaskMode = 'uniform' | 'zero';
-export type MaskScope = 'decode' | 'all';
+export type { HeadRef, MaskMode, MaskScope };
 export type FigureKind = 'scoreMap' | 'ablation' | 'compare';
 export type PanelTab = 'map' | 'highlights' | 'ablation' | 'compare';
 
@@ -84,8 +80,8 @@ export interface CompareView {
 
 export interface PanelState {
   map: ScoreMapView | null;
-  selected: HeadKey | null;
-  masks: HeadKey[];
+  selected: HeadRef | null;
+  masks: HeadRef[];
   maskMode: MaskMode;
   maskScope: MaskScope;
   highlight: HighlightView | null;
@@ -103,8 +99,8 @@ export type ToWebview = { type: 'state'; state: PanelState } | { type: 'exportFi
 
 export type FromWebview =
   | { type: 'ready' }
-  | { type: 'selectHead'; head: HeadKey }
-  | { type: 'setMask'; head: HeadKey; masked: boolean }
+  | { type: 'selectHead'; head: HeadRef }
+  | { type: 'setMask'; head: HeadRef; masked: boolean }
   | { type: 'setMaskMode'; mode: MaskMode }
   | { type: 'setMaskScope'; scope: MaskScope }
   | { type: 'setStep'; step: number }
@@ -135,10 +131,10 @@ export function emptyState(): PanelState {
   };
 }
 
-export const headId = (h: HeadKey): string => `${h.layer}-${h.head}`;
+export const headId = (h: HeadRef): string => `${h.layer}-${h.head}`;
 
-function isHead(v: unknown): v is HeadKey {
-  const h = v as HeadKey;
+function isHead(v: unknown): v is HeadRef {
+  const h = v as HeadRef;
   return typeof h === 'object' && h !== null && Number.isInteger(h.layer) && Number.isInteger(h.head) && h.layer >= 0 && h.head >= 0;
 }
 

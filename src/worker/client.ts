@@ -2,7 +2,7 @@
 // forwards cancels, and fails every pending request when the process dies (crash, OOM, kill) so
 // the next request starts a fresh worker. No vscode import: the extension and tests both use it.
 import { fork, type ChildProcess, type ForkOptions } from 'node:child_process';
-import { RetrievalLensError } from '../engine/errors.js';
+import { RetrievalLensError } from '../shared/errors.js';
 import { validateWorkerMessage, type HostToWorker, type Progress, type RequestKind, type ResultOf, type WorkerErrorPayload, type WorkerRequest, type WorkerToHost } from './protocol.js';
 
 export interface WorkerClientOptions {

@@ -1,105 +1,11 @@
 // The "inspect" run behind needle highlights and mask/re-generate: the user's own text with a
-// needle inserted at a sentence boundary, generated with attention, and for every head the
-// positions it read most at each step. Built at character level (not from the method's token
-// grid) so that every prompt character maps back to a character of the user's document.
-import { RetrievalLensError } from '../engine/errors.js';
-import type { LoadedModel, MaskSpec } from '../engine/types.js';
-import type { Needle } from '../method/types.js';
+// needle inserted at a sentence boundary (method/document.ts builds the prompt), generated with
+// attention, and for every head the positions it read most at each step.
+import { RetrievalLensError } from '../shared/errors.js';
+import type { LoadedModel, MaskSpec } from '../engine/index.js';
+import { buildPrompt, documentTemplate, fitText } from '../method/document.js';
 import { tokenSpans, tokensOverlapping } from '../shared/tokenSpans.js';
-import type { InspectRequest, InspectResponse, InspectStep, PromptSegment } from './protocol.js';
-
-/** The base-model question suffix of the reference code, used when a model has no template. */
-export const REFERENCE_TEMPLATE = '{context}Based on the content of the book, Question: {question}\nAnswer:';
-
-export interface BuiltPrompt {
-  prompt: string;
-  segments: PromptSegment[];
-  needleChars: [number, number];
-  needleTextOffset: number;
-  textUsed: number;
-}
-
-/**
- * Where to insert a needle: just after the sentence end at or before depth% of the text (as the
- * reference walks back to a period). Line breaks do not count: prose is often wrapped mid-sentence.
- * Where no sentence ends before that point, the next sentence end after it; in a text with none,
- * the word boundary at or before depth% (never the start of the text for a depth above 0).
- */
-export function insertionPoint(text: string, depth: number): number {
-  if (depth >= 100) return text.length;
-  const at = Math.round((text.length * Math.max(0, depth)) / 100);
-  const endsSentence = (pos: number) => /[.!?]/.test(text[pos - 1]) && (pos === text.length || /\s/.test(text[pos]));
-  let pos = at;
-  while (pos > 0 && !endsSentence(pos)) pos--;
-  if (pos > 0 || at === 0) return pos;
-  for (let p = at + 1; p <= text.length; p++) if (endsSentence(p)) return p;
-  const space = text.slice(0, at + 1).search(/\s\S*$/);
-  return space > 0 ? space : at;
-}
-
-/**
- * Fills the template with the text (cut to `textChars`) and the needle at `depth`. The needle is
- * separated by one space so the surrounding words keep their own tokens.
- */
-export function buildPrompt(template: string, text: string, textChars: number, needle: Needle, depth: number): BuiltPrompt {
-  const used = text.slice(0, textChars);
-  const at = insertionPoint(used, depth);
-  const before = used.slice(0, at);
-  const after = used.slice(at);
-  const lead = before && !/\s$/.test(before) ? ' ' : '';
-  const trail = after && !/^\s/.test(after) ? ' ' : '';
-  const inserted = lead + needle.needle + trail;
-  const context = before + inserted + after;
-  // One pass over the template: every {context} and {question} filled, nothing inside the user's
-  // text or the question (a document may well contain "{question}"). Each copy of the context maps
-  // back to the text; the needle is located in the first.
-  const parts = template.split(/(\{context\}|\{question\})/);
-  if (!parts.includes('{context}')) throw new RetrievalLensError('BAD_INPUT', 'the prompt template has no {context}');
-  let prompt = '';
-  const segments: PromptSegment[] = [];
-  let needleAt = -1;
-  for (const part of parts) {
-    if (part === '{context}') {
-      const c0 = prompt.length;
-      segments.push({ promptStart: c0, promptEnd: c0 + before.length, textStart: 0 }, { promptStart: c0 + before.length + inserted.length, promptEnd: c0 + context.length, textStart: at });
-      if (needleAt < 0) needleAt = c0 + before.length + lead.length;
-      prompt += context;
-    } else prompt += part === '{question}' ? needle.question : part;
-  }
-  return {
-    prompt,
-    segments: segments.filter((s) => s.promptEnd > s.promptStart),
-    needleChars: [needleAt, needleAt + needle.needle.length],
-    needleTextOffset: at,
-    textUsed: used.length,
-  };
-}
-
-export function promptTemplate(model: LoadedModel): string {
-  if (model.info.template) return model.info.template;
-  const chat = model.tokenizer.applyChatTemplate('<book>{context}</book>\nBased on the content of the book, Question: {question}\nAnswer:');
-  return chat ?? REFERENCE_TEMPLATE;
-}
-
-/** How many characters of `text` fit so the whole prompt stays within `maxTokens`. */
-export function fitText(model: LoadedModel, template: string, text: string, needle: Needle, maxTokens: number): number {
-  const fits = (chars: number) => model.tokenizer.encode(buildPrompt(template, text, chars, needle, 50).prompt).length <= maxTokens;
-  // A book-sized document is never tokenized whole: prefixes longer than 32 characters a token
-  // (more than any tokenizer packs in practice) are not tried.
-  const cap = Math.min(text.length, maxTokens * 32);
-  if (cap === text.length && fits(text.length)) return text.length;
-  if (!fits(0)) throw new RetrievalLensError('CONTEXT_TOO_LONG', `the needle and question alone need more than ${maxTokens} tokens`);
-  let lo = 0;
-  let hi = cap;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (fits(mid)) lo = mid;
-    else hi = mid;
-  }
-  // End on a word boundary so the cut does not split a token the rest of the text would keep.
-  const ws = text.slice(0, lo).search(/\s\S*$/);
-  return ws > 0 ? ws : lo;
-}
+import type { InspectRequest, InspectResponse, InspectStep } from './protocol.js';
 
 /** The n largest entries of row[from, to), positions relative to `from`, weights descending. */
 export function topPositions(row: Float32Array, from: number, to: number, n: number): { pos: Int32Array; w: Float32Array } {
@@ -127,7 +33,7 @@ export function topPositions(row: Float32Array, from: number, to: number, n: num
 export async function inspect(model: LoadedModel, req: InspectRequest, signal?: AbortSignal, onStep?: (done: number) => void): Promise<InspectResponse> {
   if (!req.text.trim()) throw new RetrievalLensError('EMPTY_INPUT', 'the text is empty');
   const { info, tokenizer } = model;
-  const template = promptTemplate(model);
+  const template = documentTemplate(model);
   const maxTokens = Math.min(req.maxPromptTokens, info.contextLength - req.maxNewTokens - 1);
   const chars = fitText(model, template, req.text, req.needle, maxTokens);
   const built = buildPrompt(template, req.text, chars, req.needle, req.depth);

@@ -1,8 +1,8 @@
 // Adapters from worker requests to the method's detection and ablation runs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../cli/defaults.js';
-import type { LoadedModel } from '../engine/types.js';
+import { packageRoot } from '../shared/paths.js';
+import type { LoadedModel } from '../engine/index.js';
 import type { AblationFile, ScoresFile } from '../method/types.js';
 import type { AblateRequest, DetectRequest, Progress } from './protocol.js';
 

@@ -1,9 +1,11 @@
 // Messages between the extension host and the model worker (a forked child process). The host
 // sends requests and cancels; the worker answers each request id with progress messages and then
 // exactly one result or error. Sent with `serialization: 'advanced'` so typed arrays survive.
-import type { ErrorCode } from '../engine/errors.js';
-import type { MaskSpec, ModelInfo } from '../engine/types.js';
+import type { ErrorCode } from '../shared/errors.js';
+import type { MaskSpec, ModelInfo } from '../engine/index.js';
 import type { AblationFile, Needle, ScoresFile } from '../method/types.js';
+import type { PromptSegment } from '../method/document.js';
+export type { PromptSegment };
 
 /** Which model to run and how; the worker reloads when any field changes. */
 export interface ModelRef {
@@ -97,12 +99,6 @@ export interface GenerateResponse {
 }
 
 /** A piece of the prompt copied from the user's text: prompt[promptStart, promptEnd) = text[textStart, ...). */
-export interface PromptSegment {
-  promptStart: number;
-  promptEnd: number;
-  textStart: number;
-}
-
 export interface InspectStep {
   token: number;
   text: string;

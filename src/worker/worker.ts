@@ -2,8 +2,8 @@
 // loaded model between requests, runs one request at a time and stops a run when the host sends
 // cancel (the engine checks the signal before every decoding step).
 import { loadModel } from '../engine/index.js';
-import { RetrievalLensError } from '../engine/errors.js';
-import type { LoadedModel } from '../engine/types.js';
+import { RetrievalLensError } from '../shared/errors.js';
+import type { LoadedModel } from '../engine/index.js';
 import { inspect } from './inspect.js';
 import { encodeBounded } from '../method/encode.js';
 import { runAblate, runDetect } from './methods.js';

@@ -7,13 +7,13 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fillTemplate } from '../../src/method/cases.js';
-import { buildPrompt } from '../../src/worker/inspect.js';
+import { buildPrompt } from '../../src/method/document.js';
 import { parseScoresJson, writeFilesAtomic } from '../../src/method/formats.js';
 import { summarize } from '../../src/method/aggregate.js';
 import { renderChatTemplate } from '../../src/engine/chatTemplate.js';
-import { hubDownloadDir } from '../../src/engine/hubCache.js';
+import { hubDownloadDir } from '../../src/shared/hubCache.js';
 import { loadModel } from '../../src/engine/model.js';
-import { RetrievalLensError } from '../../src/engine/errors.js';
+import { RetrievalLensError } from '../../src/shared/errors.js';
 import { assertCleanError, assertNoStack, assertUnchanged, cli, copyModel, snapshot, spawnCli } from '../support/cli.js';
 import { bundledModel, repoRoot, sharedModel, tempDir } from '../support/paths.js';
 

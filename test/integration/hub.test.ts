@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { resolveModelDir, parseHubId, hubModelDir } from '../../src/engine/hub.js';
 import { findOnnxFile } from '../../src/engine/files.js';
-import { RetrievalLensError } from '../../src/engine/errors.js';
+import { RetrievalLensError } from '../../src/shared/errors.js';
 import { loadModel } from '../../src/engine/model.js';
 import { makeExternalDataCopy } from '../fixtures/externalData.js';
 import { sharedModel, tempDir } from '../support/paths.js';

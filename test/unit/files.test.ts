@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findOnnxFile, listDtypes, externalDataLocations, normalizeDtype } from '../../src/engine/files.js';
-import { RetrievalLensError } from '../../src/engine/errors.js';
+import { RetrievalLensError } from '../../src/shared/errors.js';
 import { onnx } from '../../src/engine/graph.js';
 import { makeExternalDataCopy } from '../fixtures/externalData.js';
 import { sharedModel, tempDir } from '../support/paths.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { loadTokenizer } from '../../src/engine/tokenizer.js';
 import { normalizeEol, textToDoc, promptToDoc, promptToText, positionAt, attentionRanges } from '../../src/extension/offsets.js';
 import { tokenSpans, tokensOverlapping } from '../../src/shared/tokenSpans.js';
-import { buildPrompt, insertionPoint } from '../../src/worker/inspect.js';
+import { buildPrompt, insertionPoint } from '../../src/method/document.js';
 import { bundledModel } from '../support/paths.js';
 
 const DOC = 'Title line\r\nThe café served crème brûlée. Über 日本語 text 😀 here.\r\nSecond para ends.\r\nLast line with ñ.\r\n';

@@ -6,13 +6,14 @@ import { parseShard, planCases, shardCases } from '../../method/grid.js';
 import { parsePartial, partialFile, resumable } from '../../method/partial.js';
 import { readNeedlesFile } from '../../method/needles.js';
 import { checkOutputPath, MAX_SCORES_BYTES, toReferenceFormat, writeFilesAtomic } from '../../method/formats.js';
-import { readTextFile } from '../../engine/textFile.js';
+import { readTextFile } from '../../shared/textFile.js';
 import type { CaseResult, ScoresFile } from '../../method/types.js';
 import { executionProviders } from '../device.js';
 import { parseArgs, parseIntList, parseNumberList, UsageError } from '../args.js';
 import { checkModelFlags, checkTemplateFlag, DEPTH_RANGE, FLAGS, LENGTH_RANGE, MODEL_FLAGS, openModel, readHaystacks } from '../common.js';
 import { progressLine } from '../progress.js';
 import type { Command } from '../io.js';
+import { DEFAULT_THRESHOLD } from '../../method/defaults.js';
 
 const HELP = `usage: retrieval-lens detect [--model DIR|hf:OWNER/NAME] [--haystack FILE...] [--needles-file F.jsonl]
     [--lengths 256,512] [--depths 0,25,50,75,100] [--template T] [--max-new-tokens 50]
@@ -146,7 +147,7 @@ export const run: Command = async (argv, io) => {
 /** The summary printed after a detection (and after a merge). */
 export function describeScores(scores: ScoresFile, totalHeads: number): string {
   const s = scores.summary;
-  const threshold = (scores.settings as { threshold?: number }).threshold ?? 0.1;
+  const threshold = (scores.settings as { threshold?: number }).threshold ?? DEFAULT_THRESHOLD;
   return [
     `counted cases ${s.countedCases} of ${scores.cases.length} (${s.failedCases} failed to retrieve the needle)`,
     `retrieval heads (score >= ${threshold}): ${scores.retrievalHeads.length} of ${totalHeads} (${(100 * s.fractionRetrieval).toFixed(1)}%)`,

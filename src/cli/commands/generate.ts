@@ -5,6 +5,7 @@ import { parseArgs, UsageError } from '../args.js';
 import { checkModelFlags, FLAGS, MODEL_FLAGS, openModel, readPromptFile } from '../common.js';
 import { encodeBounded } from '../../method/encode.js';
 import type { Command } from '../io.js';
+import { DEFAULT_MAX_NEW_TOKENS } from '../../method/defaults.js';
 
 const HELP = `usage: retrieval-lens generate [--model DIR|hf:OWNER/NAME] (--prompt TEXT | --prompt-file FILE)
     [--max-new-tokens N] [--mask L:H,L:H,...] [--mask-mode uniform|zero] [--mask-scope decode|all]
@@ -75,7 +76,7 @@ export const run: Command = async (argv, io) => {
     const ids = enc.ids;
     const perStep: { token: number; text: string; position: number; argmax?: number[][] }[] = [];
     const result = await model.generate(ids, {
-      maxNewTokens: (flags['max-new-tokens'] as number) ?? 50,
+      maxNewTokens: (flags['max-new-tokens'] as number) ?? DEFAULT_MAX_NEW_TOKENS,
       mask: heads.length ? { heads, mode: mode as MaskMode, scope: scope as MaskScope } : undefined,
       sampling: { temperature: flags.temperature as number, topK: flags['top-k'] as number, topP: flags['top-p'] as number, seed: flags.seed as number },
       attention: Boolean(flags.attention),

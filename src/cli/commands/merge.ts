@@ -2,7 +2,7 @@
 // into exactly the scores file one unsharded run writes.
 import { mergeParts, parsePartial } from '../../method/partial.js';
 import { checkOutputPath, writeFileAtomic } from '../../method/formats.js';
-import { readTextFile } from '../../engine/textFile.js';
+import { readTextFile } from '../../shared/textFile.js';
 import { MAX_SCORES_BYTES } from '../../method/formats.js';
 import { parseArgs, UsageError } from '../args.js';
 import { describeScores } from './detect.js';

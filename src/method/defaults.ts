@@ -1,0 +1,16 @@
+// The method's defaults, in one place: what the paper's reference code uses unless a user says otherwise.
+
+/** Heads scoring at or above this are retrieval heads (the paper). */
+export const DEFAULT_THRESHOLD = 0.1;
+/** Tokens generated per needle case (the paper; generation also stops at a newline). */
+export const DEFAULT_MAX_NEW_TOKENS = 50;
+/** A case counts when the answer's ROUGE-1 recall (stemmed) is above this (the paper's 50%). */
+export const SUCCESS_RECALL = 0.5;
+/** Needle depths of the grid, percent of the context. */
+export const DEFAULT_DEPTHS = [0, 25, 50, 75, 100];
+/** Detection uses the first three bundled needles; ablation draws its fresh cases from the others. */
+export const DETECTION_NEEDLES = 3;
+/** Depth (percent) of the needle in the user's text for highlights and re-generation. */
+export const DEFAULT_HIGHLIGHT_DEPTH = 50;
+/** k of the top-k overlap reported when two score sets are compared. */
+export const COMPARE_KS = [5, 10, 20, 50];

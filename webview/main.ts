@@ -339,8 +339,7 @@ function ablationTab(): HTMLElement {
     const t = h('table', { class: 'ablation', 'data-testid': `ablation-table-${i}` }, h('caption', {}, `${a.name} (baseline ${fmt(a.baseline, 2)})`));
     t.append(h('tr', {}, h('th', {}, 'k'), h('th', {}, 'top-k masked'), h('th', {}, 'random (mean)'), h('th', {}, 'random (min–max)')));
     for (const r of a.rows) {
-      const mean = r.random.length ? r.random.reduce((x, y) => x + y, 0) / r.random.length : NaN;
-      t.append(h('tr', { 'data-testid': `ablation-row-${i}-${r.k}` }, h('td', {}, String(r.k)), h('td', {}, fmt(r.top, 2)), h('td', {}, fmt(mean, 2)), h('td', {}, r.random.length ? `${fmt(Math.min(...r.random), 2)}–${fmt(Math.max(...r.random), 2)}` : '–')));
+      t.append(h('tr', { 'data-testid': `ablation-row-${i}-${r.k}` }, h('td', {}, String(r.k)), h('td', {}, fmt(r.top, 2)), h('td', {}, fmt(r.mean, 2)), h('td', {}, r.random.length ? `${fmt(r.min, 2)}–${fmt(r.max, 2)}` : '–')));
     }
     root.append(t);
   }

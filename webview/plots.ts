@@ -41,10 +41,7 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
   runs.forEach((run, ri) => {
     const rows = [...run.rows].sort((a, b) => a.k - b.k);
     const g = s('g', { 'data-testid': `ablation-series-${ri}` });
-    const stats = rows.map((r) => {
-      const xs = r.random.length ? r.random : [NaN];
-      return { k: r.k, top: r.top, mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) };
-    });
+    const stats = rows.map((r) => ({ k: r.k, top: r.top, mean: r.mean, min: r.min, max: r.max }));
     const pts = [{ k: 0, top: run.baseline, mean: run.baseline, min: run.baseline, max: run.baseline }, ...stats];
     // spread band of the random trials
     const band = [...pts.map((p) => `${x(p.k)},${y(p.max)}`), ...[...pts].reverse().map((p) => `${x(p.k)},${y(p.min)}`)].join(' ');

@@ -22,6 +22,8 @@ export interface ParsedArgs {
   help: boolean;
 }
 
+import { NUMBER, parseNumber as parseSharedNumber, parseNumberList as parseSharedList, ValueError, type NumberSpec } from '../shared/numbers.js';
+
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -29,28 +31,22 @@ export class UsageError extends Error {
   }
 }
 
-const INT = /^[+-]?\d+$/;
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 /** An option, as opposed to a value: "--x", "-x", but not "-1" or "-.5". */
 const isOption = (a: string) => a.length > 1 && a.startsWith('-') && !NUMBER.test(a);
 
-function range(s: { min?: number; max?: number; minExclusive?: boolean }): string {
-  const lo = s.min === undefined ? '' : `${s.minExclusive ? '>' : '>='} ${s.min}`;
-  const hi = s.max === undefined ? '' : `<= ${s.max}`;
-  return [lo, hi].filter(Boolean).join(' and ');
+/** shared/numbers.ts's parser, its errors as usage errors (exit 2). */
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ValueError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /** Parses a number flag's text; throws a UsageError naming the flag and the accepted range. */
-export function parseNumber(text: string, what: string, s: { int?: boolean; min?: number; max?: number; minExclusive?: boolean }): number {
-  const t = text.trim();
-  const kind = s.int ? 'an integer' : 'a number';
-  if (!(s.int ? INT : NUMBER).test(t)) throw new UsageError(`${what} must be ${kind}${range(s) ? ` ${range(s)}` : ''}, got "${text}"`);
-  const n = Number(t);
-  const low = s.min !== undefined && (s.minExclusive ? n <= s.min : n < s.min);
-  if (!Number.isFinite(n) || (s.int && !Number.isSafeInteger(n)) || low || (s.max !== undefined && n > s.max)) {
-    throw new UsageError(`${what} must be ${kind} ${range(s) || 'of reasonable size'}, got ${t}`);
-  }
-  return n;
+export function parseNumber(text: string, what: string, s: NumberSpec): number {
+  return usage(() => parseSharedNumber(text, what, s));
 }
 
 export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, opts: { positionals?: number } = {}): ParsedArgs {
@@ -112,20 +108,10 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, opts: 
 
 /** Comma-separated integers in [min, max], e.g. "1,2,4,8"; duplicates are refused. */
 export function parseIntList(text: string, what: string, s: { min?: number; max?: number } = {}): number[] {
-  return parseList(text, what, { ...s, int: true });
+  return usage(() => parseSharedList(text, what, { ...s, int: true }));
 }
 
 /** Comma-separated numbers in [min, max], e.g. "0,12.5,50"; duplicates are refused. */
 export function parseNumberList(text: string, what: string, s: { min?: number; max?: number } = {}): number[] {
-  return parseList(text, what, s);
-}
-
-function parseList(text: string, what: string, s: { int?: boolean; min?: number; max?: number }): number[] {
-  const parts = text.split(',').map((p) => p.trim());
-  if (parts.every((p) => p === '')) throw new UsageError(`${what} needs comma-separated ${s.int ? 'integers' : 'numbers'}, got "${text}"`);
-  if (parts.some((p) => p === '')) throw new UsageError(`${what} has an empty item: "${text}"`);
-  const out = parts.map((p) => parseNumber(p, `${what} items`, s));
-  const dup = out.find((n, i) => out.indexOf(n) !== i);
-  if (dup !== undefined) throw new UsageError(`${what} lists ${dup} twice`);
-  return out;
+  return usage(() => parseSharedList(text, what, s));
 }

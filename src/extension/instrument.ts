@@ -4,7 +4,7 @@ import type { HeadRef, AblationView } from '../shared/webviewProtocol.js';
 import { headId } from '../shared/webviewProtocol.js';
 import type { InspectResponse } from '../worker/protocol.js';
 import type { Needle, ScoresFile } from '../method/types.js';
-import { compareScores } from './methodApi.js';
+import { compareScores, trialStats } from './methodApi.js';
 import { modelRef, readSettings } from './settings.js';
 import { inspectNeedle, readScoresUri, type Env } from './controller.js';
 import { parseIntList, planGrid, retrievalHeads } from './viewState.js';
@@ -183,7 +183,7 @@ export async function runAblation(env: Env): Promise<void> {
     name: `${run.name} · k=${ks.join(',')} · ${env.store.maskMode}`,
     modelId: file.model.id,
     baseline: file.baseline,
-    rows: file.results.map((r) => ({ k: r.k, top: r.top, random: r.random })),
+    rows: file.results.map((r) => ({ k: r.k, top: r.top, random: r.random, ...trialStats(r.random) })),
   };
   env.store.ablations.push({ view, file });
   env.store.tab = 'ablation';

@@ -1,11 +1,14 @@
 // View logic with no vscode in it: score files -> what the tree and panel show, the mask set,
 // grid sizing, quick-pick parsing. Unit-tested in test/unit/viewstate.test.ts.
 import type { ScoresFile } from '../method/types.js';
-import { headId, type HeadRef, type ScoreMapView, type AblationView } from '../shared/webviewProtocol.js';
+import { headId, type HeadRef, type ScoreMapView } from '../shared/webviewProtocol.js';
+import { parseNumberList } from '../shared/numbers.js';
+import { DEFAULT_THRESHOLD } from '../method/defaults.js';
+import { retrievalHeads as rankedRetrievalHeads } from '../method/aggregate.js';
 
 export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'file', threshold?: number): ScoreMapView {
   const { layers, heads } = s.model;
-  const th = threshold ?? (typeof (s.settings as { threshold?: unknown }).threshold === 'number' ? ((s.settings as { threshold: number }).threshold) : 0.1);
+  const th = threshold ?? (typeof (s.settings as { threshold?: unknown }).threshold === 'number' ? ((s.settings as { threshold: number }).threshold) : DEFAULT_THRESHOLD);
   const counted = s.cases.filter((c) => c.success);
   const activeCases = counted.length
     ? Array.from({ length: layers }, (_, l) => Array.from({ length: heads }, (_, h) => counted.filter((c) => (c.scores[l]?.[h] ?? 0) > 0).length))
@@ -60,10 +63,9 @@ export function layerRows(view: ScoreMapView, retrievalOnly: boolean): LayerRow[
 }
 
 /** All heads at or above the threshold, best first. */
+/** The view's retrieval heads, best first (the method's ranking), as rows. */
 export function retrievalHeads(view: ScoreMapView): HeadRow[] {
-  return layerRows(view, true)
-    .flatMap((l) => l.heads)
-    .sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
+  return rankedRetrievalHeads(view.scores, view.threshold).map(([layer, head, score]) => ({ layer, head, score, retrieval: true, activeCases: view.activeCases?.[layer]?.[head] ?? null }));
 }
 
 export const formatScore = (s: number): string => (Number.isFinite(s) ? s.toFixed(3) : 'n/a');
@@ -158,50 +160,13 @@ export function planGrid(textTokens: number, contextLength: number, lengths: num
   return { lengths: ls, depths: ds.length ? ds : [0, 50, 100], notes };
 }
 
-/** "1, 2, 4 8" -> [1, 2, 4, 8]; null when anything is not a positive integer. */
+/** "1, 2, 4 8" -> [1, 2, 4, 8] (the k values of an ablation); null when it is not a list of positive integers. */
 export function parseIntList(text: string): number[] | null {
-  const parts = text.split(/[\s,]+/).filter(Boolean);
-  if (!parts.length) return null;
-  const out = parts.map(Number);
-  return out.every((n) => Number.isInteger(n) && n > 0) ? [...new Set(out)].sort((a, b) => a - b) : null;
-}
-
-export interface AblationSummary {
-  k: number;
-  top: number;
-  mean: number;
-  min: number;
-  max: number;
-}
-
-export function summarizeAblation(view: AblationView): AblationSummary[] {
-  return view.rows.map((r) => {
-    const rs = r.random.length ? r.random : [NaN];
-    const mean = rs.reduce((a, b) => a + b, 0) / rs.length;
-    return { k: r.k, top: r.top, mean, min: Math.min(...rs), max: Math.max(...rs) };
-  });
-}
-
-/** Heads to mask in a random control: k heads not in `exclude`, from a seeded generator. */
-export function randomHeads(layers: number, heads: number, k: number, exclude: HeadRef[], seed: number): HeadRef[] {
-  const ex = new Set(exclude.map(headId));
-  const pool: HeadRef[] = [];
-  for (let l = 0; l < layers; l++) for (let h = 0; h < heads; h++) if (!ex.has(`${l}-${h}`)) pool.push({ layer: l, head: h });
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    // xorshift32: reproducible picks for the same seed
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-  for (let i = pool.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
+  try {
+    return parseNumberList(text, 'k', { int: true, min: 1 }).sort((x, y) => x - y);
+  } catch {
+    return null;
   }
-  return pool.slice(0, Math.min(k, pool.length));
 }
 
 /** Per step, the mean attention of `heads` over prompt positions (sparse: the positions any head reported). */

@@ -49,6 +49,12 @@ export function randomHeads(layers: number, heads: number, k: number, exclude: H
   return pool.slice(0, k);
 }
 
+/** Mean, min and max of the random trials' accuracies (NaN without trials). */
+export function trialStats(xs: number[]): { mean: number; min: number; max: number } {
+  if (!xs.length) return { mean: NaN, min: NaN, max: NaN };
+  return { mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
 /** Fresh depths: halfway between the detection depths, so no ablation case repeats a detection case. */
 export function freshDepths(detection: number[]): number[] {
   const d = [...new Set(detection)].sort((a, b) => a - b);

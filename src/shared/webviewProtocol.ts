@@ -62,8 +62,8 @@ export interface AblationView {
   name: string;
   modelId: string;
   baseline: number;
-  /** One row per k: accuracy with the top-k heads masked, and with k random heads (one per trial). */
-  rows: { k: number; top: number; random: number[] }[];
+  /** One row per k: accuracy with the top-k heads masked, and with k random heads (one per trial, with their mean and spread). */
+  rows: { k: number; top: number; random: number[]; mean: number; min: number; max: number }[];
 }
 
 export interface CompareView {

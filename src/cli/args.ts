@@ -15,8 +15,12 @@ export type FlagSpec =
   /** Strings; repeatable, and with variadic several values after one flag (`--haystack a.txt b.txt`). */
   | { type: 'list'; variadic?: boolean };
 
-export interface ParsedArgs {
-  flags: Record<string, string | number | boolean | string[] | undefined>;
+/** What a flag of this spec holds once parsed. */
+export type FlagValue<F extends FlagSpec> = F extends { type: 'boolean' } ? boolean : F extends { type: 'int' | 'number' } ? number : F extends { type: 'list' } ? string[] : string;
+export type FlagValues<S extends Record<string, FlagSpec>> = { [K in keyof S]?: FlagValue<S[K]> };
+
+export interface ParsedArgs<S extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
+  flags: FlagValues<S>;
   positionals: string[];
   /** -h or --help was given: print the command's help and exit 0. */
   help: boolean;
@@ -49,10 +53,10 @@ export function parseNumber(text: string, what: string, s: NumberSpec): number {
   return usage(() => parseSharedNumber(text, what, s));
 }
 
-export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, opts: { positionals?: number } = {}): ParsedArgs {
+export function parseArgs<S extends Record<string, FlagSpec>>(argv: string[], spec: S, opts: { positionals?: number } = {}): ParsedArgs<S> {
   const end = argv.indexOf('--');
   const options = end < 0 ? argv : argv.slice(0, end);
-  if (options.some((a) => a === '-h' || a === '--help' || a.startsWith('--help='))) return { flags: {}, positionals: [], help: true };
+  if (options.some((a) => a === '-h' || a === '--help' || a.startsWith('--help='))) return { flags: {} as FlagValues<S>, positionals: [], help: true };
   const flags: ParsedArgs['flags'] = {};
   const positionals: string[] = [];
   for (let i = 0; i < options.length; i++) {
@@ -103,7 +107,7 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, opts: 
     const extra = positionals.slice(max);
     throw new UsageError(`unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((p) => JSON.stringify(p)).join(' ')}`);
   }
-  return { flags, positionals, help: false };
+  return { flags: flags as FlagValues<S>, positionals, help: false };
 }
 
 /** Comma-separated integers in [min, max], e.g. "1,2,4,8"; duplicates are refused. */

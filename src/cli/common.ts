@@ -6,7 +6,7 @@ import { normalizeDtype } from '../engine/index.js';
 import { MB, readTextFile } from '../shared/textFile.js';
 import { defaultModelDir, packageRoot } from '../shared/paths.js';
 import { oneLineText } from './oneLine.js';
-import { UsageError, type FlagSpec } from './args.js';
+import { UsageError, type FlagSpec, type FlagValues } from './args.js';
 import type { CliIO } from './io.js';
 
 /** Largest --prompt-file: far beyond any model's context, small enough to tokenize. */
@@ -18,6 +18,7 @@ export const MODEL_FLAGS = {
   model: { type: 'string' },
   dtype: { type: 'string' },
 } satisfies Record<string, FlagSpec>;
+type ModelFlagValues = FlagValues<typeof MODEL_FLAGS>;
 
 /** Flags that mean the same in every command, with their ranges. */
 export const FLAGS = {
@@ -32,8 +33,8 @@ export const LENGTH_RANGE = { min: 1, max: 10_000_000 };
 export const DEPTH_RANGE = { min: 0, max: 100 };
 
 /** --dtype is checked before anything is loaded: an unknown one is a usage error. */
-function dtypeFlag(flags: Record<string, unknown>): string | undefined {
-  const d = flags.dtype as string | undefined;
+function dtypeFlag(flags: ModelFlagValues): string | undefined {
+  const d = flags.dtype;
   if (d === undefined) return undefined;
   try {
     normalizeDtype(d);
@@ -47,14 +48,14 @@ function dtypeFlag(flags: Record<string, unknown>): string | undefined {
  * The checks on model flags that need no model: call before reading other inputs, so that a
  * usage error (exit 2) wins over a file error (exit 1).
  */
-export function checkModelFlags(flags: Record<string, unknown>): void {
+export function checkModelFlags(flags: ModelFlagValues): void {
   dtypeFlag(flags);
 }
 
 /** Loads --model (default: the bundled organism); the engine's warnings go to stderr, one line each. */
-export async function openModel(flags: Record<string, unknown>, io: CliIO, extra: Pick<LoadOptions, 'executionProviders'> = {}): Promise<EngineModel> {
+export async function openModel(flags: ModelFlagValues, io: CliIO, extra: Pick<LoadOptions, 'executionProviders'> = {}): Promise<EngineModel> {
   let lastFile = '';
-  return loadModel((flags.model as string | undefined) ?? defaultModelDir(), {
+  return loadModel((flags.model) ?? defaultModelDir(), {
     ...extra,
     dtype: dtypeFlag(flags),
     onProgress: (p) => {

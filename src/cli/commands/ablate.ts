@@ -38,15 +38,15 @@ export const run: Command = async (argv, io) => {
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);
   if (!flags.scores) throw new UsageError('--scores FILE is required (the output of retrieval-lens detect)');
-  const mode = (flags['mask-mode'] as string) ?? 'uniform';
-  const scope = (flags['mask-scope'] as string) ?? 'decode';
-  const ks = flags.k ? parseIntList(flags.k as string, '--k', { min: 1, max: 100_000 }) : undefined;
-  const lengths = flags.lengths ? parseIntList(flags.lengths as string, '--lengths', LENGTH_RANGE) : undefined;
-  const depths = flags.depths ? parseNumberList(flags.depths as string, '--depths', DEPTH_RANGE) : undefined;
-  if (flags.out) checkOutputPath(flags.out as string);
-  const scores = readScoresFile(flags.scores as string);
-  const haystack = readHaystacks(flags.haystack as string[] | undefined);
-  const needles = flags['needles-file'] ? readNeedlesFile(flags['needles-file'] as string) : undefined;
+  const mode = (flags['mask-mode']) ?? 'uniform';
+  const scope = (flags['mask-scope']) ?? 'decode';
+  const ks = flags.k ? parseIntList(flags.k, '--k', { min: 1, max: 100_000 }) : undefined;
+  const lengths = flags.lengths ? parseIntList(flags.lengths, '--lengths', LENGTH_RANGE) : undefined;
+  const depths = flags.depths ? parseNumberList(flags.depths, '--depths', DEPTH_RANGE) : undefined;
+  if (flags.out) checkOutputPath(flags.out);
+  const scores = readScoresFile(flags.scores);
+  const haystack = readHaystacks(flags.haystack);
+  const needles = flags['needles-file'] ? readNeedlesFile(flags['needles-file']) : undefined;
   const model = await openModel(flags, io);
   try {
     const result = await runAblation(
@@ -54,19 +54,19 @@ export const run: Command = async (argv, io) => {
       scores,
       {
         ks,
-        randomTrials: flags['random-trials'] as number | undefined,
-        seed: flags.seed as number | undefined,
+        randomTrials: flags['random-trials'],
+        seed: flags.seed,
         haystack,
         needles,
         lengths,
         depths,
-        maxNewTokens: flags['max-new-tokens'] as number | undefined,
+        maxNewTokens: flags['max-new-tokens'],
         maskMode: mode as MaskMode,
         maskScope: scope as MaskScope,
       },
       { signal: io.signal, onProgress: (p) => io.stderr(progressLine(p.done, p.total, p.etaMs)) },
     );
-    if (flags.out) writeFileAtomic(flags.out as string, JSON.stringify(result, null, 1));
+    if (flags.out) writeFileAtomic(flags.out, JSON.stringify(result, null, 1));
     if (flags.json) {
       io.stdout(JSON.stringify(result) + '\n');
       return 0;

@@ -17,10 +17,10 @@ export const run: Command = async (argv, io) => {
     return 0;
   }
   if (positionals.length !== 1 || !positionals[0]) throw new UsageError('give one scores FILE');
-  const top = (flags.top as number | undefined) ?? 10;
+  const top = (flags.top) ?? 10;
   const a = readScoresFile(positionals[0]);
   const an = analyzeScores(a, top);
-  const compare = flags.compare ? compareScores(a, readScoresFile(flags.compare as string)) : undefined;
+  const compare = flags.compare ? compareScores(a, readScoresFile(flags.compare)) : undefined;
   if (flags.json) {
     const out = { ...an, ...(compare ? { compare: { pearson: compare.pearson, spearman: compare.spearman, topKOverlap: compare.topKOverlap, topK: compare.topK } } : {}) };
     io.stdout(JSON.stringify(out) + '\n');

@@ -69,25 +69,25 @@ export const run: Command = async (argv, io) => {
   if (flags.shard && flags.format) throw new UsageError('--format applies to a merged result, not to one shard');
   let shard;
   try {
-    shard = flags.shard ? parseShard(flags.shard as string) : undefined;
+    shard = flags.shard ? parseShard(flags.shard) : undefined;
   } catch (e) {
     throw new UsageError(`--shard: ${(e as Error).message}`);
   }
-  const lengthsFlag = flags.lengths ? parseIntList(flags.lengths as string, '--lengths', LENGTH_RANGE) : undefined;
-  const depths = flags.depths ? parseNumberList(flags.depths as string, '--depths', DEPTH_RANGE) : DEFAULT_DEPTHS;
-  const template = checkTemplateFlag(flags.template as string | undefined);
-  const out = flags.out as string | undefined;
+  const lengthsFlag = flags.lengths ? parseIntList(flags.lengths, '--lengths', LENGTH_RANGE) : undefined;
+  const depths = flags.depths ? parseNumberList(flags.depths, '--depths', DEPTH_RANGE) : DEFAULT_DEPTHS;
+  const template = checkTemplateFlag(flags.template);
+  const out = flags.out;
   const partialPath = out ? `${out}.partial.json` : undefined;
   const outputs = out ? [out, partialPath!, ...(flags.format === 'retrieval-head' ? [referencePath(out)] : [])] : [];
   for (const path of outputs) checkOutputPath(path);
-  const providers = executionProviders(flags.device as string | undefined);
-  const haystack = readHaystacks(flags.haystack as string[] | undefined);
-  const needlesArg = flags['needles-file'] ? readNeedlesFile(flags['needles-file'] as string) : undefined;
+  const providers = executionProviders(flags.device);
+  const haystack = readHaystacks(flags.haystack);
+  const needlesArg = flags['needles-file'] ? readNeedlesFile(flags['needles-file']) : undefined;
   const model = await openModel(flags, io, { executionProviders: providers });
   try {
     const hayTokens = model.tokenizer.encode(haystack.join('\n\n').slice(0, 200_000), { addSpecialTokens: false }).length;
     const lengths = lengthsFlag ?? defaultLengths(model.info.contextLength, hayTokens);
-    const opts = { haystack, needles: needlesArg, lengths, depths, maxNewTokens: flags['max-new-tokens'] as number | undefined, threshold: flags.threshold as number | undefined, template, needleBos: Boolean(flags['needle-bos']) };
+    const opts = { haystack, needles: needlesArg, lengths, depths, maxNewTokens: flags['max-new-tokens'], threshold: flags.threshold, template, needleBos: Boolean(flags['needle-bos']) };
     const needles = detectionNeedles(opts);
     const settings = detectionSettings(model, opts, needles);
     const modelMeta = scoresModel(model);

@@ -59,13 +59,13 @@ export const run: Command = async (argv, io) => {
   checkModelFlags(flags);
   if (flags.prompt !== undefined && flags['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
   if (flags.prompt === undefined && flags['prompt-file'] === undefined) throw new UsageError('give --prompt TEXT or --prompt-file FILE');
-  const sampling = ['top-k', 'top-p', 'seed'].filter((f) => flags[f] !== undefined);
-  if (sampling.length && !((flags.temperature as number | undefined) ?? 0)) throw new UsageError(`--${sampling[0]} only applies when sampling: give --temperature above 0 too`);
-  const mode = (flags['mask-mode'] as string) ?? 'uniform';
-  const scope = (flags['mask-scope'] as string) ?? 'decode';
-  const heads = flags.mask !== undefined ? parseMask(flags.mask as string) : [];
+  const sampling = (['top-k', 'top-p', 'seed'] as const).filter((f) => flags[f] !== undefined);
+  if (sampling.length && !((flags.temperature) ?? 0)) throw new UsageError(`--${sampling[0]} only applies when sampling: give --temperature above 0 too`);
+  const mode = (flags['mask-mode']) ?? 'uniform';
+  const scope = (flags['mask-scope']) ?? 'decode';
+  const heads = flags.mask !== undefined ? parseMask(flags.mask) : [];
   if (flags.mask === undefined && (flags['mask-mode'] || flags['mask-scope'])) throw new UsageError('--mask-mode and --mask-scope apply to --mask heads: give --mask too');
-  const prompt = flags['prompt-file'] !== undefined ? readPromptFile(flags['prompt-file'] as string) : (flags.prompt as string);
+  const prompt = flags['prompt-file'] !== undefined ? readPromptFile(flags['prompt-file']) : (flags.prompt ?? '');
   if (prompt.trim() === '') throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
 
   const model = await openModel(flags, io);
@@ -76,9 +76,9 @@ export const run: Command = async (argv, io) => {
     const ids = enc.ids;
     const perStep: { token: number; text: string; position: number; argmax?: number[][] }[] = [];
     const result = await model.generate(ids, {
-      maxNewTokens: (flags['max-new-tokens'] as number) ?? DEFAULT_MAX_NEW_TOKENS,
+      maxNewTokens: (flags['max-new-tokens']) ?? DEFAULT_MAX_NEW_TOKENS,
       mask: heads.length ? { heads, mode: mode as MaskMode, scope: scope as MaskScope } : undefined,
-      sampling: { temperature: flags.temperature as number, topK: flags['top-k'] as number, topP: flags['top-p'] as number, seed: flags.seed as number },
+      sampling: { temperature: flags.temperature, topK: flags['top-k'], topP: flags['top-p'], seed: flags.seed },
       attention: Boolean(flags.attention),
       signal: io.signal,
       onStep: (step) => {

@@ -20,7 +20,7 @@ export const run: Command = async (argv, io) => {
     return 0;
   }
   if (positionals.length === 0) throw new UsageError('give the part files to merge');
-  const out = flags.out as string | undefined;
+  const out = flags.out;
   if (out) checkOutputPath(out);
   const parts = positionals.map((source) => ({ source, file: parsePartial(readTextFile(source, { maxBytes: MAX_SCORES_BYTES, what: 'part file', code: 'BAD_SCORES_FILE' }), source) }));
   const scores = mergeParts(parts);

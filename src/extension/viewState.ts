@@ -8,7 +8,7 @@ import { retrievalHeads as rankedRetrievalHeads } from '../method/aggregate.js';
 
 export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'file', threshold?: number): ScoreMapView {
   const { layers, heads } = s.model;
-  const th = threshold ?? (typeof (s.settings as { threshold?: unknown }).threshold === 'number' ? ((s.settings as { threshold: number }).threshold) : DEFAULT_THRESHOLD);
+  const th = threshold ?? s.settings?.threshold ?? DEFAULT_THRESHOLD;
   const counted = s.cases.filter((c) => c.success);
   const activeCases = counted.length
     ? Array.from({ length: layers }, (_, l) => Array.from({ length: heads }, (_, h) => counted.filter((c) => (c.scores[l]?.[h] ?? 0) > 0).length))

@@ -68,7 +68,7 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
     throw new RetrievalLensError('BAD_SCORES_FILE', `the scores are for ${scores.model.layers} x ${scores.model.heads} heads but the model has ${info.layers} x ${info.heads}`);
   }
   // parseScoresJson has checked these fields' types; a file without settings (or with null) has none.
-  const settings = (scores.settings ?? {}) as Partial<{ lengths: number[]; depths: number[]; needles: string[]; threshold: number }>;
+  const settings = scores.settings ?? {};
   const ks = opts.ks ?? [1, 2, 4, 8];
   const trials = opts.randomTrials ?? 5;
   const seed = opts.seed ?? 1;

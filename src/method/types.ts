@@ -43,11 +43,18 @@ export interface CaseResult {
   scores: number[][];
 }
 
+/**
+ * How a score file was made. Our runs write every DetectionSettings field; a file read from the
+ * reference's head_score format says only where it came from; an older or hand-edited file of
+ * ours may lack fields. Readers take what is there.
+ */
+export type ScoresSettings = Partial<DetectionSettings> & { source?: string };
+
 export interface ScoresFile {
   format: 'retrieval-lens/scores@1';
   /** sha256 of the model's ONNX file: runs of one model on different machines share it. */
   model: { id: string; layers: number; heads: number; kvHeads?: number; sha256?: string };
-  settings: DetectionSettings | Record<string, unknown>;
+  settings: ScoresSettings;
   cases: CaseResult[];
   /** Mean over counted (successful) cases, [layers][heads]. */
   scores: number[][];

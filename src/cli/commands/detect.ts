@@ -147,7 +147,7 @@ export const run: Command = async (argv, io) => {
 /** The summary printed after a detection (and after a merge). */
 export function describeScores(scores: ScoresFile, totalHeads: number): string {
   const s = scores.summary;
-  const threshold = (scores.settings as { threshold?: number }).threshold ?? DEFAULT_THRESHOLD;
+  const threshold = scores.settings.threshold ?? DEFAULT_THRESHOLD;
   return [
     `counted cases ${s.countedCases} of ${scores.cases.length} (${s.failedCases} failed to retrieve the needle)`,
     `retrieval heads (score >= ${threshold}): ${scores.retrievalHeads.length} of ${totalHeads} (${(100 * s.fractionRetrieval).toFixed(1)}%)`,

@@ -1,44 +1,18 @@
 // A model spec is a local folder or, written explicitly, a Hub id ("hf:owner/name[@revision]"): a
 // relative path like "models/mine" that does not exist is a missing folder, never a download.
-// Downloads go to the user's Hugging Face cache, else our own cache folder (hubCache.ts). Hub files are fetched by
-// transformers.js' own getModelFile into its file cache (FileCache), which keys a file by
-// "<owner>/<name>/<file>" for the main revision and "<owner>/<name>/<revision>/<file>" otherwise:
-// so <cacheDir>/<owner>/<name>[/<revision>] is a model folder we load like any local one.
-import { copyFileSync, existsSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+// Downloads go to the user's Hugging Face cache, else our own cache folder (shared/hubCache.ts),
+// as <downloads>/<owner>/<name>[/<revision>]: a model folder we load like any local one.
+// Files are fetched by hubFetch.ts with transformers.js's public Hub settings.
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { env } from '@huggingface/transformers';
-// The package's entry point exports neither getModelFile nor the env object that code reads, so
-// they come from the src/ tree it ships. That env is a second instance: hubSettings() copies the
-// public env's settings (remoteHost, remotePathTemplate, fetch) into it before every download.
-// @ts-expect-error transformers.js ships no declarations beside src/
-import * as hfHub from '../../node_modules/@huggingface/transformers/src/utils/hub.js';
-// @ts-expect-error transformers.js ships no declarations beside src/
-import { env as hfHubEnv } from '../../node_modules/@huggingface/transformers/src/env.js';
+import { fetchHubFile, hubFileUrl, HubHttpError } from './hubFetch.js';
 import { DTYPE_SUFFIX, externalDataLocations, externalDataPath, findOnnxFile, normalizeDtype, onnxCandidates } from './files.js';
 import { RetrievalLensError, cancelled, throwIfAborted } from '../shared/errors.js';
 import { defaultCacheDir } from './cache.js';
 import { makeDirs } from '../shared/dirs.js';
 import { hubDownloadDir } from '../shared/hubCache.js';
 import type { LoadOptions } from './types.js';
-
-interface HubOptions {
-  revision: string;
-  cache_dir: string;
-  progress_callback?: (p: HubProgress) => void;
-}
-
-interface HubProgress {
-  status: string;
-  file?: string;
-  loaded?: number;
-  total?: number;
-}
-
-const hub = hfHub as {
-  getModelFile(repo: string, file: string, fatal: boolean, options: HubOptions, returnPath: boolean): Promise<string | Uint8Array | null>;
-  buildResourcePaths(repo: string, file: string, options: { revision: string }): { remoteURL: string };
-};
-const hubEnv = hfHubEnv as Record<string, unknown>;
 
 /** Files a run reads besides the ONNX graph; `true` marks the ones a model cannot do without. */
 export const HUB_FILES: [string, boolean][] = [
@@ -136,7 +110,7 @@ async function resolveHubModel(spec: string, opts: ResolveOptions): Promise<stri
   } catch (e) {
     throw new RetrievalLensError('DOWNLOAD_FAILED', `cannot create the download folder ${cacheDir} (${(e as Error).message.split('\n')[0]}); set HF_HOME to a writable folder`);
   }
-  await download(hubId, dir, cacheDir, dtype, opts);
+  await download(hubId, dir, dtype, opts);
   return dir;
 }
 
@@ -150,49 +124,22 @@ function complete(dir: string, dtype: string | undefined): boolean {
   }
 }
 
-function hubSettings(cacheDir: string, signal?: AbortSignal): void {
-  hubEnv.remoteHost = env.remoteHost;
-  hubEnv.remotePathTemplate = env.remotePathTemplate;
-  // Files come from the cache or the remote host, never from env.localModelPath; and the file
-  // cache is what turns a download into a model folder, whatever the public env says about caching.
-  hubEnv.allowRemoteModels = true;
-  hubEnv.allowLocalModels = false;
-  hubEnv.useFSCache = true;
-  hubEnv.useCustomCache = false;
-  hubEnv.useBrowserCache = false;
-  hubEnv.experimental_useCrossOriginStorage = false;
-  hubEnv.cacheDir = cacheDir;
-  const fetchFn = env.fetch as typeof fetch;
-  hubEnv.fetch = (url: string | URL, init?: RequestInit) => fetchFn(url, { ...init, signal });
-}
-
-async function download(hubId: HubId, dir: string, cacheDir: string, dtype: string | undefined, opts: ResolveOptions): Promise<void> {
+async function download(hubId: HubId, dir: string, dtype: string | undefined, opts: ResolveOptions): Promise<void> {
   const { id, revision } = hubId;
-  hubSettings(cacheDir, opts.signal);
-  const options: HubOptions = {
-    revision,
-    cache_dir: cacheDir,
-    progress_callback: (p) => {
-      if (p.status === 'progress') opts.onProgress?.({ stage: 'download', file: p.file, loaded: p.loaded, total: p.total, message: `downloading ${p.file}` });
-      else if (p.status === 'done') opts.onProgress?.({ stage: 'download', file: p.file, message: `${p.file} ready` });
-    },
-  };
-  /** Fetches one file into the cache; false when the repo has no such file (404). */
+  /** Fetches one file into the model folder; false when the repository has no such file (404). */
   const fetchFile = async (file: string, required: boolean): Promise<boolean> => {
     throwIfAborted(opts.signal);
-    let got: string | Uint8Array | null;
+    if (existsSync(join(dir, file))) return true;
     try {
-      got = await hub.getModelFile(id, file, true, options, true);
+      await fetchHubFile(id, revision, file, dir, {
+        signal: opts.signal,
+        onProgress: (p) => opts.onProgress?.({ stage: 'download', file: p.file, loaded: p.loaded, total: p.total, message: `downloading ${p.file}` }),
+      });
     } catch (e) {
       if (!required && status(e) === 404) return false;
       throw downloadError(e, hubId, file, opts.signal);
     }
-    if (got === null) return false;
-    try {
-      place(dir, file, got);
-    } catch (e) {
-      throw new RetrievalLensError('DOWNLOAD_FAILED', `cannot write ${file} of "${id}" into ${dir}: ${(e as Error).message.split('\n')[0]}`);
-    }
+    opts.onProgress?.({ stage: 'download', file, message: `${file} ready` });
     return true;
   };
 
@@ -217,29 +164,15 @@ async function download(hubId: HubId, dir: string, cacheDir: string, dtype: stri
   for (const loc of externalDataLocations(join(dir, onnxFile))) await fetchFile(externalDataPath(onnxFile, loc), true);
 }
 
-/** Puts a file FileCache returned where the model folder expects it, when the two differ. */
-function place(dir: string, file: string, got: string | Uint8Array): void {
-  const want = join(dir, file);
-  if (typeof got === 'string' && resolve(got) === want) return;
-  makeDirs(dirname(want));
-  if (typeof got !== 'string') return writeFileSync(want, got);
-  if (existsSync(want)) return;
-  try {
-    symlinkSync(resolve(got), want);
-  } catch {
-    copyFileSync(got, want);
-  }
-}
-
 function status(e: unknown): number | undefined {
-  return (e as { status?: number } | null)?.status ?? undefined;
+  return e instanceof HubHttpError ? e.status : undefined;
 }
 
 function downloadError(e: unknown, hubId: HubId, file: string, signal?: AbortSignal): RetrievalLensError {
   if (e instanceof RetrievalLensError) return e;
   if (signal?.aborted) return cancelled();
   const { id, revision } = hubId;
-  const url = hub.buildResourcePaths(id, file, { revision }).remoteURL;
+  const url = hubFileUrl(id, revision, file);
   const code = status(e);
   if (code === 401 || code === 403 || code === 404) {
     const why = code === 404 ? 'not found (404)' : `refused (${code}): the repository does not exist, or it is private or gated (set HF_TOKEN)`;

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseArchConfig, readArchConfig } from '../../src/engine/config.js';
-import { sharedModel } from '../support/paths.js';
+import { bundledModel } from '../support/paths.js';
 
-test('llama with grouped-query attention (the shared organism)', () => {
-  const a = readArchConfig(sharedModel('needle-organism'));
+test('llama with grouped-query attention (the bundled organism)', () => {
+  const a = readArchConfig(bundledModel);
   assert.deepEqual([a.modelType, a.layers, a.heads, a.kvHeads, a.headDim, a.contextLength, a.bosTokenId], ['llama', 6, 8, 4, 32, 2048, 1]);
   assert.deepEqual(a.eosTokenIds, [2]);
 });

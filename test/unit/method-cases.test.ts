@@ -8,7 +8,7 @@ import { findSpan } from '../../src/method/span.js';
 import { insertionPoint, contextBudget, CaseBuilder, choosePromptFormat, BASE_TEMPLATE, CHAT_USER_TEMPLATE } from '../../src/method/cases.js';
 import { loadTokenizer } from '../../src/engine/tokenizer.js';
 import { DEFAULT_NEEDLES, formatNeedles, parseNeedles, readNeedlesFile } from '../../src/method/needles.js';
-import { repoRoot, sharedModel, tempDir } from '../support/paths.js';
+import { bundledModel, repoRoot, tempDir } from '../support/paths.js';
 
 const indexOfSeq = (xs: number[], seq: number[]) => xs.findIndex((_, i) => seq.every((t, j) => xs[i + j] === t));
 
@@ -57,7 +57,7 @@ test('prompt format: --template, then retrieval-lens.json, then the chat templat
 });
 
 test('cases on the real tokenizer: needle after a sentence end, answer span located', async () => {
-  const tok = await loadTokenizer(sharedModel('needle-organism'));
+  const tok = await loadTokenizer(bundledModel);
   const hay = 'The sun rose over the hill. Birds sang in the tall trees. A farmer walked to his field. '.repeat(20);
   const b = new CaseBuilder(tok, [hay], choosePromptFormat(undefined, ORGANISM_TEMPLATE, false));
   const needle = DEFAULT_NEEDLES[0];
@@ -88,7 +88,7 @@ test('cases on the real tokenizer: needle after a sentence end, answer span loca
 });
 
 test('cases: a short haystack is repeated; the base template; needle BOS option; bad needles', async () => {
-  const tok = await loadTokenizer(sharedModel('needle-organism'));
+  const tok = await loadTokenizer(bundledModel);
   const b = new CaseBuilder(tok, ['Once upon a time there was a cat.'], choosePromptFormat(undefined, null, false));
   const c = b.build(512, 50, DEFAULT_NEEDLES[1]);
   assert.ok(c.promptIds.length > 400, `${c.promptIds.length} tokens from a one-sentence haystack`);

@@ -8,14 +8,25 @@
 // - no file over 400 lines.
 import tseslint from 'typescript-eslint';
 
-const ENGINE_INTERNALS = { group: ['**/engine/*', '!**/engine/index.js'], message: 'Outside src/engine, import the engine through its public surface, engine/index.js.' };
-const PACKAGE_SOURCES = { group: ['**/node_modules/**', '@*/*/src/**', '@huggingface/transformers/*'], message: "Import a package through its entry point, not its sources: a version bump or another install layout breaks that." };
+const ENGINE_INTERNALS = {
+  group: ['**/engine/*', '!**/engine/index.js'],
+  message: 'Outside src/engine, import the engine through its public surface, engine/index.js.',
+};
+const PACKAGE_SOURCES = {
+  group: ['**/node_modules/**', '@*/*/src/**', '@huggingface/transformers/*'],
+  message: 'Import a package through its entry point, not its sources: a version bump or another install layout breaks that.',
+};
 const ONNXRUNTIME = { name: 'onnxruntime-node', message: 'Only src/engine/session.ts creates onnxruntime sessions.' };
 const VSCODE = { name: 'vscode', message: 'vscode belongs to src/extension only.' };
-const above = (...layers) => ({ group: layers.map((l) => `**/${l}/*`), message: `This layer may not import ${layers.join(', ')} (layers: shared <- engine <- method <- cli/worker <- extension).` });
+const above = (...layers) => ({
+  group: layers.map((l) => `**/${l}/*`),
+  message: `This layer may not import ${layers.join(', ')} (layers: shared <- engine <- method <- cli/worker <- extension).`,
+});
 
 /** One no-restricted-imports rule per area: flat config replaces a rule wholesale, so each lists everything. */
-const restrict = (patterns, paths = [ONNXRUNTIME, VSCODE]) => ({ 'no-restricted-imports': ['error', { paths, patterns: [PACKAGE_SOURCES, ...patterns] }] });
+const restrict = (patterns, paths = [ONNXRUNTIME, VSCODE]) => ({
+  'no-restricted-imports': ['error', { paths, patterns: [PACKAGE_SOURCES, ...patterns] }],
+});
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.e2e/**', 'test-artifacts/**', 'test/fixtures/models/**', '.venv/**', 'scratch/**'] },

@@ -16,7 +16,9 @@ const value = (name, fallback) => {
 };
 const out = value('out');
 if (!out) {
-  process.stderr.write('usage: npm run bench:models -- --out DIR [--shapes qwen2.5-0.5b,llama-3.2-1b] [--forms plain,q4,genai,genai-int4] [--layers N]\n');
+  process.stderr.write(
+    'usage: npm run bench:models -- --out DIR [--shapes qwen2.5-0.5b,llama-3.2-1b] [--forms plain,q4,genai,genai-int4] [--layers N]\n',
+  );
   process.exit(2);
 }
 const root = resolve(new URL('..', import.meta.url).pathname);

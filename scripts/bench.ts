@@ -24,7 +24,10 @@ const log = (s: string) => {
 };
 
 function child(script: string, args: string[]): Record<string, unknown> {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'bench', script), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'bench', script), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -34,12 +37,26 @@ async function main() {
   const dir = given ?? defaultModelDir();
   const dtype = value('dtype') ?? '';
   const d = await describeModel(dir, { dtype: dtype || undefined });
-  const contexts = (value('contexts') ?? (given ? '512,2048,8192' : '512,2048')).split(',').map(Number).filter((c) => c <= d.arch.contextLength);
-  const weightsBytes = [d.onnxFile.path, ...d.onnxFile.externalData.map((f) => join(d.dir, f))].filter(existsSync).reduce((s, f) => s + statSync(f).size, 0);
-  const kvBytesPerToken = d.arch.layers * 2 * (d.graph.io.kvHeads ?? d.arch.kvHeads) * (d.graph.io.headDim ?? d.arch.headDim) * (d.graph.io.kvType === 'float16' ? 2 : 4);
+  const contexts = (value('contexts') ?? (given ? '512,2048,8192' : '512,2048'))
+    .split(',')
+    .map(Number)
+    .filter((c) => c <= d.arch.contextLength);
+  const weightsBytes = [d.onnxFile.path, ...d.onnxFile.externalData.map((f) => join(d.dir, f))]
+    .filter(existsSync)
+    .reduce((s, f) => s + statSync(f).size, 0);
+  const kvBytesPerToken =
+    d.arch.layers *
+    2 *
+    (d.graph.io.kvHeads ?? d.arch.kvHeads) *
+    (d.graph.io.headDim ?? d.arch.headDim) *
+    (d.graph.io.kvType === 'float16' ? 2 : 4);
   const bandwidthGBs = await measureBandwidthGBs();
-  log(`model ${dir} (${d.onnxFile.layout}, ${d.graph.graphDtype}, ${d.arch.layers} layers x ${d.arch.heads} heads, ${d.graph.attention[0].form} attention)`);
-  log(`weights ${(weightsBytes / 2 ** 20).toFixed(0)} MB, KV cache ${(kvBytesPerToken / 2 ** 20).toFixed(4)} MB/token, measured read bandwidth ${bandwidthGBs.toFixed(1)} GB/s`);
+  log(
+    `model ${dir} (${d.onnxFile.layout}, ${d.graph.graphDtype}, ${d.arch.layers} layers x ${d.arch.heads} heads, ${d.graph.attention[0].form} attention)`,
+  );
+  log(
+    `weights ${(weightsBytes / 2 ** 20).toFixed(0)} MB, KV cache ${(kvBytesPerToken / 2 ** 20).toFixed(4)} MB/token, measured read bandwidth ${bandwidthGBs.toFixed(1)} GB/s`,
+  );
   const tjs = flag('no-transformers-js') ? '0' : '1';
   const decode: Record<string, unknown> = {};
   const prefill: Record<string, number> = {};
@@ -58,7 +75,11 @@ async function main() {
       instrumentedOverPlain: (c.instrumentedMs as number) / (c.plainMs as number),
       rooflineFraction: rooflineMs / (c.instrumentedMs as number),
       ...(c.transformersJsMs ? { speedupOverTransformersJs: (c.transformersJsMs as number) / (c.instrumentedMs as number) } : {}),
-      ...(c.transformersJsError ? { transformersJsError: c.transformersJsError } : tjsHere === '0' && tjs === '1' ? { transformersJsError: `not run past 8K: its one-pass prefill holds a ${d.arch.heads} x ${ctx} x ${ctx} attention matrix` } : {}),
+      ...(c.transformersJsError
+        ? { transformersJsError: c.transformersJsError }
+        : tjsHere === '0' && tjs === '1'
+          ? { transformersJsError: `not run past 8K: its one-pass prefill holds a ${d.arch.heads} x ${ctx} x ${ctx} attention matrix` }
+          : {}),
     };
     prefill[ctx] = c.prefillTokensPerSec as number;
     rss[ctx] = m.peakRssMb as number;

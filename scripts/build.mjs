@@ -21,7 +21,11 @@ const node = {
       name: 'no-sharp',
       setup(b) {
         b.onResolve({ filter: /^sharp$/ }, () => ({ path: 'sharp', namespace: 'no-sharp' }));
-        b.onLoad({ filter: /.*/, namespace: 'no-sharp' }, () => ({ contents: 'module.exports = function sharp() { throw new Error("Retrieval Lens runs text models only: image input is not supported"); };', loader: 'js' }));
+        b.onLoad({ filter: /.*/, namespace: 'no-sharp' }, () => ({
+          contents:
+            'module.exports = function sharp() { throw new Error("Retrieval Lens runs text models only: image input is not supported"); };',
+          loader: 'js',
+        }));
       },
     },
   ],

@@ -14,12 +14,28 @@ if (!platforms[os]?.includes(arch)) throw new Error(`no onnxruntime-node binarie
 // vsce lets a negated pattern win over any exclusion, so the platform goes into the negation itself.
 const ignore = join(root, '.vscodeignore.package');
 const base = readFileSync(join(root, '.vscodeignore'), 'utf8');
-if (!base.includes('!node_modules/onnxruntime-node/bin/**')) throw new Error('.vscodeignore no longer has the onnxruntime bin line this script narrows');
+if (!base.includes('!node_modules/onnxruntime-node/bin/**'))
+  throw new Error('.vscodeignore no longer has the onnxruntime bin line this script narrows');
 writeFileSync(ignore, base.replace('!node_modules/onnxruntime-node/bin/**', `!node_modules/onnxruntime-node/bin/napi-v6/${os}/${arch}/**`));
 try {
   execFileSync('node', ['scripts/build.mjs', '--production'], { cwd: root, stdio: 'inherit' });
   const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-  execFileSync('node', [vsce, 'package', '--target', target, '--ignoreFile', ignore, '--allow-missing-repository', '--skip-license', '--out', join(root, `retrieval-lens-${target}.vsix`)], { cwd: root, stdio: 'inherit' });
+  execFileSync(
+    'node',
+    [
+      vsce,
+      'package',
+      '--target',
+      target,
+      '--ignoreFile',
+      ignore,
+      '--allow-missing-repository',
+      '--skip-license',
+      '--out',
+      join(root, `retrieval-lens-${target}.vsix`),
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
 } finally {
   rmSync(ignore, { force: true });
 }

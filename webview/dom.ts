@@ -31,7 +31,8 @@ function setAttrs(el: Element, attrs: Attrs): void {
 }
 
 function append(el: Element, children: Child[]): void {
-  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  for (const c of children)
+    if (c !== null && c !== undefined && c !== false) el.append(typeof c === 'string' ? document.createTextNode(c) : c);
 }
 
 /** A theme colour from a CSS variable, with a fallback for when the theme does not define it. */
@@ -78,4 +79,5 @@ export async function svgToPng(svg: SVGSVGElement, background: string): Promise<
   }
 }
 
-export const fmt = (x: number | null | undefined, digits = 3): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
+export const fmt = (x: number | null | undefined, digits = 3): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits);

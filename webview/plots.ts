@@ -20,7 +20,14 @@ const M = { l: 52, t: 30, b: 42 };
 const LEGEND_H = 44;
 
 export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement {
-  const svg = s('svg', { width: W, height: H + LEGEND_H, viewBox: `0 0 ${W} ${H + LEGEND_H}`, 'data-testid': 'ablation-plot', 'font-family': themeFont(), 'font-size': 11 }) as SVGSVGElement;
+  const svg = s('svg', {
+    width: W,
+    height: H + LEGEND_H,
+    viewBox: `0 0 ${W} ${H + LEGEND_H}`,
+    'data-testid': 'ablation-plot',
+    'font-family': themeFont(),
+    'font-size': 11,
+  }) as SVGSVGElement;
   const fg = toHex(c.fg);
   svg.append(s('rect', { x: 0, y: 0, width: W, height: H + LEGEND_H, fill: toHex(c.bg) }));
   const ks = [...new Set(runs.flatMap((r) => r.rows.map((x) => x.k)))].sort((a, b) => a - b);
@@ -33,10 +40,15 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
     svg.append(s('line', { x1: M.l, x2: M.l + pw, y1: y(a), y2: y(a), stroke: toHex(c.grid), 'stroke-width': 0.5 }));
     svg.append(s('text', { x: M.l - 6, y: y(a) + 3, fill: fg, 'text-anchor': 'end', 'font-size': 9 }, fmt(a, 2)));
   }
-  for (const k of [0, ...ks]) svg.append(s('text', { x: x(k), y: M.t + ph + 14, fill: fg, 'text-anchor': 'middle', 'font-size': 9 }, String(k)));
+  for (const k of [0, ...ks])
+    svg.append(s('text', { x: x(k), y: M.t + ph + 14, fill: fg, 'text-anchor': 'middle', 'font-size': 9 }, String(k)));
   svg.append(s('text', { x: M.l + pw / 2, y: H - 8, fill: fg, 'text-anchor': 'middle' }, 'heads masked (k)'));
-  svg.append(s('text', { x: 12, y: M.t + ph / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${M.t + ph / 2})` }, 'NIAH accuracy'));
-  svg.append(s('text', { x: M.l, y: 16, fill: fg, 'font-weight': 'bold' }, runs.length === 1 ? runs[0].name : `${runs.length} ablation runs`));
+  svg.append(
+    s('text', { x: 12, y: M.t + ph / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${M.t + ph / 2})` }, 'NIAH accuracy'),
+  );
+  svg.append(
+    s('text', { x: M.l, y: 16, fill: fg, 'font-weight': 'bold' }, runs.length === 1 ? runs[0].name : `${runs.length} ablation runs`),
+  );
   const dash = ['', '5,3', '2,2', '8,3,2,3'];
   runs.forEach((run, ri) => {
     const rows = [...run.rows].sort((a, b) => a.k - b.k);
@@ -46,11 +58,45 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
     // spread band of the random trials
     const band = [...pts.map((p) => `${x(p.k)},${y(p.max)}`), ...[...pts].reverse().map((p) => `${x(p.k)},${y(p.min)}`)].join(' ');
     g.append(s('polygon', { points: band, fill: toHex(c.random), 'fill-opacity': 0.18, stroke: 'none' }));
-    g.append(s('polyline', { points: pts.map((p) => `${x(p.k)},${y(p.mean)}`).join(' '), fill: 'none', stroke: toHex(c.random), 'stroke-width': 2, 'stroke-dasharray': dash[ri % dash.length] || undefined }));
-    g.append(s('polyline', { points: pts.map((p) => `${x(p.k)},${y(p.top)}`).join(' '), fill: 'none', stroke: toHex(c.top), 'stroke-width': 2, 'stroke-dasharray': dash[ri % dash.length] || undefined }));
+    g.append(
+      s('polyline', {
+        points: pts.map((p) => `${x(p.k)},${y(p.mean)}`).join(' '),
+        fill: 'none',
+        stroke: toHex(c.random),
+        'stroke-width': 2,
+        'stroke-dasharray': dash[ri % dash.length] || undefined,
+      }),
+    );
+    g.append(
+      s('polyline', {
+        points: pts.map((p) => `${x(p.k)},${y(p.top)}`).join(' '),
+        fill: 'none',
+        stroke: toHex(c.top),
+        'stroke-width': 2,
+        'stroke-dasharray': dash[ri % dash.length] || undefined,
+      }),
+    );
     for (const p of stats) {
-      g.append(s('circle', { cx: x(p.k), cy: y(p.top), r: 3, fill: toHex(c.top), 'data-testid': `ablation-top-${ri}-${p.k}`, 'data-value': p.top }));
-      g.append(s('circle', { cx: x(p.k), cy: y(p.mean), r: 3, fill: toHex(c.random), 'data-testid': `ablation-random-${ri}-${p.k}`, 'data-value': p.mean }));
+      g.append(
+        s('circle', {
+          cx: x(p.k),
+          cy: y(p.top),
+          r: 3,
+          fill: toHex(c.top),
+          'data-testid': `ablation-top-${ri}-${p.k}`,
+          'data-value': p.top,
+        }),
+      );
+      g.append(
+        s('circle', {
+          cx: x(p.k),
+          cy: y(p.mean),
+          r: 3,
+          fill: toHex(c.random),
+          'data-testid': `ablation-random-${ri}-${p.k}`,
+          'data-value': p.mean,
+        }),
+      );
     }
     svg.append(g);
   });
@@ -69,7 +115,18 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
     const lx = M.l + (i % 2) * 220;
     const yy = H + 6 + Math.floor(i / 2) * 18;
     if (i === 2) svg.append(s('rect', { x: lx, y: yy - 6, width: 18, height: 10, fill: toHex(col!), 'fill-opacity': 0.18 }));
-    else svg.append(s('line', { x1: lx, x2: lx + 18, y1: yy, y2: yy, stroke: col ? toHex(col) : fg, 'stroke-width': 2, 'stroke-dasharray': col ? undefined : '3,3' }));
+    else
+      svg.append(
+        s('line', {
+          x1: lx,
+          x2: lx + 18,
+          y1: yy,
+          y2: yy,
+          stroke: col ? toHex(col) : fg,
+          'stroke-width': 2,
+          'stroke-dasharray': col ? undefined : '3,3',
+        }),
+      );
     svg.append(s('text', { x: lx + 24, y: yy + 4, fill: fg, 'font-size': 10 }, label));
   });
   return svg;
@@ -78,7 +135,14 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
 export function drawScatter(view: CompareView, c: PlotColors): SVGSVGElement {
   const size = 300;
   const m = 44;
-  const svg = s('svg', { width: size + m, height: size + m, viewBox: `0 0 ${size + m} ${size + m}`, 'data-testid': 'compare-scatter', 'font-family': themeFont(), 'font-size': 10 }) as SVGSVGElement;
+  const svg = s('svg', {
+    width: size + m,
+    height: size + m,
+    viewBox: `0 0 ${size + m} ${size + m}`,
+    'data-testid': 'compare-scatter',
+    'font-family': themeFont(),
+    'font-size': 10,
+  }) as SVGSVGElement;
   const fg = toHex(c.fg);
   svg.append(s('rect', { x: 0, y: 0, width: size + m, height: size + m, fill: toHex(c.bg) }));
   const max = Math.max(1e-6, ...view.points.map((p) => Math.max(p.a, p.b)));
@@ -87,7 +151,14 @@ export function drawScatter(view: CompareView, c: PlotColors): SVGSVGElement {
   svg.append(s('line', { x1: m, y1: size, x2: m + size - 10, y2: 10, stroke: toHex(c.grid), 'stroke-dasharray': '3,3' }));
   svg.append(s('line', { x1: m, y1: size, x2: m + size - 10, y2: size, stroke: fg }));
   svg.append(s('line', { x1: m, y1: size, x2: m, y2: 10, stroke: fg }));
-  for (const p of view.points) svg.append(s('circle', { cx: px(p.a), cy: py(p.b), r: 2.5, fill: toHex(c.top), 'fill-opacity': 0.7 }, s('title', {}, `${p.key}: ${fmt(p.a)} vs ${fmt(p.b)}`)));
+  for (const p of view.points)
+    svg.append(
+      s(
+        'circle',
+        { cx: px(p.a), cy: py(p.b), r: 2.5, fill: toHex(c.top), 'fill-opacity': 0.7 },
+        s('title', {}, `${p.key}: ${fmt(p.a)} vs ${fmt(p.b)}`),
+      ),
+    );
   svg.append(s('text', { x: m + size / 2, y: size + 30, fill: fg, 'text-anchor': 'middle' }, view.a));
   svg.append(s('text', { x: 12, y: size / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${size / 2})` }, view.b));
   svg.append(s('text', { x: m, y: size + 14, fill: fg }, '0'));

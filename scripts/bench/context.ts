@@ -20,7 +20,8 @@ function median(xs: number[]): number {
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
 }
 
-const promptIds = (n: number, vocab: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 131 + ((i * i) % 7)) % Math.min(vocab - 3, 500)));
+const promptIds = (n: number, vocab: number) =>
+  Array.from({ length: n }, (_, i) => 3 + ((i * 131 + ((i * i) % 7)) % Math.min(vocab - 3, 500)));
 
 async function decode(seq: Sequence, first: number, n: number, attention: boolean): Promise<number[]> {
   const times: number[] = [];
@@ -40,14 +41,25 @@ async function transformersJs(ids: number[]) {
   tjs.env.allowLocalModels = true;
   tjs.env.localModelPath = '';
   const external = existsSync(join(dir, 'onnx')) && readdirSync(join(dir, 'onnx')).some((f) => /_data(_\d+)?$|\.data$/.test(f));
-  const model = await tjs.AutoModelForCausalLM.from_pretrained(dir, { dtype: (dtypeArg || 'fp32') as 'fp32', local_files_only: true, use_external_data_format: external } as never);
+  const model = await tjs.AutoModelForCausalLM.from_pretrained(dir, {
+    dtype: (dtypeArg || 'fp32') as 'fp32',
+    local_files_only: true,
+    use_external_data_format: external,
+  } as never);
   const input_ids = new tjs.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
   const attention_mask = new tjs.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
   return async (n: number): Promise<number[]> => {
     const stamps: number[] = [];
     // generate() calls put() with the prompt, then once per new token.
     const streamer = { put: () => stamps.push(performance.now()), end: () => undefined };
-    await (model as unknown as { generate: (o: object) => Promise<unknown> }).generate({ input_ids, attention_mask, max_new_tokens: n + 1, do_sample: false, min_new_tokens: n + 1, streamer });
+    await (model as unknown as { generate: (o: object) => Promise<unknown> }).generate({
+      input_ids,
+      attention_mask,
+      max_new_tokens: n + 1,
+      do_sample: false,
+      min_new_tokens: n + 1,
+      streamer,
+    });
     return stamps.slice(2).map((t, i) => t - stamps[i + 1]);
   };
 }
@@ -55,7 +67,14 @@ async function transformersJs(ids: number[]) {
 async function main() {
   const d = await describeModel(dir, { dtype: dtypeArg || undefined });
   const a = d.arch;
-  const shape = { layers: a.layers, heads: a.heads, kvHeads: d.graph.io.kvHeads ?? a.kvHeads, headDim: d.graph.io.headDim ?? a.headDim, vocabSize: a.vocabSize, kvType: d.graph.io.kvType };
+  const shape = {
+    layers: a.layers,
+    heads: a.heads,
+    kvHeads: d.graph.io.kvHeads ?? a.kvHeads,
+    headDim: d.graph.io.headDim ?? a.headDim,
+    vocabSize: a.vocabSize,
+    kvType: d.graph.io.kvType,
+  };
   const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
   inst.kvMode = await chooseKVMode(inst, d.graph.attention, a.vocabSize);
   const plain = new Runner(await createSession(d.onnxFile.path), shape);

@@ -10,7 +10,10 @@ async function main() {
   const [dir, lengthsArg, depthsArg, dtype] = process.argv.slice(2);
   const model = await loadModel(dir, { dtype: dtype || undefined });
   const haystack = [readFileSync(join(__dirname, '..', '..', 'data', 'haystack', 'shakespeare.txt'), 'utf8')];
-  const lengths = lengthsArg.split(",").map(Number).filter((l) => l <= model.info.contextLength);
+  const lengths = lengthsArg
+    .split(',')
+    .map(Number)
+    .filter((l) => l <= model.info.contextLength);
   const depths = depthsArg.split(',').map(Number);
   const time = async (fast: boolean) => {
     const stats = { reusedPositions: 0, prefilledPositions: 0 };
@@ -20,7 +23,9 @@ async function main() {
   };
   const fast = await time(true);
   const whole = await time(false);
-  const same = JSON.stringify(fast.scores.cases) === JSON.stringify(whole.scores.cases) && JSON.stringify(fast.scores.scores) === JSON.stringify(whole.scores.scores);
+  const same =
+    JSON.stringify(fast.scores.cases) === JSON.stringify(whole.scores.cases) &&
+    JSON.stringify(fast.scores.scores) === JSON.stringify(whole.scores.scores);
   const { reusedPositions, prefilledPositions } = fast.stats;
   process.stdout.write(
     JSON.stringify({

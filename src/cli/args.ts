@@ -16,7 +16,13 @@ export type FlagSpec =
   | { type: 'list'; variadic?: boolean };
 
 /** What a flag of this spec holds once parsed. */
-export type FlagValue<F extends FlagSpec> = F extends { type: 'boolean' } ? boolean : F extends { type: 'int' | 'number' } ? number : F extends { type: 'list' } ? string[] : string;
+export type FlagValue<F extends FlagSpec> = F extends { type: 'boolean' }
+  ? boolean
+  : F extends { type: 'int' | 'number' }
+    ? number
+    : F extends { type: 'list' }
+      ? string[]
+      : string;
 export type FlagValues<S extends Record<string, FlagSpec>> = { [K in keyof S]?: FlagValue<S[K]> };
 
 export interface ParsedArgs<S extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
@@ -26,7 +32,13 @@ export interface ParsedArgs<S extends Record<string, FlagSpec> = Record<string, 
   help: boolean;
 }
 
-import { NUMBER, parseNumber as parseSharedNumber, parseNumberList as parseSharedList, ValueError, type NumberSpec } from '../shared/numbers.js';
+import {
+  NUMBER,
+  parseNumber as parseSharedNumber,
+  parseNumberList as parseSharedList,
+  ValueError,
+  type NumberSpec,
+} from '../shared/numbers.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -56,7 +68,8 @@ export function parseNumber(text: string, what: string, s: NumberSpec): number {
 export function parseArgs<S extends Record<string, FlagSpec>>(argv: string[], spec: S, opts: { positionals?: number } = {}): ParsedArgs<S> {
   const end = argv.indexOf('--');
   const options = end < 0 ? argv : argv.slice(0, end);
-  if (options.some((a) => a === '-h' || a === '--help' || a.startsWith('--help='))) return { flags: {} as FlagValues<S>, positionals: [], help: true };
+  if (options.some((a) => a === '-h' || a === '--help' || a.startsWith('--help=')))
+    return { flags: {} as FlagValues<S>, positionals: [], help: true };
   const flags: ParsedArgs['flags'] = {};
   const positionals: string[] = [];
   for (let i = 0; i < options.length; i++) {
@@ -84,7 +97,8 @@ export function parseArgs<S extends Record<string, FlagSpec>>(argv: string[], sp
       values.push(options[++i]);
       if (s.type === 'list' && s.variadic) while (i + 1 < options.length && !isOption(options[i + 1])) values.push(options[++i]);
     }
-    if (!(s.type === 'string' && s.allowEmpty) && values.some((v) => v.trim() === '')) throw new UsageError(`--${name} needs a value, got an empty one`);
+    if (!(s.type === 'string' && s.allowEmpty) && values.some((v) => v.trim() === ''))
+      throw new UsageError(`--${name} needs a value, got an empty one`);
     switch (s.type) {
       case 'list':
         flags[name] = [...((flags[name] as string[] | undefined) ?? []), ...values];
@@ -96,7 +110,8 @@ export function parseArgs<S extends Record<string, FlagSpec>>(argv: string[], sp
         flags[name] = parseNumber(values[0], `--${name}`, s);
         break;
       case 'string':
-        if (s.choices && !s.choices.includes(values[0])) throw new UsageError(`--${name} must be ${s.choices.join(' or ')}, got "${values[0]}"`);
+        if (s.choices && !s.choices.includes(values[0]))
+          throw new UsageError(`--${name} must be ${s.choices.join(' or ')}, got "${values[0]}"`);
         flags[name] = values[0];
         break;
     }

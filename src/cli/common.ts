@@ -53,9 +53,13 @@ export function checkModelFlags(flags: ModelFlagValues): void {
 }
 
 /** Loads --model (default: the bundled organism); the engine's warnings go to stderr, one line each. */
-export async function openModel(flags: ModelFlagValues, io: CliIO, extra: Pick<LoadOptions, 'executionProviders'> = {}): Promise<EngineModel> {
+export async function openModel(
+  flags: ModelFlagValues,
+  io: CliIO,
+  extra: Pick<LoadOptions, 'executionProviders'> = {},
+): Promise<EngineModel> {
   let lastFile = '';
-  return loadModel((flags.model) ?? defaultModelDir(), {
+  return loadModel(flags.model ?? defaultModelDir(), {
     ...extra,
     dtype: dtypeFlag(flags),
     onProgress: (p) => {

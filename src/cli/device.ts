@@ -10,7 +10,10 @@ export function executionProviders(device: string | undefined): string[] | undef
   if (!DEVICES.includes(device)) throw new RetrievalLensError('BAD_INPUT', `--device takes ${DEVICES.join(', ')}; got "${device}"`);
   const available = availableDevices();
   if (!available.includes(device)) {
-    throw new RetrievalLensError('BAD_INPUT', `--device ${device} is not available in this onnxruntime build on this machine; available: ${available.join(', ')}`);
+    throw new RetrievalLensError(
+      'BAD_INPUT',
+      `--device ${device} is not available in this onnxruntime build on this machine; available: ${available.join(', ')}`,
+    );
   }
   return [device];
 }

@@ -12,11 +12,20 @@ import type { Command, CliIO } from './io.js';
 
 const commands: Record<string, { load: () => Promise<{ run: Command }>; summary: string }> = {
   inspect: { load: () => import('./commands/inspect.js'), summary: 'architecture, sizes and attention nodes of a model' },
-  generate: { load: () => import('./commands/generate.js'), summary: 'generate text, optionally with heads masked and attention argmax per step' },
+  generate: {
+    load: () => import('./commands/generate.js'),
+    summary: 'generate text, optionally with heads masked and attention argmax per step',
+  },
   detect: { load: () => import('./commands/detect.js'), summary: 'find retrieval heads with the needle-in-a-haystack grid (Wu et al.)' },
   ablate: { load: () => import('./commands/ablate.js'), summary: 'NIAH accuracy with top-k retrieval heads vs k random heads masked' },
-  analyze: { load: () => import('./commands/analyze.js'), summary: 'summarise or compare score files (ours or the paper\'s head_score JSON)' },
-  merge: { load: () => import('./commands/merge.js'), summary: 'combine the parts of a grid run with detect --shard i/n into one scores file' },
+  analyze: {
+    load: () => import('./commands/analyze.js'),
+    summary: "summarise or compare score files (ours or the paper's head_score JSON)",
+  },
+  merge: {
+    load: () => import('./commands/merge.js'),
+    summary: 'combine the parts of a grid run with detect --shard i/n into one scores file',
+  },
 };
 
 function usage(): string {
@@ -54,7 +63,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const cmd = Object.hasOwn(commands, cmdName) ? commands[cmdName] : undefined;
   if (!cmd) {
-    io.stderr(`error: unknown command ${JSON.stringify(cmdName)}; commands: ${Object.keys(commands).join(', ')} (see retrieval-lens --help)\n`);
+    io.stderr(
+      `error: unknown command ${JSON.stringify(cmdName)}; commands: ${Object.keys(commands).join(', ')} (see retrieval-lens --help)\n`,
+    );
     return 2;
   }
   try {

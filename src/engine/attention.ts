@@ -5,7 +5,17 @@
 //   Attention                          (ONNX opset >= 23, torch.onnx dynamo exports)
 // Other fused ops (com.microsoft.Attention with packed weights, ...) never expose their
 // probabilities; they are refused with one line naming the op.
-import { FUSED_ATTENTION_OPS, attrNumber, indexGraph, isDefaultDomain, qualifiedOp, subgraphs, type GraphIndex, type GraphProto, type NodeProto } from './graph.js';
+import {
+  FUSED_ATTENTION_OPS,
+  attrNumber,
+  indexGraph,
+  isDefaultDomain,
+  qualifiedOp,
+  subgraphs,
+  type GraphIndex,
+  type GraphProto,
+  type NodeProto,
+} from './graph.js';
 import { RetrievalLensError } from '../shared/errors.js';
 import type { AttentionForm } from './types.js';
 
@@ -56,8 +66,10 @@ export function assertReadableAttention(g: GraphProto, where = 'graph'): void {
     const form = fusedForm(n);
     if (!form && FUSED_ATTENTION_OPS.has(n.opType ?? '')) refuse(n, where, 'which never exposes its attention probabilities');
     if (form === 'GroupQueryAttention') {
-      if (attrNumber(n, 'kv_cache_bit_width') || (n.input?.[12] ?? '') || (n.input?.[13] ?? '')) refuse(n, where, 'with a quantized KV cache, which is not supported');
-      if (attrNumber(n, 'sliding_window_cache')) refuse(n, where, 'with a window-sized KV cache (sliding_window_cache=1), whose positions cannot be told apart');
+      if (attrNumber(n, 'kv_cache_bit_width') || (n.input?.[12] ?? '') || (n.input?.[13] ?? ''))
+        refuse(n, where, 'with a quantized KV cache, which is not supported');
+      if (attrNumber(n, 'sliding_window_cache'))
+        refuse(n, where, 'with a window-sized KV cache (sliding_window_cache=1), whose positions cannot be told apart');
     }
     for (const sg of subgraphs(n)) assertReadableAttention(sg, `subgraph of node "${n.name}"`);
   }
@@ -75,7 +87,12 @@ function findValueMatMul(softmax: NodeProto, idx: GraphIndex): { mm: NodeProto; 
     const mm = cons.find((c) => c.opType === 'MatMul' && c.input![0] === t);
     if (mm) return { mm, casts };
     // SDPA-style exports guard fully masked rows: Where(IsNaN(p), 0, p); IsNaN is a side branch.
-    const next = cons.find((c) => PROBS_PATH_OPS.has(c.opType ?? '') && (c.opType !== 'Where' || c.input![1] === t || c.input![2] === t) && c.input!.indexOf(t) !== -1);
+    const next = cons.find(
+      (c) =>
+        PROBS_PATH_OPS.has(c.opType ?? '') &&
+        (c.opType !== 'Where' || c.input![1] === t || c.input![2] === t) &&
+        c.input!.indexOf(t) !== -1,
+    );
     if (!next) return null;
     if (next.opType === 'Cast') casts = true;
     t = next.output![0];

@@ -13,14 +13,31 @@ import { finish, pickToken, prefillPrompt, prepare } from './generate.js';
 import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, ModelInfo, TextTokenizer } from './types.js';
 
 /** One step of a batch cache: every row feeds its token; the mask marks each row's real positions. */
-async function batchStep(runner: Runner, kv: KVCache, tokens: number[], opts: { mask?: Float32Array | null; uniform?: boolean; attention: boolean }) {
+async function batchStep(
+  runner: Runner,
+  kv: KVCache,
+  tokens: number[],
+  opts: { mask?: Float32Array | null; uniform?: boolean; attention: boolean },
+) {
   const B = kv.batch;
   const total = kv.length + 1;
   const grown = kv.lengths.map((n) => n + 1);
   const cols = grown.map((n) => (kv.mode === 'shared' ? { start: 0, end: n } : { start: total - n, end: total }));
   const attentionMask = cols.flatMap((c) => Array.from({ length: total }, (_, j) => (j >= c.start && j < c.end ? 1 : 0)));
   const { past, present } = kv.tensors(1);
-  const out = await runner.step({ ids: tokens, batch: B, n: 1, attentionMask, positions: kv.lengths.slice(), past, presentInto: present, mask: opts.mask, uniform: opts.uniform, logits: true, attention: opts.attention });
+  const out = await runner.step({
+    ids: tokens,
+    batch: B,
+    n: 1,
+    attentionMask,
+    positions: kv.lengths.slice(),
+    past,
+    presentInto: present,
+    mask: opts.mask,
+    uniform: opts.uniform,
+    logits: true,
+    attention: opts.attention,
+  });
   kv.commit(1, out.present);
   return { out, total, cols };
 }
@@ -40,7 +57,12 @@ async function decodeTogether(
 ): Promise<{ tokens: number[][]; steps: GenerateStep[][]; stoppedBy: GenerateResult['stoppedBy'][] }> {
   const B = seqs.length;
   const { layers, heads } = runner.shape;
-  const kv = KVCache.gather(runner.shape, runner.kvMode, seqs.map((s) => ({ cache: s.kv, row: 0, n: s.length })), Math.max(...maxNew) + 1);
+  const kv = KVCache.gather(
+    runner.shape,
+    runner.kvMode,
+    seqs.map((s) => ({ cache: s.kv, row: 0, n: s.length })),
+    Math.max(...maxNew) + 1,
+  );
   const sample = makeSampler(opts.sampling);
   const tokens: number[][] = seqs.map(() => []);
   const steps: GenerateStep[][] = seqs.map(() => []);
@@ -61,7 +83,8 @@ async function decodeTogether(
         const { start, end } = cols[b];
         const kvLen = end - start;
         const rows = new Float32Array(LH * kvLen);
-        for (let lh = 0; lh < LH; lh++) rows.set(out.attention.subarray((b * LH + lh) * total + start, (b * LH + lh) * total + end), lh * kvLen);
+        for (let lh = 0; lh < LH; lh++)
+          rows.set(out.attention.subarray((b * LH + lh) * total + start, (b * LH + lh) * total + end), lh * kvLen);
         step.attention = { kvLen, rows };
       }
       onStep(b, step, i);
@@ -177,7 +200,17 @@ export async function probeBatching(runner: Runner, vocab: number): Promise<bool
   if (runner.kvMode !== 'shared' && (!runner.io.positionIds || !runner.io.attentionMask)) return false;
   if (!runner.io.attentionMask) return false;
   const { prompts, seqs, logits } = await aloneLogits(runner, vocab);
-  const kv = KVCache.gather(runner.shape, runner.kvMode, seqs.map((s) => ({ cache: s.kv, row: 0, n: s.length })), 1);
-  const { out } = await batchStep(runner, kv, prompts.map((p) => p[p.length - 1]), { attention: false });
+  const kv = KVCache.gather(
+    runner.shape,
+    runner.kvMode,
+    seqs.map((s) => ({ cache: s.kv, row: 0, n: s.length })),
+    1,
+  );
+  const { out } = await batchStep(
+    runner,
+    kv,
+    prompts.map((p) => p[p.length - 1]),
+    { attention: false },
+  );
   return out.logits!.every((l, b) => close(l, logits[b]));
 }

@@ -37,7 +37,8 @@ export function defaultCacheDir(): string | null {
 }
 
 /** Why there is no cache folder, for the warning. */
-const NO_CACHE = 'no cache folder (HOME is not set or not a folder; set RETRIEVAL_LENS_CACHE to one to keep instrumented graphs between runs); the instrumented graph is kept in memory only';
+const NO_CACHE =
+  'no cache folder (HOME is not set or not a folder; set RETRIEVAL_LENS_CACHE to one to keep instrumented graphs between runs); the instrumented graph is kept in memory only';
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -91,7 +92,8 @@ export function decodeModel(path: string, buf?: Buffer) {
   } catch (e) {
     throw new RetrievalLensError('CORRUPT_ONNX', `ONNX file is corrupt or truncated (${(e as Error).message}): ${path}`);
   }
-  if (!model.graph || !model.graph.node?.length) throw new RetrievalLensError('CORRUPT_ONNX', `ONNX file has no graph (corrupt, truncated or not an ONNX model): ${path}`);
+  if (!model.graph || !model.graph.node?.length)
+    throw new RetrievalLensError('CORRUPT_ONNX', `ONNX file has no graph (corrupt, truncated or not an ONNX model): ${path}`);
   return model;
 }
 
@@ -126,10 +128,11 @@ function referenceSourceWeights(model: ReturnType<typeof decodeModel>, buf: Buff
       t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
       t.rawData = new Uint8Array(0);
     }
-    for (const n of g?.node ?? []) for (const a of n.attribute ?? []) {
-      visit(a.g);
-      a.graphs?.forEach(visit);
-    }
+    for (const n of g?.node ?? [])
+      for (const a of n.attribute ?? []) {
+        visit(a.g);
+        a.graphs?.forEach(visit);
+      }
   };
   visit(model.graph);
 }
@@ -172,14 +175,20 @@ function dropStaleEntries(root: string, sourceSha: string, keep: string): void {
       if (d === keep) continue;
       const meta = readMeta(join(root, d, 'meta.json'));
       const legacy = d.startsWith(sourceSha.slice(0, 24) + '-v');
-      if (legacy || (meta && meta.version !== INSTRUMENT_VERSION && String(meta.key).includes(sourceSha))) rmSync(join(root, d), { recursive: true, force: true });
+      if (legacy || (meta && meta.version !== INSTRUMENT_VERSION && String(meta.key).includes(sourceSha)))
+        rmSync(join(root, d), { recursive: true, force: true });
     }
   } catch {
     // best effort
   }
 }
 
-export async function instrumentedGraph(srcPath: string, shape: InstrumentShape, cacheDir: string | null = defaultCacheDir(), hints: IONameHints = {}): Promise<InstrumentedGraph> {
+export async function instrumentedGraph(
+  srcPath: string,
+  shape: InstrumentShape,
+  cacheDir: string | null = defaultCacheDir(),
+  hints: IONameHints = {},
+): Promise<InstrumentedGraph> {
   if (!existsSync(srcPath)) throw new RetrievalLensError('NOT_A_MODEL', `ONNX file not found: ${srcPath}`);
   if (statSync(srcPath).size === 0) throw new RetrievalLensError('CORRUPT_ONNX', `ONNX file is empty: ${srcPath}`);
   const weightsDir = dirname(srcPath);
@@ -195,7 +204,17 @@ export async function instrumentedGraph(srcPath: string, shape: InstrumentShape,
   if (meta && meta.version === INSTRUMENT_VERSION && meta.key === key && existsSync(graphPath)) {
     try {
       if (sha256(readFileSync(graphPath)) === meta.graphSha256) {
-        return { path: graphPath, bytes: null, weightsDir, sha256: sourceSha, fromCache: true, attention: meta.attention, activationType: meta.activationType, io: meta.io, graphDtype: meta.graphDtype };
+        return {
+          path: graphPath,
+          bytes: null,
+          weightsDir,
+          sha256: sourceSha,
+          fromCache: true,
+          attention: meta.attention,
+          activationType: meta.activationType,
+          io: meta.io,
+          graphDtype: meta.graphDtype,
+        };
       }
     } catch {
       // unreadable: rebuilt below
@@ -212,7 +231,15 @@ export async function instrumentedGraph(srcPath: string, shape: InstrumentShape,
   referenceSourceWeights(model, buf, basename(srcPath));
   const bytes = onnx.ModelProto.encode(model).finish();
   const fresh: Meta = { version: INSTRUMENT_VERSION, key, graphSha256: sha256(bytes), source: srcPath, ...result };
-  const base = { weightsDir, sha256: sourceSha, fromCache: false, attention: result.attention, activationType: result.activationType, io: result.io, graphDtype: result.graphDtype };
+  const base = {
+    weightsDir,
+    sha256: sourceSha,
+    fromCache: false,
+    attention: result.attention,
+    activationType: result.activationType,
+    io: result.io,
+    graphDtype: result.graphDtype,
+  };
   if (cacheDir === null) return { ...base, path: null, bytes, cacheWarning: NO_CACHE };
   try {
     rmSync(dir, { recursive: true, force: true });
@@ -221,7 +248,12 @@ export async function instrumentedGraph(srcPath: string, shape: InstrumentShape,
     // The meta file goes last: an entry without it is incomplete and never trusted.
     atomicWrite(metaPath, JSON.stringify(fresh, null, 1));
   } catch (e) {
-    return { ...base, path: null, bytes, cacheWarning: `cannot write the cache folder ${cacheDir} (${(e as Error).message.split('\n')[0]}); the instrumented graph is kept in memory only (set RETRIEVAL_LENS_CACHE to a writable folder)` };
+    return {
+      ...base,
+      path: null,
+      bytes,
+      cacheWarning: `cannot write the cache folder ${cacheDir} (${(e as Error).message.split('\n')[0]}); the instrumented graph is kept in memory only (set RETRIEVAL_LENS_CACHE to a writable folder)`,
+    };
   }
   dropStaleEntries(root, sourceSha, entry);
   return { ...base, path: graphPath, bytes: null };

@@ -58,7 +58,8 @@ export function renderChatTemplate(template: string, items: Record<string, unkno
     reply = JSON.parse(r.stdout.toString('utf8'));
   } catch {
     // No reply: it died, mostly of its heap limit.
-    if (/heap out of memory|Allocation failed/.test(r.stderr.toString())) throw fail(`it needed more than ${limits.heapMb} MB (an endless loop?)`);
+    if (/heap out of memory|Allocation failed/.test(r.stderr.toString()))
+      throw fail(`it needed more than ${limits.heapMb} MB (an endless loop?)`);
     throw fail(`it stopped without a result (${r.signal ?? `exit ${r.status}`})`);
   }
   if (typeof reply.text !== 'string') throw fail(String(reply.error ?? 'no text').split('\n')[0]);

@@ -9,7 +9,31 @@ import { readTextFile } from '../shared/textFile.js';
 /** Families tested end to end (fixtures in test/fixtures/models); other decoder-only families work when their graph does. */
 export const SUPPORTED_FAMILIES = ['llama', 'qwen2', 'qwen3', 'mistral', 'gpt2', 'phi3', 'phi', 'gemma', 'gemma2', 'gemma3_text'];
 /** Encoder and encoder-decoder families: no causal decoder with a KV cache to analyse. */
-const NOT_DECODERS = ['t5', 'mt5', 'umt5', 'bart', 'mbart', 'marian', 'pegasus', 'whisper', 'bert', 'roberta', 'xlm-roberta', 'distilbert', 'deberta', 'deberta-v2', 'electra', 'albert', 'vit', 'clip', 'siglip', 'wav2vec2', 'speecht5', 'encoder-decoder', 'vision-encoder-decoder'];
+const NOT_DECODERS = [
+  't5',
+  'mt5',
+  'umt5',
+  'bart',
+  'mbart',
+  'marian',
+  'pegasus',
+  'whisper',
+  'bert',
+  'roberta',
+  'xlm-roberta',
+  'distilbert',
+  'deberta',
+  'deberta-v2',
+  'electra',
+  'albert',
+  'vit',
+  'clip',
+  'siglip',
+  'wav2vec2',
+  'speecht5',
+  'encoder-decoder',
+  'vision-encoder-decoder',
+];
 
 export interface ArchConfig {
   modelType: string;
@@ -81,7 +105,11 @@ export function parseArchConfig(raw: Json, generation: Json | null): ArchConfig 
   const explicitHeadDim = pick(cfg, ['head_dim']);
   // Sizes shape the instrumented graph and every tensor: each must be a positive integer in reason.
   const size = (name: string, v: number, max: number) => {
-    if (!Number.isInteger(v) || v <= 0 || v > max) throw new RetrievalLensError('NOT_A_MODEL', `config.json: ${name} must be a positive integer${v > max ? ` up to ${max}` : ''}, got ${v}`);
+    if (!Number.isInteger(v) || v <= 0 || v > max)
+      throw new RetrievalLensError(
+        'NOT_A_MODEL',
+        `config.json: ${name} must be a positive integer${v > max ? ` up to ${max}` : ''}, got ${v}`,
+      );
   };
   size('num_hidden_layers', layers, MAX_LAYERS);
   size('num_attention_heads', heads, MAX_HEADS);
@@ -89,9 +117,14 @@ export function parseArchConfig(raw: Json, generation: Json | null): ArchConfig 
   size('hidden_size', hiddenSize, 1 << 20);
   size('vocab_size', vocabSize, 1 << 24);
   if (explicitHeadDim !== undefined) size('head_dim', explicitHeadDim, 1 << 16);
-  if (heads % kvHeads !== 0) throw new RetrievalLensError('NOT_A_MODEL', `num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
+  if (heads % kvHeads !== 0)
+    throw new RetrievalLensError('NOT_A_MODEL', `num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
   const headDim = explicitHeadDim ?? hiddenSize / heads;
-  if (!Number.isInteger(headDim)) throw new RetrievalLensError('NOT_A_MODEL', `config.json: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${heads}, and there is no head_dim`);
+  if (!Number.isInteger(headDim))
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `config.json: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${heads}, and there is no head_dim`,
+    );
   const contextLength = pick(cfg, ['max_position_embeddings', 'n_positions', 'n_ctx', 'seq_length']) ?? 2048;
   size('max_position_embeddings', contextLength, 1 << 24);
   const gen = generation ?? {};
@@ -99,7 +132,11 @@ export function parseArchConfig(raw: Json, generation: Json | null): ArchConfig 
   const bos = pick(gen, ['bos_token_id']) ?? pick(cfg, ['bos_token_id']) ?? null;
   // Token ids outside the vocabulary would index past the embeddings or never stop a generation.
   for (const [name, id] of [...(bos === null ? [] : [['bos_token_id', bos] as const]), ...eos.map((e) => ['eos_token_id', e] as const)]) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RetrievalLensError('NOT_A_MODEL', `${generation && name in generation ? 'generation_config.json' : 'config.json'}: ${name} ${id} is not a token id of the ${vocabSize}-token vocabulary`);
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+      throw new RetrievalLensError(
+        'NOT_A_MODEL',
+        `${generation && name in generation ? 'generation_config.json' : 'config.json'}: ${name} ${id} is not a token id of the ${vocabSize}-token vocabulary`,
+      );
   }
   return { modelType, layers, heads, kvHeads, headDim, hiddenSize, vocabSize, contextLength, bosTokenId: bos, eosTokenIds: eos };
 }

@@ -13,7 +13,11 @@ export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionN
   if (mask && uniform) {
     for (const { layer, head } of opts.mask!.heads) {
       const caveat = sites[layer]?.uniformCaveat;
-      if (caveat) throw new RetrievalLensError('BAD_INPUT', `cannot mask head ${layer}:${head} the paper's way (uniform attention): layer ${layer} ${caveat}; use mask mode "zero"`);
+      if (caveat)
+        throw new RetrievalLensError(
+          'BAD_INPUT',
+          `cannot mask head ${layer}:${head} the paper's way (uniform attention): layer ${layer} ${caveat}; use mask mode "zero"`,
+        );
     }
   }
   const prefillMask = opts.mask?.scope === 'all' ? mask : null;
@@ -21,7 +25,10 @@ export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionN
   if (opts.restrict?.heads.length) {
     const { sink, window } = opts.restrict;
     if (!(Number.isInteger(sink) && sink >= 0 && Number.isInteger(window) && window >= 1)) {
-      throw new RetrievalLensError('BAD_INPUT', `a restriction keeps a sink of >= 0 and a window of >= 1 positions, got sink ${sink}, window ${window}`);
+      throw new RetrievalLensError(
+        'BAD_INPUT',
+        `a restriction keeps a sink of >= 0 and a window of >= 1 positions, got sink ${sink}, window ${window}`,
+      );
     }
     for (const { layer } of opts.restrict.heads) {
       const caveat = sites[layer]?.restrictCaveat;
@@ -37,14 +44,18 @@ export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionN
     },
     async prefill(ids, signal) {
       if (seq.length + ids.length > info.contextLength) {
-        throw new RetrievalLensError('CONTEXT_TOO_LONG', `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`);
+        throw new RetrievalLensError(
+          'CONTEXT_TOO_LONG',
+          `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`,
+        );
       }
       seq.reserve(seq.length + ids.length + 64);
       await seq.prefill(ids, { mask: prefillMask, uniform, logits: false, signal });
     },
     async step(token, stepOpts = {}) {
       if (stepOpts.signal?.aborted) throw cancelled();
-      if (seq.length + 1 > info.contextLength) throw new RetrievalLensError('CONTEXT_TOO_LONG', `the model's context of ${info.contextLength} tokens is full`);
+      if (seq.length + 1 > info.contextLength)
+        throw new RetrievalLensError('CONTEXT_TOO_LONG', `the model's context of ${info.contextLength} tokens is full`);
       const out = await seq.forward([token], { mask, uniform, restrict, attention: Boolean(stepOpts.attention) });
       const result: { logits: Float32Array; attention?: StepAttention } = { logits: out.logits! };
       if (out.attention) result.attention = { kvLen: out.kvLen, rows: out.attention };

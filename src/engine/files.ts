@@ -51,7 +51,10 @@ export function normalizeDtype(dtype: string | undefined): string | undefined {
   if (dtype === undefined || dtype === '' || dtype === 'auto') return undefined;
   const d = ALIASES[dtype] ?? dtype;
   if (!(d in DTYPE_SUFFIX)) {
-    throw new RetrievalLensError('BAD_INPUT', `unknown dtype "${dtype}"; known: ${[...Object.keys(DTYPE_SUFFIX), ...Object.keys(ALIASES)].join(', ')}`);
+    throw new RetrievalLensError(
+      'BAD_INPUT',
+      `unknown dtype "${dtype}"; known: ${[...Object.keys(DTYPE_SUFFIX), ...Object.keys(ALIASES)].join(', ')}`,
+    );
   }
   return d;
 }
@@ -70,7 +73,11 @@ const FILE_DTYPE = new Map<string, string>(
 export function listDtypes(dir: string): string[] {
   const onnxDir = join(dir, 'onnx');
   if (!existsSync(onnxDir) || !statSync(onnxDir).isDirectory()) return [];
-  const found = new Set(readdirSync(onnxDir).map((f) => FILE_DTYPE.get(f)).filter((d): d is string => Boolean(d)));
+  const found = new Set(
+    readdirSync(onnxDir)
+      .map((f) => FILE_DTYPE.get(f))
+      .filter((d): d is string => Boolean(d)),
+  );
   return Object.keys(DTYPE_SUFFIX).filter((d) => found.has(d));
 }
 
@@ -79,9 +86,17 @@ type Tensor = NonNullable<GraphProto['initializer']>[number];
 /** External data files must be there, and be files: onnxruntime would block on a FIFO or read a device forever. */
 function checkExternalData(dir: string, file: string, externalData: string[]): void {
   const missing = externalData.filter((f) => !existsSync(join(dir, f)));
-  if (missing.length) throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data files that are missing: ${missing.join(', ')} (in ${dir})`);
+  if (missing.length)
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `${file} keeps its weights in external data files that are missing: ${missing.join(', ')} (in ${dir})`,
+    );
   const odd = externalData.filter((f) => !statSync(join(dir, f)).isFile());
-  if (odd.length) throw new RetrievalLensError('NOT_A_MODEL', `${file} keeps its weights in external data that are not regular files: ${odd.join(', ')} (in ${dir})`);
+  if (odd.length)
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `${file} keeps its weights in external data that are not regular files: ${odd.join(', ')} (in ${dir})`,
+    );
 }
 
 const externalCache = new Map<string, { size: number; mtimeMs: number; locations: string[] }>();
@@ -151,7 +166,10 @@ export function findOnnxFile(dir: string, dtype?: string): OnnxFile {
   }
   const chosen = want ?? (available.includes('fp32') ? 'fp32' : available[0]);
   if (!available.includes(chosen)) {
-    throw new RetrievalLensError('NOT_A_MODEL', `the model has no ${chosen} ONNX file (${onnxCandidates(chosen).join(' or ')}); available dtypes: ${available.join(', ')}`);
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `the model has no ${chosen} ONNX file (${onnxCandidates(chosen).join(' or ')}); available dtypes: ${available.join(', ')}`,
+    );
   }
   const file = onnxCandidates(chosen).find((f) => existsSync(join(dir, f)))!;
   const path = join(dir, file);
@@ -237,7 +255,8 @@ export function findModelFiles(dir: string, dtype?: string): ModelFiles {
   const wantDtype = normalizeDtype(dtype);
   if (genai && !(wantDtype && listDtypes(dir).length)) {
     const path = join(dir, genai.filename);
-    if (!existsSync(path)) throw new RetrievalLensError('NOT_A_MODEL', `${GENAI_CONFIG} names the decoder ${genai.filename}, which is not in ${dir}`);
+    if (!existsSync(path))
+      throw new RetrievalLensError('NOT_A_MODEL', `${GENAI_CONFIG} names the decoder ${genai.filename}, which is not in ${dir}`);
     const file = posix.normalize(genai.filename.split(sep).join('/'));
     const externalData = externalDataLocations(path).map((loc) => externalDataPath(file, loc));
     checkExternalData(dir, file, externalData);
@@ -251,6 +270,12 @@ export function findModelFiles(dir: string, dtype?: string): ModelFiles {
 export function assertNoNestedModels(dir: string): void {
   const nested = nestedModels(dir);
   if (nested.length) {
-    throw new RetrievalLensError('NOT_A_MODEL', `${dir} holds no model itself but ${nested.length} model folder(s) below it; choose one: ${nested.slice(0, 6).map((p) => relative(dir, p)).join(', ')}${nested.length > 6 ? ', ...' : ''}`);
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `${dir} holds no model itself but ${nested.length} model folder(s) below it; choose one: ${nested
+        .slice(0, 6)
+        .map((p) => relative(dir, p))
+        .join(', ')}${nested.length > 6 ? ', ...' : ''}`,
+    );
   }
 }

@@ -26,7 +26,11 @@ export function finiteLogits(logits: Float32Array): boolean {
 
 /** The next token, refusing NaN logits with a message rather than picking token 0 from them. */
 export function pickToken(sample: (l: Float32Array) => number, logits: Float32Array, position: number): number {
-  if (!finiteLogits(logits)) throw new RetrievalLensError('RUNTIME', `the model computed NaN logits at position ${position}: its weights are damaged, or this dtype overflows here`);
+  if (!finiteLogits(logits))
+    throw new RetrievalLensError(
+      'RUNTIME',
+      `the model computed NaN logits at position ${position}: its weights are damaged, or this dtype overflows here`,
+    );
   return sample(logits);
 }
 
@@ -35,7 +39,10 @@ function checkUniformMask(heads: HeadRef[], sites: AttentionNodeInfo[]): void {
   for (const { layer, head } of heads) {
     const caveat = sites[layer]?.uniformCaveat;
     if (caveat) {
-      throw new RetrievalLensError('BAD_INPUT', `cannot mask head ${layer}:${head} the paper's way (uniform attention): layer ${layer} ${caveat}; use mask mode "zero"`);
+      throw new RetrievalLensError(
+        'BAD_INPUT',
+        `cannot mask head ${layer}:${head} the paper's way (uniform attention): layer ${layer} ${caveat}; use mask mode "zero"`,
+      );
     }
   }
 }
@@ -45,10 +52,16 @@ export function prepare(info: ModelInfo, promptIds: number[], opts: GenerateOpti
   if (promptIds.length === 0) throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
   const outside = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= info.vocabSize);
   if (outside !== undefined) {
-    throw new RetrievalLensError('CONFIG_MISMATCH', `the prompt has token id ${outside}, outside the model's ${info.vocabSize}-token vocabulary: the tokenizer does not belong to this model`);
+    throw new RetrievalLensError(
+      'CONFIG_MISMATCH',
+      `the prompt has token id ${outside}, outside the model's ${info.vocabSize}-token vocabulary: the tokenizer does not belong to this model`,
+    );
   }
   if (promptIds.length >= info.contextLength) {
-    throw new RetrievalLensError('CONTEXT_TOO_LONG', `the prompt has ${promptIds.length} tokens but the model's context length is ${info.contextLength}`);
+    throw new RetrievalLensError(
+      'CONTEXT_TOO_LONG',
+      `the prompt has ${promptIds.length} tokens but the model's context length is ${info.contextLength}`,
+    );
   }
   if (opts.maxNewTokens !== undefined && !(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 1)) {
     throw new RetrievalLensError('BAD_INPUT', `max new tokens must be a positive integer, got ${opts.maxNewTokens}`);
@@ -67,7 +80,14 @@ export function prepare(info: ModelInfo, promptIds: number[], opts: GenerateOpti
 }
 
 /** Prefills prompt[:-1] (from the shared-prefix cache where it can) into a new sequence. */
-export async function prefillPrompt(runner: Runner, promptIds: number[], opts: GenerateOptions, prefillMask: Float32Array | null, uniform: boolean, maxNew = 0): Promise<Sequence> {
+export async function prefillPrompt(
+  runner: Runner,
+  promptIds: number[],
+  opts: GenerateOptions,
+  prefillMask: Float32Array | null,
+  uniform: boolean,
+  maxNew = 0,
+): Promise<Sequence> {
   // A prefill under masks differs from the cached (unmasked) one: no reuse then.
   const prefix = prefillMask ? undefined : (opts.prefix as PrefixCache | undefined);
   const head = promptIds.slice(0, -1);
@@ -84,12 +104,29 @@ export async function prefillPrompt(runner: Runner, promptIds: number[], opts: G
   return seq;
 }
 
-export function finish(tokenizer: TextTokenizer, promptIds: number[], tokenIds: number[], steps: GenerateStep[], stoppedBy: GenerateResult['stoppedBy'], eos: Set<number>): GenerateResult {
-  const text = tokenizer.decode(tokenIds.filter((t) => !eos.has(t)), { skipSpecialTokens: true });
+export function finish(
+  tokenizer: TextTokenizer,
+  promptIds: number[],
+  tokenIds: number[],
+  steps: GenerateStep[],
+  stoppedBy: GenerateResult['stoppedBy'],
+  eos: Set<number>,
+): GenerateResult {
+  const text = tokenizer.decode(
+    tokenIds.filter((t) => !eos.has(t)),
+    { skipSpecialTokens: true },
+  );
   return { promptTokens: promptIds.length, tokenIds, text, steps, stoppedBy };
 }
 
-export async function generate(runner: Runner, info: ModelInfo, tokenizer: TextTokenizer, promptIds: number[], opts: GenerateOptions = {}, sites: AttentionNodeInfo[] = []): Promise<GenerateResult> {
+export async function generate(
+  runner: Runner,
+  info: ModelInfo,
+  tokenizer: TextTokenizer,
+  promptIds: number[],
+  opts: GenerateOptions = {},
+  sites: AttentionNodeInfo[] = [],
+): Promise<GenerateResult> {
   const { maxNew, stops, eos, mask, uniform, prefillMask } = prepare(info, promptIds, opts, sites);
   const sample = makeSampler(opts.sampling);
   const signal = opts.signal;

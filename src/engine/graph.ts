@@ -56,9 +56,17 @@ export function opsetVersion(model: ModelProto, domain = ''): number {
   return o ? Number(o.version) : 0;
 }
 
-export function node(opType: string, inputs: string[], outputs: string[], name: string, attrs: Record<string, number | number[]> = {}): NodeProto {
+export function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  name: string,
+  attrs: Record<string, number | number[]> = {},
+): NodeProto {
   const attribute = Object.entries(attrs).map(([k, v]) =>
-    Array.isArray(v) ? onnx.AttributeProto.create({ name: k, type: AT.INTS, ints: v }) : onnx.AttributeProto.create({ name: k, type: AT.INT, i: v }),
+    Array.isArray(v)
+      ? onnx.AttributeProto.create({ name: k, type: AT.INTS, ints: v })
+      : onnx.AttributeProto.create({ name: k, type: AT.INT, i: v }),
   );
   return onnx.NodeProto.create({ opType, input: inputs, output: outputs, name, attribute });
 }

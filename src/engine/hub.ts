@@ -59,7 +59,11 @@ export const HUB_PREFIX = 'hf:';
 export function defaultHubCacheDir(): string {
   const cache = defaultCacheDir();
   const dir = hubDownloadDir(cache && join(cache, 'hub'));
-  if (!dir) throw new RetrievalLensError('DOWNLOAD_FAILED', 'no folder to download Hub models into: set HF_HOME (or RETRIEVAL_LENS_CACHE) to a folder');
+  if (!dir)
+    throw new RetrievalLensError(
+      'DOWNLOAD_FAILED',
+      'no folder to download Hub models into: set HF_HOME (or RETRIEVAL_LENS_CACHE) to a folder',
+    );
   return dir;
 }
 
@@ -85,13 +89,20 @@ export async function resolveModelDir(spec: string, opts: ResolveOptions = {}): 
   if (spec.startsWith(HUB_PREFIX)) return resolveHubModel(spec, opts);
   const local = resolve(spec);
   if (existsSync(local)) {
-    if (!statSync(local).isDirectory()) throw new RetrievalLensError('NOT_A_MODEL', `a model is a folder (config.json, tokenizer.json, onnx/); got a file: ${local}`);
+    if (!statSync(local).isDirectory())
+      throw new RetrievalLensError('NOT_A_MODEL', `a model is a folder (config.json, tokenizer.json, onnx/); got a file: ${local}`);
     return local;
   }
   if (parseHubId(spec)) {
-    throw new RetrievalLensError('MODEL_NOT_FOUND', `no model folder ${local}; to download the Hugging Face Hub model "${spec}", give it as ${HUB_PREFIX}${spec}`);
+    throw new RetrievalLensError(
+      'MODEL_NOT_FOUND',
+      `no model folder ${local}; to download the Hugging Face Hub model "${spec}", give it as ${HUB_PREFIX}${spec}`,
+    );
   }
-  throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${local} ("${spec}" is not a Hub id of the form owner/name[@revision] either)`);
+  throw new RetrievalLensError(
+    'MODEL_NOT_FOUND',
+    `model folder not found: ${local} ("${spec}" is not a Hub id of the form owner/name[@revision] either)`,
+  );
 }
 
 async function resolveHubModel(spec: string, opts: ResolveOptions): Promise<string> {
@@ -103,12 +114,18 @@ async function resolveHubModel(spec: string, opts: ResolveOptions): Promise<stri
   // Everything already cached: no network at all, so cached models work offline.
   if (complete(dir, dtype)) return dir;
   if (!env.allowRemoteModels) {
-    throw new RetrievalLensError('MODEL_NOT_FOUND', `"${spec}" is not (completely) in the cache ${dir}, and downloads are off (env.allowRemoteModels = false)`);
+    throw new RetrievalLensError(
+      'MODEL_NOT_FOUND',
+      `"${spec}" is not (completely) in the cache ${dir}, and downloads are off (env.allowRemoteModels = false)`,
+    );
   }
   try {
     makeDirs(cacheDir);
   } catch (e) {
-    throw new RetrievalLensError('DOWNLOAD_FAILED', `cannot create the download folder ${cacheDir} (${(e as Error).message.split('\n')[0]}); set HF_HOME to a writable folder`);
+    throw new RetrievalLensError(
+      'DOWNLOAD_FAILED',
+      `cannot create the download folder ${cacheDir} (${(e as Error).message.split('\n')[0]}); set HF_HOME to a writable folder`,
+    );
   }
   await download(hubId, dir, dtype, opts);
   return dir;
@@ -133,7 +150,8 @@ async function download(hubId: HubId, dir: string, dtype: string | undefined, op
     try {
       await fetchHubFile(id, revision, file, dir, {
         signal: opts.signal,
-        onProgress: (p) => opts.onProgress?.({ stage: 'download', file: p.file, loaded: p.loaded, total: p.total, message: `downloading ${p.file}` }),
+        onProgress: (p) =>
+          opts.onProgress?.({ stage: 'download', file: p.file, loaded: p.loaded, total: p.total, message: `downloading ${p.file}` }),
       });
     } catch (e) {
       if (!required && status(e) === 404) return false;
@@ -159,7 +177,10 @@ async function download(hubId: HubId, dir: string, dtype: string | undefined, op
     if (onnxFile) break;
   }
   if (!onnxFile) {
-    throw new RetrievalLensError('NOT_A_MODEL', `"${id}" (revision ${revision}) has no ${dtype ?? ''}${dtype ? ' ' : ''}ONNX decoder at ${env.remoteHost}: tried ${tried.join(', ')}`);
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `"${id}" (revision ${revision}) has no ${dtype ?? ''}${dtype ? ' ' : ''}ONNX decoder at ${env.remoteHost}: tried ${tried.join(', ')}`,
+    );
   }
   for (const loc of externalDataLocations(join(dir, onnxFile))) await fetchFile(externalDataPath(onnxFile, loc), true);
 }
@@ -175,8 +196,10 @@ function downloadError(e: unknown, hubId: HubId, file: string, signal?: AbortSig
   const url = hubFileUrl(id, revision, file);
   const code = status(e);
   if (code === 401 || code === 403 || code === 404) {
-    const why = code === 404 ? 'not found (404)' : `refused (${code}): the repository does not exist, or it is private or gated (set HF_TOKEN)`;
-    if (file === 'config.json') return new RetrievalLensError('MODEL_NOT_FOUND', `no model "${id}" (revision ${revision}) at ${env.remoteHost}: ${url} ${why}`);
+    const why =
+      code === 404 ? 'not found (404)' : `refused (${code}): the repository does not exist, or it is private or gated (set HF_TOKEN)`;
+    if (file === 'config.json')
+      return new RetrievalLensError('MODEL_NOT_FOUND', `no model "${id}" (revision ${revision}) at ${env.remoteHost}: ${url} ${why}`);
     if (file.startsWith('tokenizer')) return new RetrievalLensError('NO_TOKENIZER', `"${id}" has no ${file}: ${url} ${why}`);
     return new RetrievalLensError('DOWNLOAD_FAILED', `cannot download ${file} of "${id}": ${url} ${why}`);
   }

@@ -36,7 +36,13 @@ export function hubFileUrl(id: string, revision: string, file: string): string {
 }
 
 /** Downloads `file` of the repository to `dir/file`; throws HubHttpError for a non-2xx answer. */
-export async function fetchHubFile(id: string, revision: string, file: string, dir: string, opts: { signal?: AbortSignal; onProgress?: (p: FetchProgress) => void } = {}): Promise<void> {
+export async function fetchHubFile(
+  id: string,
+  revision: string,
+  file: string,
+  dir: string,
+  opts: { signal?: AbortSignal; onProgress?: (p: FetchProgress) => void } = {},
+): Promise<void> {
   const url = hubFileUrl(id, revision, file);
   const token = process.env.HF_TOKEN ?? process.env.HF_ACCESS_TOKEN;
   const fetchFn = (env.fetch as typeof fetch | undefined) ?? fetch;

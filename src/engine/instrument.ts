@@ -12,7 +12,20 @@
 //          window or softcap); zero: the head's slice of the op's output scaled by 0; rows from the
 //          op's own probability output (GQA qk_output=2, Attention qk_matmul_output_mode=3, MHA qk + Softmax)
 import { attentionGraphs, findAttentionSites, uniformMaskCaveat, type AttentionSite, type FusedSite } from './attention.js';
-import { DT, onnx, attrNumber, floatTensor, int64Tensor, node, opsetVersion, setIntAttr, valueInfo, type GraphProto, type ModelProto, type NodeProto } from './graph.js';
+import {
+  DT,
+  onnx,
+  attrNumber,
+  floatTensor,
+  int64Tensor,
+  node,
+  opsetVersion,
+  setIntAttr,
+  valueInfo,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+} from './graph.js';
 import { describeIO, type DecoderIO, type IONameHints } from './io.js';
 import { dropDeadNodes, groupQueryMatMuls, lastRowLogits } from './simplify.js';
 import { addRestrictInputs, restrictGQA, restrictPlain } from './restrict.js';
@@ -155,7 +168,7 @@ function headVector(c: SiteCtx, table: string, layout: VecLayout, like: string, 
     nodes.push(node('CastLike', [v, like], [t('typed')], t('cast')));
     v = t('typed');
   } else if (c.act !== DT.FLOAT) {
-    nodes.push(node('Cast', [v, ], [t('typed')], t('cast'), { to: c.act }));
+    nodes.push(node('Cast', [v], [t('typed')], t('cast'), { to: c.act }));
     v = t('typed');
   }
   return [nodes, v];
@@ -206,16 +219,22 @@ function checkHeads(s: FusedSite, shape: InstrumentShape, layer: number): void {
     );
   };
   const q = attrNumber(n, s.form === 'Attention' ? 'q_num_heads' : 'num_heads');
-  if (q !== undefined && q !== shape.heads) mismatch(s.form === 'Attention' ? 'q_num_heads' : 'num_heads', q, shape.heads, 'attention heads');
+  if (q !== undefined && q !== shape.heads)
+    mismatch(s.form === 'Attention' ? 'q_num_heads' : 'num_heads', q, shape.heads, 'attention heads');
   const kv = attrNumber(n, s.form === 'Attention' ? 'kv_num_heads' : 'kv_num_heads');
-  if (kv !== undefined && s.form !== 'MultiHeadAttention' && kv !== shape.kvHeads) mismatch('kv_num_heads', kv, shape.kvHeads, 'key/value heads');
+  if (kv !== undefined && s.form !== 'MultiHeadAttention' && kv !== shape.kvHeads)
+    mismatch('kv_num_heads', kv, shape.kvHeads, 'key/value heads');
 }
 
 /** Exposes an output slot of a fused node, returning its name. */
 function optionalOutput(n: NodeProto, index: number, name: string): string {
   const outs = [...(n.output ?? [])];
   while (outs.length <= index) outs.push('');
-  if (outs[index]) throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `the ${n.opType} node "${n.name}" already writes its attention scores to "${outs[index]}"; this graph is not supported`);
+  if (outs[index])
+    throw new RetrievalLensError(
+      'UNSUPPORTED_ARCHITECTURE',
+      `the ${n.opType} node "${n.name}" already writes its attention scores to "${outs[index]}"; this graph is not supported`,
+    );
   outs[index] = name;
   n.output = outs;
   return name;
@@ -239,7 +258,11 @@ function instrumentFused(c: SiteCtx, s: FusedSite, tables: { score: string; out:
     scaleInput(c, n, 0, tables.score, packed5d ? { kind: 'packed5d' } : { kind: 'flat' }, 'q');
     // The op adds its bias input to Q inside: that bias's Q part must be scaled too.
     if (!empty(3)) {
-      if (packed5d) throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `the MultiHeadAttention node "${n.name}" has packed QKV and a bias; this layout is not supported`);
+      if (packed5d)
+        throw new RetrievalLensError(
+          'UNSUPPORTED_ARCHITECTURE',
+          `the MultiHeadAttention node "${n.name}" has packed QKV and a bias; this layout is not supported`,
+        );
       scaleInput(c, n, 3, tables.score, { kind: 'packed', tail: 2 * heads * headDim }, 'qbias');
     }
     scaleOutput(c, n, 0, tables.out, { kind: 'flat' }, 'out');
@@ -272,10 +295,18 @@ function siteInfo(s: AttentionSite, layer: number): AttentionNodeInfo {
   const caveat = uniformMaskCaveat(s);
   const base: AttentionNodeInfo =
     s.form === 'plain'
-      ? { layer, form: 'plain', node: s.softmax.name ?? '', scoreMatMul: s.scoreMatMul.name ?? '', valueMatMul: s.valueMatMul.name ?? '', casts: s.casts }
+      ? {
+          layer,
+          form: 'plain',
+          node: s.softmax.name ?? '',
+          scoreMatMul: s.scoreMatMul.name ?? '',
+          valueMatMul: s.valueMatMul.name ?? '',
+          casts: s.casts,
+        }
       : { layer, form: s.form, node: s.node.name ?? '' };
   if (caveat) base.uniformCaveat = caveat;
-  if (s.form !== 'plain' && s.form !== 'GroupQueryAttention') base.restrictCaveat = `${s.form} takes its masks in other shapes; restricting a head to a sink and a window is supported for plain attention and GroupQueryAttention`;
+  if (s.form !== 'plain' && s.form !== 'GroupQueryAttention')
+    base.restrictCaveat = `${s.form} takes its masks in other shapes; restricting a head to a sink and a window is supported for plain attention and GroupQueryAttention`;
   return base;
 }
 
@@ -284,14 +315,21 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   const g = model.graph;
   if (!g || !g.node?.length) throw new RetrievalLensError('CORRUPT_ONNX', 'the ONNX file has no graph');
   const opset = opsetVersion(model);
-  if (opset && opset < 13) throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `opset ${opset} is too old; opset 13 or later is needed`);
+  if (opset && opset < 13)
+    throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `opset ${opset} is too old; opset 13 or later is needed`);
   if ((g.input ?? []).some((i) => i.name === HEAD_MASK)) throw new RetrievalLensError('BAD_INPUT', 'this graph is already instrumented');
   const io = describeIO(g, shape.layers, hints);
   if (io.headDim !== null && io.headDim !== shape.headDim) {
-    throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says head dim ${shape.headDim} but the graph's KV cache has ${io.headDim}; the config does not describe this graph`);
+    throw new RetrievalLensError(
+      'CONFIG_MISMATCH',
+      `the model config says head dim ${shape.headDim} but the graph's KV cache has ${io.headDim}; the config does not describe this graph`,
+    );
   }
   if (io.kvHeads !== null && io.kvHeads !== shape.kvHeads && io.kvHeads !== shape.heads) {
-    throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${shape.kvHeads} key/value heads but the graph's KV cache has ${io.kvHeads}; the config does not describe this graph`);
+    throw new RetrievalLensError(
+      'CONFIG_MISMATCH',
+      `the model config says ${shape.kvHeads} key/value heads but the graph's KV cache has ${io.kvHeads}; the config does not describe this graph`,
+    );
   }
   const act = activationTypeOf(io);
   const { graphs, ifNode } = attentionGraphs(g);
@@ -306,11 +344,18 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
       const c: SiteCtx = { g: sg, layer, t: (x) => `${P}${tag}L${layer}/${x}`, shape, act, castLike };
       return s.form === 'plain' ? instrumentPlain(c, s, tables) : instrumentFused(c, s, tables);
     });
-    groupQueryMatMuls(sg, siteLists[b].filter((s): s is Extract<AttentionSite, { form: 'plain' }> => s.form === 'plain'), shape.heads, shape.kvHeads, tag);
+    groupQueryMatMuls(
+      sg,
+      siteLists[b].filter((s): s is Extract<AttentionSite, { form: 'plain' }> => s.form === 'plain'),
+      shape.heads,
+      shape.kvHeads,
+      tag,
+    );
     return rows;
   });
   // Each graph concatenates its own rows; an If re-exports its branches' result.
-  const concat = (sg: GraphProto, rows: string[], out: string) => sg.node!.push(node('Concat', rows, [out], `${P}concat_attentions${out === ALL_ATTENTIONS ? '' : '_' + out}`, { axis: 1 }));
+  const concat = (sg: GraphProto, rows: string[], out: string) =>
+    sg.node!.push(node('Concat', rows, [out], `${P}concat_attentions${out === ALL_ATTENTIONS ? '' : '_' + out}`, { axis: 1 }));
   const outInfo = () => valueInfo(ALL_ATTENTIONS, DT.FLOAT, ['batch_size', shape.layers * shape.heads, 'total_sequence_length']);
   if (ifNode) {
     graphs.forEach((sg, b) => {

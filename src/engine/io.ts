@@ -53,7 +53,14 @@ function fromTemplate(template: string | undefined, names: Set<string>, layers: 
   return out.every((n) => names.has(n)) ? out : null;
 }
 
-function pairs(names: string[], re: RegExp, keyT: string | undefined, valueT: string | undefined, layers: number, what: string): [string, string][] {
+function pairs(
+  names: string[],
+  re: RegExp,
+  keyT: string | undefined,
+  valueT: string | undefined,
+  layers: number,
+  what: string,
+): [string, string][] {
   const set = new Set(names);
   const k = fromTemplate(keyT, set, layers);
   const v = fromTemplate(valueT, set, layers);
@@ -79,14 +86,21 @@ function pairs(names: string[], re: RegExp, keyT: string | undefined, valueT: st
     }
     out.push([e.key, e.value]);
   }
-  if (found.size > layers) throw new RetrievalLensError('CONFIG_MISMATCH', `the ONNX graph has KV-cache ${what} for ${found.size} layers but the model config says ${layers}`);
+  if (found.size > layers)
+    throw new RetrievalLensError(
+      'CONFIG_MISMATCH',
+      `the ONNX graph has KV-cache ${what} for ${found.size} layers but the model config says ${layers}`,
+    );
   return out;
 }
 
 function floatKind(t: number | undefined, what: string): 'float32' | 'float16' {
   if (t === undefined || t === DT.FLOAT) return 'float32';
   if (t === DT.FLOAT16) return 'float16';
-  throw new RetrievalLensError('UNSUPPORTED_ARCHITECTURE', `the graph's ${what} has element type ${DT[t] ?? t}; float32 and float16 are supported`);
+  throw new RetrievalLensError(
+    'UNSUPPORTED_ARCHITECTURE',
+    `the graph's ${what} has element type ${DT[t] ?? t}; float32 and float16 are supported`,
+  );
 }
 
 export function describeIO(g: GraphProto, layers: number, hints: IONameHints = {}): DecoderIO {
@@ -94,9 +108,17 @@ export function describeIO(g: GraphProto, layers: number, hints: IONameHints = {
   const outputs = (g.output ?? []).map((o) => o.name ?? '');
   const has = (n: string | undefined) => (n && inputs.includes(n) ? n : null);
   const inputIds = has(hints.inputIds) ?? has('input_ids');
-  if (!inputIds) throw new RetrievalLensError('NOT_A_MODEL', `the ONNX graph has no "input_ids" input (inputs: ${inputs.slice(0, 8).join(', ')}); a causal LM decoder is needed`);
+  if (!inputIds)
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `the ONNX graph has no "input_ids" input (inputs: ${inputs.slice(0, 8).join(', ')}); a causal LM decoder is needed`,
+    );
   const logits = [hints.logits, 'logits'].find((n) => n && outputs.includes(n));
-  if (!logits) throw new RetrievalLensError('NOT_A_MODEL', `the ONNX graph has no "logits" output (outputs: ${outputs.slice(0, 8).join(', ')}); a causal LM decoder is needed`);
+  if (!logits)
+    throw new RetrievalLensError(
+      'NOT_A_MODEL',
+      `the ONNX graph has no "logits" output (outputs: ${outputs.slice(0, 8).join(', ')}); a causal LM decoder is needed`,
+    );
   const past = pairs(inputs, PAST, hints.pastKey, hints.pastValue, layers, 'inputs');
   const present = pairs(outputs, PRESENT, hints.presentKey, hints.presentValue, layers, 'outputs');
   const info = (name: string) => (g.input ?? []).find((i) => i.name === name);

@@ -64,7 +64,11 @@ export class KVCache {
     const { kvHeads, headDim } = this.shape;
     this.bufs = this.bufs.map((old) => {
       const dst = alloc(this.shape, this.batch * kvHeads * cap * headDim);
-      for (let r = 0; r < this.batch * kvHeads; r++) dst.set(old.subarray(r * this.cap * headDim, r * this.cap * headDim + this.lengths[Math.floor(r / kvHeads)] * headDim), r * cap * headDim);
+      for (let r = 0; r < this.batch * kvHeads; r++)
+        dst.set(
+          old.subarray(r * this.cap * headDim, r * this.cap * headDim + this.lengths[Math.floor(r / kvHeads)] * headDim),
+          r * cap * headDim,
+        );
       return dst;
     });
     this.cap = cap;

@@ -75,7 +75,10 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
   try {
     const probe = await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
     if (probe.logits && !finiteLogits(probe.logits)) {
-      throw new RetrievalLensError('CORRUPT_ONNX', `the model computes NaN logits for one token: its weights in ${onnxFile.file} are damaged (or the graph is not a decoder)`);
+      throw new RetrievalLensError(
+        'CORRUPT_ONNX',
+        `the model computes NaN logits for one token: its weights in ${onnxFile.file} are damaged (or the graph is not a decoder)`,
+      );
     }
     runner.kvMode = await chooseKVMode(runner, graph.attention, arch.vocabSize);
     batchable = await probeBatching(runner, arch.vocabSize).catch(() => false);

@@ -72,7 +72,10 @@ function biasNodes(c: Ctx, T: string, like: string): [NodeProto[], string] {
 export function restrictPlain(c: Ctx, softmax: NodeProto): void {
   const x = softmax.input![0];
   const t = (s: string) => c.t(`restrict_${s}`);
-  const shapeNodes = [node('Shape', [x], [t('x_shape')], t('x_shape')), node('Gather', [t('x_shape'), P + 'three'], [t('T')], t('T'), { axis: 0 })];
+  const shapeNodes = [
+    node('Shape', [x], [t('x_shape')], t('x_shape')),
+    node('Gather', [t('x_shape'), P + 'three'], [t('T')], t('T'), { axis: 0 }),
+  ];
   if (!c.g.initializer!.some((i) => i.name === P + 'three')) c.g.initializer!.push(int64Tensor(P + 'three', [3], []));
   const [nodes, bias] = biasNodes(c, t('T'), x);
   nodes.push(node('Add', [x, bias], [t('scores')], t('add')));

@@ -52,7 +52,11 @@ export const DEFAULT_PREFILL_BUDGET_BYTES = 192 * 1024 * 1024;
  * Rows per prefill chunk so that one chunk's attention scores and probabilities
  * ([heads, chunk, kvLen] each, a few alive at once) and its logits ([chunk, vocab]) fit the budget.
  */
-export function prefillChunkSize(shape: Pick<RunnerShape, 'heads' | 'vocabSize'>, totalLen: number, budget = DEFAULT_PREFILL_BUDGET_BYTES): number {
+export function prefillChunkSize(
+  shape: Pick<RunnerShape, 'heads' | 'vocabSize'>,
+  totalLen: number,
+  budget = DEFAULT_PREFILL_BUDGET_BYTES,
+): number {
   const perRow = BYTES_PER_FLOAT * (3 * shape.heads * Math.max(totalLen, 1) + shape.vocabSize);
   const rows = Math.floor(budget / perRow);
   if (rows >= totalLen) return Math.max(totalLen, 1);
@@ -114,7 +118,12 @@ export class Runner {
     this.inputNames = new Set(session.inputNames);
     this.instrumented = this.inputNames.has(HEAD_MASK);
     // A session on an uninstrumented graph (tests, benchmarks): its names are all there is to go on.
-    this.io = io ?? describeIO({ input: session.inputNames.map((name) => ({ name })), output: session.outputNames.map((name) => ({ name })) }, shape.layers);
+    this.io =
+      io ??
+      describeIO(
+        { input: session.inputNames.map((name) => ({ name })), output: session.outputNames.map((name) => ({ name })) },
+        shape.layers,
+      );
     this.allOnes = new Float32Array(shape.layers * shape.heads).fill(1);
     this.allZeros = new Float32Array(shape.layers * shape.heads);
   }
@@ -134,7 +143,9 @@ export class Runner {
     const feeds: Record<string, Tensor> = { [io.inputIds]: int64(x.ids, [x.batch, x.n]) };
     if (io.attentionMask) {
       feeds[io.attentionMask] =
-        io.attentionMaskType === 'int64' ? int64(x.attentionMask, [x.batch, total]) : new ort.Tensor('int32', Int32Array.from(x.attentionMask), [x.batch, total]);
+        io.attentionMaskType === 'int64'
+          ? int64(x.attentionMask, [x.batch, total])
+          : new ort.Tensor('int32', Int32Array.from(x.attentionMask), [x.batch, total]);
     }
     if (io.useCacheBranch) feeds[io.useCacheBranch] = new ort.Tensor('bool', [total > x.n], [1]);
     if (io.positionIds) feeds[io.positionIds] = int64(x.positions, [x.batch, x.n]);
@@ -165,7 +176,10 @@ export class Runner {
       const ours = /Name:'(retrieval_lens\/[^']+)'/.exec(msg)?.[1];
       if (ours && /broadcast|reshape/i.test(msg)) {
         const { kvHeads, headDim } = this.shape;
-        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${heads} attention heads per layer (${kvHeads} key/value heads, head dim ${headDim}) but the graph's attention has other sizes (node ${ours} cannot ${/reshape/i.test(msg) ? 'regroup' : 'broadcast'} them); the config does not describe this graph`);
+        throw new RetrievalLensError(
+          'CONFIG_MISMATCH',
+          `the model config says ${heads} attention heads per layer (${kvHeads} key/value heads, head dim ${headDim}) but the graph's attention has other sizes (node ${ours} cannot ${/reshape/i.test(msg) ? 'regroup' : 'broadcast'} them); the config does not describe this graph`,
+        );
       }
       throw new RetrievalLensError('RUNTIME', `onnxruntime failed to run the model: ${msg}`);
     }
@@ -173,7 +187,10 @@ export class Runner {
     if (x.logits) {
       const t = out[io.logits]; // [batch, rows, vocab]: rows = n, or 1 once the LM head sees the last row only
       if (t.dims[t.dims.length - 1] !== vocabSize) {
-        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says vocab size ${vocabSize} but the graph's logits have ${t.dims[t.dims.length - 1]}; the config does not describe this graph`);
+        throw new RetrievalLensError(
+          'CONFIG_MISMATCH',
+          `the model config says vocab size ${vocabSize} but the graph's logits have ${t.dims[t.dims.length - 1]}; the config does not describe this graph`,
+        );
       }
       const rows = t.dims.length === 3 ? t.dims[1] : t.dims[0] / x.batch;
       const data = t.data as Float32Array | Uint16Array;
@@ -185,7 +202,10 @@ export class Runner {
     if (x.attention) {
       const a = out[ALL_ATTENTIONS]; // [batch, layers * heads, kvLen]
       if (a.dims[1] !== layers * heads || a.dims[2] !== total) {
-        throw new RetrievalLensError('CONFIG_MISMATCH', `the model config says ${layers} layers x ${heads} heads but the graph's attention rows are [${a.dims.slice(1).join(', ')}] for ${total} positions; the config does not describe this graph`);
+        throw new RetrievalLensError(
+          'CONFIG_MISMATCH',
+          `the model config says ${layers} layers x ${heads} heads but the graph's attention rows are [${a.dims.slice(1).join(', ')}] for ${total} positions; the config does not describe this graph`,
+        );
       }
       result.attention = a.data as Float32Array;
     }
@@ -206,7 +226,14 @@ export function halfToFloat(h: Uint16Array): Float32Array {
     const sign = x & 0x8000 ? -1 : 1;
     const exp = (x >> 10) & 0x1f;
     const frac = x & 0x3ff;
-    out[i] = exp === 0 ? sign * 2 ** -14 * (frac / 1024) : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * 2 ** (exp - 15) * (1 + frac / 1024);
+    out[i] =
+      exp === 0
+        ? sign * 2 ** -14 * (frac / 1024)
+        : exp === 31
+          ? frac
+            ? NaN
+            : sign * Infinity
+          : sign * 2 ** (exp - 15) * (1 + frac / 1024);
   }
   return out;
 }
@@ -268,7 +295,11 @@ export class Sequence {
     for (let i = 0; i < ids.length; i += chunk) {
       if (opts.signal?.aborted) throw new RetrievalLensError('CANCELLED', 'cancelled');
       const isLast = i + chunk >= ids.length;
-      last = await this.forward(ids.slice(i, i + chunk), { ...opts, logits: isLast && opts.logits !== false, attention: isLast && opts.attention });
+      last = await this.forward(ids.slice(i, i + chunk), {
+        ...opts,
+        logits: isLast && opts.logits !== false,
+        attention: isLast && opts.attention,
+      });
     }
     return last;
   }

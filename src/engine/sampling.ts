@@ -15,7 +15,8 @@ export function argmax(xs: ArrayLike<number>, start = 0, end = xs.length): numbe
 export function checkSampling(opts: SamplingOptions): void {
   const bad = (what: string, v: unknown) => new RetrievalLensError('BAD_INPUT', `${what}, got ${v}`);
   const { temperature, topK, topP, seed } = opts;
-  if (temperature !== undefined && !(typeof temperature === 'number' && temperature >= 0 && temperature <= 100)) throw bad('temperature must be between 0 (greedy) and 100', temperature);
+  if (temperature !== undefined && !(typeof temperature === 'number' && temperature >= 0 && temperature <= 100))
+    throw bad('temperature must be between 0 (greedy) and 100', temperature);
   if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0)) throw bad('top-k must be an integer >= 0 (0: off)', topK);
   if (topP !== undefined && !(typeof topP === 'number' && topP > 0 && topP <= 1)) throw bad('top-p must be in (0, 1]', topP);
   if (seed !== undefined && !Number.isSafeInteger(seed)) throw bad('the seed must be an integer', seed);

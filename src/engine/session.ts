@@ -30,7 +30,8 @@ export function availableProviders(): string[] {
     binDir = null;
   }
   const installed = (name: string) =>
-    binDir !== null && [`libonnxruntime_providers_${name}.so`, `onnxruntime_providers_${name}.dll`].some((f) => existsSync(join(binDir!, f)));
+    binDir !== null &&
+    [`libonnxruntime_providers_${name}.so`, `onnxruntime_providers_${name}.dll`].some((f) => existsSync(join(binDir!, f)));
   return backends.filter((b) => b.name !== 'webgpu' && (b.bundled || installed(b.name))).map((b) => b.name);
 }
 
@@ -44,10 +45,16 @@ export async function createSession(source: string | Uint8Array, opts: SessionOp
   try {
     // Fatal only: a failing run is reported once, as our error; onnxruntime's own log lines would
     // add a second, multi-line message on stderr.
-    const options: ort.InferenceSession.SessionOptions = { executionProviders: providers, graphOptimizationLevel: 'all', logSeverityLevel: 4 };
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: providers,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 4,
+    };
     if (opts.threads && opts.threads > 0) options.intraOpNumThreads = opts.threads;
     if (opts.weightsDir) options.extra = { session: { model_external_initializers_file_folder_path: opts.weightsDir } };
-    return typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
+    return typeof source === 'string'
+      ? await ort.InferenceSession.create(source, options)
+      : await ort.InferenceSession.create(source, options);
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     if (/protobuf|Protobuf parsing failed|ModelProto|Load model from .* failed/i.test(msg)) {

@@ -64,10 +64,11 @@ export function dropDeadNodes(g: GraphProto): void {
         }
       }
     };
-    for (const n of g.node ?? []) for (const a of n.attribute ?? []) {
-      visit(a.g);
-      a.graphs?.forEach(visit);
-    }
+    for (const n of g.node ?? [])
+      for (const a of n.attribute ?? []) {
+        visit(a.g);
+        a.graphs?.forEach(visit);
+      }
     for (const n of [...candidates]) {
       if ((n.output ?? []).every((o) => !o || (!used.has(o) && !graphOutputs.has(o)))) {
         g.node!.splice(g.node!.indexOf(n), 1);
@@ -133,8 +134,21 @@ export function lastRowLogits(g: GraphProto, logits: string): boolean {
     if (p.opType === 'MatMul' || p.opType === 'MatMulNBits' || (p.opType === 'FusedMatMul' && p.domain === 'com.microsoft')) {
       const hidden = p.input![0];
       const sliced = 'retrieval_lens/lm_head/last_row';
-      g.initializer!.push(int64Tensor('retrieval_lens/lm_head/start', [-1]), int64Tensor('retrieval_lens/lm_head/end', [2 ** 53 - 1]), int64Tensor('retrieval_lens/lm_head/axis', [-2]));
-      g.node!.splice(g.node!.indexOf(p), 0, node('Slice', [hidden, 'retrieval_lens/lm_head/start', 'retrieval_lens/lm_head/end', 'retrieval_lens/lm_head/axis'], [sliced], 'retrieval_lens/lm_head/slice'));
+      g.initializer!.push(
+        int64Tensor('retrieval_lens/lm_head/start', [-1]),
+        int64Tensor('retrieval_lens/lm_head/end', [2 ** 53 - 1]),
+        int64Tensor('retrieval_lens/lm_head/axis', [-2]),
+      );
+      g.node!.splice(
+        g.node!.indexOf(p),
+        0,
+        node(
+          'Slice',
+          [hidden, 'retrieval_lens/lm_head/start', 'retrieval_lens/lm_head/end', 'retrieval_lens/lm_head/axis'],
+          [sliced],
+          'retrieval_lens/lm_head/slice',
+        ),
+      );
       p.input![0] = sliced;
       return true;
     }

@@ -23,7 +23,11 @@ function checkFiles(dir: string): void {
     if (!existsSync(path)) continue;
     const st = statSync(path);
     if (!st.isFile()) throw new RetrievalLensError('NO_TOKENIZER', `${f} in ${dir} is not a regular file`);
-    if (st.size > MAX_TOKENIZER_BYTES) throw new RetrievalLensError('NO_TOKENIZER', `${f} in ${dir} is ${Math.round(st.size / 1024 / 1024)} MB, more than the ${MAX_TOKENIZER_BYTES / 1024 / 1024} MB accepted`);
+    if (st.size > MAX_TOKENIZER_BYTES)
+      throw new RetrievalLensError(
+        'NO_TOKENIZER',
+        `${f} in ${dir} is ${Math.round(st.size / 1024 / 1024)} MB, more than the ${MAX_TOKENIZER_BYTES / 1024 / 1024} MB accepted`,
+      );
   }
 }
 
@@ -32,8 +36,12 @@ function chatTemplateOf(tok: HfTokenizer): string | null {
   const raw = (tok as unknown as { chat_template?: unknown }).chat_template;
   if (raw === null || raw === undefined || raw === '') return null;
   if (typeof raw === 'string') return raw;
-  if (typeof raw === 'object' && typeof (raw as Record<string, unknown>).default === 'string') return (raw as Record<string, string>).default;
-  throw new RetrievalLensError('CHAT_TEMPLATE', `the tokenizer's chat_template is neither a template nor a set of templates with a "default" one`);
+  if (typeof raw === 'object' && typeof (raw as Record<string, unknown>).default === 'string')
+    return (raw as Record<string, string>).default;
+  throw new RetrievalLensError(
+    'CHAT_TEMPLATE',
+    `the tokenizer's chat_template is neither a template nor a set of templates with a "default" one`,
+  );
 }
 
 /** Special-token strings from the tokenizer config, as transformers.js passes them to templates. */
@@ -43,7 +51,8 @@ function specialTokens(tok: HfTokenizer): Record<string, string> {
   for (const key of SPECIAL_TOKENS) {
     const v = config[key];
     if (typeof v === 'string' && v) out[key] = v;
-    else if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') out[key] = (v as { content: string }).content;
+    else if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string')
+      out[key] = (v as { content: string }).content;
   }
   return out;
 }
@@ -62,7 +71,10 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
     env.localModelPath = '';
     tok = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
   } catch (e) {
-    throw new RetrievalLensError('NO_TOKENIZER', `cannot load the tokenizer in ${dir}: ${((e as Error)?.message ?? String(e)).split('\n')[0]}`);
+    throw new RetrievalLensError(
+      'NO_TOKENIZER',
+      `cannot load the tokenizer in ${dir}: ${((e as Error)?.message ?? String(e)).split('\n')[0]}`,
+    );
   } finally {
     env.allowRemoteModels = allowRemote;
     env.localModelPath = localPath;
@@ -71,7 +83,10 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
   try {
     nl = tok.encode('\n', { add_special_tokens: false });
   } catch (e) {
-    throw new RetrievalLensError('NO_TOKENIZER', `the tokenizer in ${dir} cannot encode text: ${((e as Error)?.message ?? String(e)).split('\n')[0]}`);
+    throw new RetrievalLensError(
+      'NO_TOKENIZER',
+      `the tokenizer in ${dir} cannot encode text: ${((e as Error)?.message ?? String(e)).split('\n')[0]}`,
+    );
   }
   const template = chatTemplateOf(tok);
   const special = template === null ? {} : specialTokens(tok);
@@ -80,7 +95,10 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
     // transformers.js refuses an empty list; no tokens decode to no text.
     decode: (ids, opts) => (ids.length ? tok.decode(ids, { skip_special_tokens: opts?.skipSpecialTokens ?? false }) : ''),
     hasChatTemplate: template !== null,
-    applyChatTemplate: (content) => (template === null ? null : renderChatTemplate(template, { messages: [{ role: 'user', content }], add_generation_prompt: true, ...special })),
+    applyChatTemplate: (content) =>
+      template === null
+        ? null
+        : renderChatTemplate(template, { messages: [{ role: 'user', content }], add_generation_prompt: true, ...special }),
     newlineTokenId: nl.length ? nl[nl.length - 1] : null,
   };
 }

@@ -168,7 +168,10 @@ export interface LoadedModel {
    * Several prompts with the same options, decoded as one batch where the graph allows (results in
    * prompt order; onRowStep gets each row's steps).
    */
-  generateBatch(prompts: number[][], opts?: GenerateOptions & { onRowStep?: (step: GenerateStep, index: number, row: number) => void }): Promise<GenerateResult[]>;
+  generateBatch(
+    prompts: number[][],
+    opts?: GenerateOptions & { onRowStep?: (step: GenerateStep, index: number, row: number) => void },
+  ): Promise<GenerateResult[]>;
   /** A step-by-step decoder (see Decoder) with masks and head restrictions fixed for its life. */
   decoder(opts?: DecoderOptions): Decoder;
   /** A cache of shared prompt prefixes for a series of generate() calls (e.g. one detection grid). */

@@ -35,7 +35,13 @@ export function haystackOf(editor: vscode.TextEditor): { text: string; range: vs
 
 export function docContext(editor: vscode.TextEditor, range: vscode.Range, raw: string): DocContext {
   const start = editor.document.offsetAt(range.start);
-  return { uri: editor.document.uri.toString(), version: editor.document.version, rangeStart: start, rangeEnd: editor.document.offsetAt(range.end), eol: normalizeEol(raw, start) };
+  return {
+    uri: editor.document.uri.toString(),
+    version: editor.document.version,
+    rangeStart: start,
+    rangeEnd: editor.document.offsetAt(range.end),
+    eol: normalizeEol(raw, start),
+  };
 }
 
 /** The needle for highlights and re-generation: the user's first, else the method's first. */
@@ -52,7 +58,11 @@ export async function findRetrievalHeads(env: Env): Promise<void> {
   }
   const { text, range, selected } = haystackOf(editor);
   if (!text.trim()) {
-    void vscode.window.showErrorMessage(selected ? 'Retrieval Lens: the selection is empty; select some text, or clear the selection to use the whole document.' : 'Retrieval Lens: the document is empty; there is no text to hide a needle in.');
+    void vscode.window.showErrorMessage(
+      selected
+        ? 'Retrieval Lens: the selection is empty; select some text, or clear the selection to use the whole document.'
+        : 'Retrieval Lens: the document is empty; there is no text to hide a needle in.',
+    );
     return;
   }
   const settings = readSettings();
@@ -69,7 +79,11 @@ export async function findRetrievalHeads(env: Env): Promise<void> {
       );
     }
     const plan = planGrid(count.tokens, count.contextLength, settings.lengths, settings.depths, settings.maxNewTokens);
-    if (!plan.lengths.length) throw new RetrievalLensError('CONTEXT_TOO_LONG', `no context length in retrievalLens.lengths fits the model's context of ${count.contextLength} tokens`);
+    if (!plan.lengths.length)
+      throw new RetrievalLensError(
+        'CONTEXT_TOO_LONG',
+        `no context length in retrievalLens.lengths fits the model's context of ${count.contextLength} tokens`,
+      );
     for (const n of plan.notes) env.log(`grid: ${n}`);
     return env.worker.request(
       {
@@ -101,15 +115,38 @@ export async function selectModel(env: Env): Promise<void> {
   const current = readSettings().model;
   type Item = vscode.QuickPickItem & { action: 'bundled' | 'folder' | 'hub' };
   const items: Item[] = [
-    { label: '$(package) Bundled needle organism', description: current ? '' : 'current', detail: 'Works offline; retrieves needles in prompts up to 2,048 tokens.', action: 'bundled' },
-    { label: '$(folder-opened) Local model folder…', detail: 'transformers.js/Optimum (config.json, tokenizer.json, onnx/model*.onnx) or ONNX Runtime GenAI / AI Toolkit (genai_config.json, model.onnx)', action: 'folder' },
-    { label: '$(cloud-download) Hugging Face Hub id…', detail: `e.g. onnx-community/Qwen2.5-0.5B-Instruct; downloads into ${hubDir(env.context)}`, action: 'hub' },
+    {
+      label: '$(package) Bundled needle organism',
+      description: current ? '' : 'current',
+      detail: 'Works offline; retrieves needles in prompts up to 2,048 tokens.',
+      action: 'bundled',
+    },
+    {
+      label: '$(folder-opened) Local model folder…',
+      detail:
+        'transformers.js/Optimum (config.json, tokenizer.json, onnx/model*.onnx) or ONNX Runtime GenAI / AI Toolkit (genai_config.json, model.onnx)',
+      action: 'folder',
+    },
+    {
+      label: '$(cloud-download) Hugging Face Hub id…',
+      detail: `e.g. onnx-community/Qwen2.5-0.5B-Instruct; downloads into ${hubDir(env.context)}`,
+      action: 'hub',
+    },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'Retrieval Lens: Select model', ignoreFocusOut: true, placeHolder: current ? `current: ${current}` : 'current: bundled needle organism' });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'Retrieval Lens: Select model',
+    ignoreFocusOut: true,
+    placeHolder: current ? `current: ${current}` : 'current: bundled needle organism',
+  });
   if (!pick) return;
   let spec = '';
   if (pick.action === 'folder') {
-    const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Use this model folder' });
+    const uris = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Use this model folder',
+    });
     if (!uris?.length) return;
     spec = uris[0].fsPath;
     // The worker's load says precisely what is wrong with a folder (not a model, several models below it, ...).
@@ -127,7 +164,9 @@ export async function selectModel(env: Env): Promise<void> {
   }
   const settings = { ...readSettings(), model: spec };
   const ref = modelRef(settings, env.context);
-  const loaded = await env.runner.run({ title: `Load ${spec || 'bundled model'}`, unit: 'steps' }, (hooks) => env.worker.request({ kind: 'load', model: ref }, hooks));
+  const loaded = await env.runner.run({ title: `Load ${spec || 'bundled model'}`, unit: 'steps' }, (hooks) =>
+    env.worker.request({ kind: 'load', model: ref }, hooks),
+  );
   if (!loaded) return;
   await vscode.workspace.getConfiguration('retrievalLens').update('model', spec, vscode.ConfigurationTarget.Global);
   onModelChanged(env, ref);
@@ -154,7 +193,14 @@ export function onModelChanged(env: Env, ref: ModelRef): void {
 export async function openScores(env: Env, uri?: vscode.Uri): Promise<void> {
   const target =
     uri ??
-    (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Score files': ['json'] }, openLabel: 'Open scores', title: 'Open a Retrieval Lens or head_score JSON file' }))?.[0];
+    (
+      await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        filters: { 'Score files': ['json'] },
+        openLabel: 'Open scores',
+        title: 'Open a Retrieval Lens or head_score JSON file',
+      })
+    )?.[0];
   if (!target) return;
   let scores: ScoresFile;
   const name = path.basename(target.fsPath);
@@ -176,7 +222,11 @@ export async function openScores(env: Env, uri?: vscode.Uri): Promise<void> {
 export async function readScoresUri(uri: vscode.Uri, name: string): Promise<ScoresFile> {
   const st = await vscode.workspace.fs.stat(uri);
   if (!(st.type & vscode.FileType.File)) throw new RetrievalLensError('BAD_SCORES_FILE', 'it is not a file');
-  if (st.size > MAX_SCORES_BYTES) throw new RetrievalLensError('BAD_SCORES_FILE', `it is ${Math.round(st.size / 1024 / 1024)} MB, more than the ${MAX_SCORES_BYTES / 1024 / 1024} MB accepted`);
+  if (st.size > MAX_SCORES_BYTES)
+    throw new RetrievalLensError(
+      'BAD_SCORES_FILE',
+      `it is ${Math.round(st.size / 1024 / 1024)} MB, more than the ${MAX_SCORES_BYTES / 1024 / 1024} MB accepted`,
+    );
   return parseScoresJson(decodeText(await vscode.workspace.fs.readFile(uri), name, 'BAD_SCORES_FILE'), name);
 }
 
@@ -187,15 +237,28 @@ export async function exportScores(env: Env): Promise<void> {
     return;
   }
   const formats = [
-    { label: 'JSON (Retrieval Lens)', detail: 'scores, every case, settings and summary', ext: 'json', make: () => JSON.stringify(run.scores, null, 1) },
-    { label: "JSON (the paper's head_score format)", detail: '{"layer-head": [scores...]}, as in nightdessert/Retrieval_Head', ext: 'json', make: () => JSON.stringify(toReferenceFormat(run.scores)) },
+    {
+      label: 'JSON (Retrieval Lens)',
+      detail: 'scores, every case, settings and summary',
+      ext: 'json',
+      make: () => JSON.stringify(run.scores, null, 1),
+    },
+    {
+      label: "JSON (the paper's head_score format)",
+      detail: '{"layer-head": [scores...]}, as in nightdessert/Retrieval_Head',
+      ext: 'json',
+      make: () => JSON.stringify(toReferenceFormat(run.scores)),
+    },
     { label: 'CSV', detail: 'layer,head,score rows', ext: 'csv', make: () => toCsv(run.scores) },
   ];
   const pick = await vscode.window.showQuickPick(formats, { title: 'Export scores as', ignoreFocusOut: true });
   if (!pick) return;
   const base = run.name.replace(/[^\w.-]+/g, '_').replace(/\.json$/, '');
-  const suffix = pick.label.startsWith("JSON (the paper") ? '.head_score' : '';
-  const dest = await vscode.window.showSaveDialog({ defaultUri: defaultSaveUri(`${base}${suffix}.${pick.ext}`), filters: { [pick.ext.toUpperCase()]: [pick.ext] } });
+  const suffix = pick.label.startsWith('JSON (the paper') ? '.head_score' : '';
+  const dest = await vscode.window.showSaveDialog({
+    defaultUri: defaultSaveUri(`${base}${suffix}.${pick.ext}`),
+    filters: { [pick.ext.toUpperCase()]: [pick.ext] },
+  });
   if (!dest) return;
   await vscode.workspace.fs.writeFile(dest, Buffer.from(pick.make(), 'utf8'));
   void vscode.window.showInformationMessage(`Retrieval Lens: scores written to ${dest.fsPath}`);

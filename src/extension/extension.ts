@@ -24,7 +24,12 @@ export function activate(context: vscode.ExtensionContext) {
   const worker = new WorkerClient({ workerPath: path.join(context.extensionPath, 'dist', 'worker.js'), log: (l) => log(`[worker] ${l}`) });
   const runner = new Runner(store, log);
   const tree = new HeadTree(store);
-  const treeView = vscode.window.createTreeView<Node>('retrievalLens.heads', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true, manageCheckboxStateManually: true });
+  const treeView = vscode.window.createTreeView<Node>('retrievalLens.heads', {
+    treeDataProvider: tree,
+    showCollapseAll: true,
+    canSelectMany: true,
+    manageCheckboxStateManually: true,
+  });
   const panel = new Panel(context.extensionUri, store);
   const highlights = new EditorHighlights(store);
   const status = vscode.window.createStatusBarItem('retrievalLens.masks', vscode.StatusBarAlignment.Left, 50);
@@ -61,7 +66,12 @@ export function activate(context: vscode.ExtensionContext) {
       if (node && !revealing) void treeView.reveal(node, { select: true, focus: false, expand: true }).then(undefined, () => undefined);
     }
     status.text = `$(eye-closed) ${maskStatusText(store.masks.size)}`;
-    status.tooltip = store.masks.size ? `Masked: ${store.masks.list().map((h) => `${h.layer}-${h.head}`).join(', ')} (${store.maskMode}, ${store.maskScope}). Click to clear.` : 'No heads masked';
+    status.tooltip = store.masks.size
+      ? `Masked: ${store.masks
+          .list()
+          .map((h) => `${h.layer}-${h.head}`)
+          .join(', ')} (${store.maskMode}, ${store.maskScope}). Click to clear.`
+      : 'No heads masked';
     if (store.current) status.show();
     else status.hide();
     setContext();
@@ -73,7 +83,10 @@ export function activate(context: vscode.ExtensionContext) {
   const saveFigure = async (figure: FigureKind, format: 'svg' | 'png', data: string) => {
     figureRequests.delete(`${figure}:${format}`);
     const base = (store.current?.name ?? 'retrieval-lens').replace(/[^\w.-]+/g, '_');
-    const dest = await vscode.window.showSaveDialog({ defaultUri: defaultSaveUri(`${base}.${figure}.${format}`), filters: { [format.toUpperCase()]: [format] } });
+    const dest = await vscode.window.showSaveDialog({
+      defaultUri: defaultSaveUri(`${base}.${figure}.${format}`),
+      filters: { [format.toUpperCase()]: [format] },
+    });
     if (!dest) return;
     const bytes = format === 'png' ? Buffer.from(data.replace(/^data:image\/png;base64,/, ''), 'base64') : Buffer.from(data, 'utf8');
     await vscode.workspace.fs.writeFile(dest, bytes);
@@ -169,7 +182,11 @@ export function activate(context: vscode.ExtensionContext) {
     await showHighlights(env);
   });
   cmd('retrievalLens.regenerate', async () => {
-    const q = await vscode.window.showInputBox({ title: 'Question to ask about the text', ignoreFocusOut: true, value: store.regenerate?.question ?? store.inspect?.data.question ?? '' });
+    const q = await vscode.window.showInputBox({
+      title: 'Question to ask about the text',
+      ignoreFocusOut: true,
+      value: store.regenerate?.question ?? store.inspect?.data.question ?? '',
+    });
     if (q !== undefined) await regenerate(env, q);
   });
   cmd('retrievalLens.runAblation', () => runAblation(env));
@@ -189,7 +206,8 @@ export function activate(context: vscode.ExtensionContext) {
     );
     if (!pick) return;
     if (!panel.visible) panel.show(true);
-    if (!panel.requestFigure(pick.figure, pick.format)) void vscode.window.showWarningMessage('Retrieval Lens: the panel is still opening; try again in a moment.');
+    if (!panel.requestFigure(pick.figure, pick.format))
+      void vscode.window.showWarningMessage('Retrieval Lens: the panel is still opening; try again in a moment.');
   });
   cmd('retrievalLens.cancelAndRestartWorker', () => worker.dispose());
 
@@ -201,7 +219,8 @@ export function activate(context: vscode.ExtensionContext) {
     { dispose: () => worker.dispose() },
     { dispose: () => panel.dispose() },
     treeView.onDidChangeCheckboxState((e) => {
-      for (const [node, state] of e.items) if (node.kind === 'head') store.masks.set(node.row, state === vscode.TreeItemCheckboxState.Checked);
+      for (const [node, state] of e.items)
+        if (node.kind === 'head') store.masks.set(node.row, state === vscode.TreeItemCheckboxState.Checked);
       store.emit('masks');
     }),
     treeView.onDidChangeSelection((e) => {

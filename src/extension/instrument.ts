@@ -14,7 +14,8 @@ import { COMPARE_KS } from '../method/defaults.js';
 /** The doc the current run was made on must still be open and unchanged. */
 function runDocument(env: Env): vscode.TextDocument | string {
   const run = env.store.current;
-  if (!run?.doc) return 'needle highlights need a run on a document: use "Find retrieval heads for this context" first (an opened scores file has no text).';
+  if (!run?.doc)
+    return 'needle highlights need a run on a document: use "Find retrieval heads for this context" first (an opened scores file has no text).';
   const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === run.doc!.uri);
   if (!doc) return 'the document of this run is closed; run "Find retrieval heads for this context" again.';
   if (doc.version !== run.doc.version) return 'the document changed since the run; run "Find retrieval heads for this context" again.';
@@ -63,7 +64,16 @@ export async function showHighlights(env: Env, quiet = false): Promise<InspectRe
   env.store.inspect = { data, doc: run.doc!, modelSpec: req.model.spec };
   env.store.step = 0;
   if (!env.store.regenerate) {
-    env.store.regenerate = { question: data.question, busy: false, plain: data.answer, masked: null, maskedHeads: [], maskMode: env.store.maskMode, maskScope: env.store.maskScope, error: null };
+    env.store.regenerate = {
+      question: data.question,
+      busy: false,
+      plain: data.answer,
+      masked: null,
+      maskedHeads: [],
+      maskMode: env.store.maskMode,
+      maskScope: env.store.maskScope,
+      error: null,
+    };
   }
   env.store.emit('highlight');
   return data;
@@ -79,14 +89,26 @@ export async function regenerate(env: Env, question: string): Promise<void> {
   const run = env.store.current!;
   const needle = needleFor(env, question);
   const masks = env.store.masks.list();
-  const base = { question: needle.question, busy: true, plain: null, masked: null, maskedHeads: masks.map(headId), maskMode: env.store.maskMode, maskScope: env.store.maskScope, error: null };
+  const base = {
+    question: needle.question,
+    busy: true,
+    plain: null,
+    masked: null,
+    maskedHeads: masks.map(headId),
+    maskMode: env.store.maskMode,
+    maskScope: env.store.maskScope,
+    error: null,
+  };
   env.store.regenerate = base;
   env.store.emit('regenerate');
-  const out = await env.runner.run({ title: masks.length ? `Re-generate with ${masks.length} heads masked` : 'Re-generate', unit: 'tokens' }, async (hooks) => {
-    const plain = await env.worker.request(inspectRequest(env, needle, false), hooks);
-    const masked = masks.length ? await env.worker.request(inspectRequest(env, needle, true), hooks) : null;
-    return { plain, masked };
-  });
+  const out = await env.runner.run(
+    { title: masks.length ? `Re-generate with ${masks.length} heads masked` : 'Re-generate', unit: 'tokens' },
+    async (hooks) => {
+      const plain = await env.worker.request(inspectRequest(env, needle, false), hooks);
+      const masked = masks.length ? await env.worker.request(inspectRequest(env, needle, true), hooks) : null;
+      return { plain, masked };
+    },
+  );
   if (env.store.current !== run) return;
   if (!out) {
     env.store.regenerate = { ...base, busy: false, error: 'The run was cancelled or failed.' };
@@ -128,14 +150,25 @@ const K_CHOICES = ['1, 2, 4, 8', '1, 2, 3', '1, 2, 4, 8, 16', '5, 10, 20, 30'];
 export async function runAblation(env: Env): Promise<void> {
   const run = env.store.current;
   if (!run) {
-    void vscode.window.showErrorMessage('Retrieval Lens: ablation needs retrieval scores. Find retrieval heads or open a scores file first.');
+    void vscode.window.showErrorMessage(
+      'Retrieval Lens: ablation needs retrieval scores. Find retrieval heads or open a scores file first.',
+    );
     return;
   }
-  const kPick = await vscode.window.showQuickPick([...K_CHOICES.map((label) => ({ label })), { label: 'Other…' }], { title: 'Run ablation: numbers of heads to mask (k)', ignoreFocusOut: true, placeHolder: 'top-k retrieval heads vs k random heads' });
+  const kPick = await vscode.window.showQuickPick([...K_CHOICES.map((label) => ({ label })), { label: 'Other…' }], {
+    title: 'Run ablation: numbers of heads to mask (k)',
+    ignoreFocusOut: true,
+    placeHolder: 'top-k retrieval heads vs k random heads',
+  });
   if (!kPick) return;
   let ks = parseIntList(kPick.label);
   if (kPick.label === 'Other…') {
-    const text = await vscode.window.showInputBox({ title: 'k values', ignoreFocusOut: true, placeHolder: '1, 2, 4', validateInput: (v) => (parseIntList(v) ? null : 'Positive whole numbers separated by commas') });
+    const text = await vscode.window.showInputBox({
+      title: 'k values',
+      ignoreFocusOut: true,
+      placeHolder: '1, 2, 4',
+      validateInput: (v) => (parseIntList(v) ? null : 'Positive whole numbers separated by commas'),
+    });
     if (!text) return;
     ks = parseIntList(text);
   }
@@ -145,12 +178,17 @@ export async function runAblation(env: Env): Promise<void> {
     void vscode.window.showErrorMessage(`Retrieval Lens: k must be below the number of heads (${total}).`);
     return;
   }
-  const tPick = await vscode.window.showQuickPick(['1', '3', '5'].map((label) => ({ label, description: label === '3' ? 'random trials per k' : '' })), { title: 'Run ablation: random trials per k', ignoreFocusOut: true });
+  const tPick = await vscode.window.showQuickPick(
+    ['1', '3', '5'].map((label) => ({ label, description: label === '3' ? 'random trials per k' : '' })),
+    { title: 'Run ablation: random trials per k', ignoreFocusOut: true },
+  );
   if (!tPick) return;
   const s = readSettings();
   const doc = run.doc ? run.doc.eol.text : vscode.window.activeTextEditor?.document.getText();
   if (!doc?.trim()) {
-    void vscode.window.showErrorMessage('Retrieval Lens: ablation needs a haystack text: open a document (this scores file has none of its own).');
+    void vscode.window.showErrorMessage(
+      'Retrieval Lens: ablation needs a haystack text: open a document (this scores file has none of its own).',
+    );
     return;
   }
   const ref = modelRef(s, env.context);
@@ -158,7 +196,13 @@ export async function runAblation(env: Env): Promise<void> {
   const acc = run.scores.summary?.accuracy;
   const file = await env.runner.run({ title: 'Ablation', unit: 'cases' }, async (hooks) => {
     const count = await env.worker.request({ kind: 'countTokens', model: ref, text: doc }, hooks);
-    const plan = planGrid(count.tokens, count.contextLength, acc?.lengths?.length ? acc.lengths : s.lengths, acc?.depths?.length ? acc.depths : s.depths, s.maxNewTokens);
+    const plan = planGrid(
+      count.tokens,
+      count.contextLength,
+      acc?.lengths?.length ? acc.lengths : s.lengths,
+      acc?.depths?.length ? acc.depths : s.depths,
+      s.maxNewTokens,
+    );
     return env.worker.request(
       {
         kind: 'ablate',
@@ -199,7 +243,10 @@ export async function compareRuns(env: Env): Promise<void> {
   ];
   const chosen: { name: string; scores: ScoresFile }[] = [];
   for (const which of ['first', 'second']) {
-    const pick = await vscode.window.showQuickPick(items().filter((i) => !chosen.some((c) => c.name === i.label)), { title: `Compare runs: ${which} run`, ignoreFocusOut: true });
+    const pick = await vscode.window.showQuickPick(
+      items().filter((i) => !chosen.some((c) => c.name === i.label)),
+      { title: `Compare runs: ${which} run`, ignoreFocusOut: true },
+    );
     if (!pick) return;
     if (pick.run) chosen.push({ name: pick.run.name, scores: pick.run.scores });
     else {
@@ -231,7 +278,8 @@ function buildCompare(a: { name: string; scores: ScoresFile }, b: { name: string
   const points: { key: string; a: number; b: number }[] = [];
   const L = Math.min(a.scores.model.layers, b.scores.model.layers);
   const H = Math.min(a.scores.model.heads, b.scores.model.heads);
-  for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) points.push({ key: `${l}-${h}`, a: a.scores.scores[l][h], b: b.scores.scores[l][h] });
+  for (let l = 0; l < L; l++)
+    for (let h = 0; h < H; h++) points.push({ key: `${l}-${h}`, a: a.scores.scores[l][h], b: b.scores.scores[l][h] });
   const sameShape = a.scores.model.layers === b.scores.model.layers && a.scores.model.heads === b.scores.model.heads;
   return {
     a: a.name,
@@ -240,6 +288,8 @@ function buildCompare(a: { name: string; scores: ScoresFile }, b: { name: string
     spearman: r.spearman,
     overlap: r.topK.map((t: { k: number; shared: number; fraction: number }) => ({ k: t.k, shared: t.shared, fraction: t.fraction })),
     points,
-    note: sameShape ? null : `different shapes (${a.scores.model.layers}×${a.scores.model.heads} vs ${b.scores.model.layers}×${b.scores.model.heads}); compared on the shared heads`,
+    note: sameShape
+      ? null
+      : `different shapes (${a.scores.model.layers}×${a.scores.model.heads} vs ${b.scores.model.layers}×${b.scores.model.heads}); compared on the shared heads`,
   };
 }

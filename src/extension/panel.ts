@@ -54,9 +54,13 @@ export class Panel {
       undefined,
       this.disposables,
     );
-    panel.onDidChangeViewState(() => {
-      if (panel.visible) this.post();
-    }, undefined, this.disposables);
+    panel.onDidChangeViewState(
+      () => {
+        if (panel.visible) this.post();
+      },
+      undefined,
+      this.disposables,
+    );
     panel.onDidDispose(() => {
       this.panel = undefined;
       this.ready = false;

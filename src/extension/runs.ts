@@ -61,17 +61,20 @@ export class Runner {
     this.store.emit('busy');
     const location = opts.location ?? vscode.ProgressLocation.Notification;
     try {
-      return await vscode.window.withProgress({ location, title: `Retrieval Lens: ${opts.title}`, cancellable: location === vscode.ProgressLocation.Notification }, async (progress, token) => {
-        const ctrl = new AbortController();
-        token.onCancellationRequested(() => ctrl.abort());
-        let lastPct = 0;
-        const onProgress = (p: Progress) => {
-          const pct = p.stage === 'run' && p.total ? Math.floor((100 * (p.done ?? 0)) / p.total) : lastPct;
-          progress.report({ message: describeProgress(p, opts.unit), increment: Math.max(0, pct - lastPct) });
-          lastPct = Math.max(lastPct, pct);
-        };
-        return await fn({ onProgress, signal: ctrl.signal }, (message) => progress.report({ message }));
-      });
+      return await vscode.window.withProgress(
+        { location, title: `Retrieval Lens: ${opts.title}`, cancellable: location === vscode.ProgressLocation.Notification },
+        async (progress, token) => {
+          const ctrl = new AbortController();
+          token.onCancellationRequested(() => ctrl.abort());
+          let lastPct = 0;
+          const onProgress = (p: Progress) => {
+            const pct = p.stage === 'run' && p.total ? Math.floor((100 * (p.done ?? 0)) / p.total) : lastPct;
+            progress.report({ message: describeProgress(p, opts.unit), increment: Math.max(0, pct - lastPct) });
+            lastPct = Math.max(lastPct, pct);
+          };
+          return await fn({ onProgress, signal: ctrl.signal }, (message) => progress.report({ message }));
+        },
+      );
     } catch (e) {
       const msg = errorMessage(e);
       if (msg === null) void vscode.window.showInformationMessage(`Retrieval Lens: ${opts.title} cancelled.`);

@@ -33,7 +33,8 @@ export function readSettings(): Settings {
     return Array.isArray(v) && v.every((x) => typeof x === 'number') && v.length ? (v as number[]) : def;
   };
   const needles = (c.get<unknown[]>('needles') ?? []).filter(
-    (n): n is Needle => typeof n === 'object' && n !== null && typeof (n as Needle).needle === 'string' && typeof (n as Needle).question === 'string',
+    (n): n is Needle =>
+      typeof n === 'object' && n !== null && typeof (n as Needle).needle === 'string' && typeof (n as Needle).question === 'string',
   );
   return {
     model: (c.get<string>('model') ?? '').trim(),
@@ -42,7 +43,12 @@ export function readSettings(): Settings {
     executionProvider: c.get<string>('executionProvider') ?? 'cpu',
     lengths: nums('lengths', [512, 1024, 1984]),
     depths: nums('depths', DEFAULT_DEPTHS),
-    needles: needles.map((n, i) => ({ id: n.id ?? `user-${i + 1}`, needle: n.needle, question: n.question, real_needle: n.real_needle ?? n.needle })),
+    needles: needles.map((n, i) => ({
+      id: n.id ?? `user-${i + 1}`,
+      needle: n.needle,
+      question: n.question,
+      real_needle: n.real_needle ?? n.needle,
+    })),
     threshold: c.get<number>('threshold') ?? DEFAULT_THRESHOLD,
     maxNewTokens: c.get<number>('maxNewTokens') ?? DEFAULT_MAX_NEW_TOKENS,
     maskMode: c.get<string>('maskMode') === 'zero' ? 'zero' : 'uniform',

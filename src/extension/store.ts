@@ -3,7 +3,20 @@
 // decorations) subscribe and re-render from it. No vscode import, so it is testable.
 import type { AblationFile, ScoresFile } from '../method/types.js';
 import type { InspectResponse } from '../worker/protocol.js';
-import { emptyState, headId, type AblationView, type CompareView, type HeadRef, type HighlightView, type MaskMode, type MaskScope, type PanelState, type PanelTab, type RegenerateView, type ScoreMapView } from '../shared/webviewProtocol.js';
+import {
+  emptyState,
+  headId,
+  type AblationView,
+  type CompareView,
+  type HeadRef,
+  type HighlightView,
+  type MaskMode,
+  type MaskScope,
+  type PanelState,
+  type PanelTab,
+  type RegenerateView,
+  type ScoreMapView,
+} from '../shared/webviewProtocol.js';
 import { combineAttention, MaskSet, retrievalHeads, toScoreMapView } from './viewState.js';
 import type { EolMap } from './offsets.js';
 
@@ -63,7 +76,14 @@ export class Store {
   }
 
   /** Shows a run. A different model or document than before clears masks and highlights. */
-  setRun(scores: ScoresFile, name: string, source: 'run' | 'file', doc: DocContext | null, modelSpec: string | null, threshold?: number): Run {
+  setRun(
+    scores: ScoresFile,
+    name: string,
+    source: 'run' | 'file',
+    doc: DocContext | null,
+    modelSpec: string | null,
+    threshold?: number,
+  ): Run {
     const view = toScoreMapView(scores, uniqueName(name, this.runs), source, threshold);
     const run: Run = { name: view.name, scores, view, source, doc, modelSpec };
     this.runs.push(run);
@@ -83,7 +103,11 @@ export class Store {
 
   /** The model or document changed under us: masks and highlights go. */
   resetFor(modelSpec: string | null, docUri: string | null): void {
-    if (this.inspect && ((modelSpec !== null && this.inspect.modelSpec !== modelSpec) || (docUri !== null && this.inspect.doc.uri !== docUri))) this.clearHighlights();
+    if (
+      this.inspect &&
+      ((modelSpec !== null && this.inspect.modelSpec !== modelSpec) || (docUri !== null && this.inspect.doc.uri !== docUri))
+    )
+      this.clearHighlights();
     this.emit('highlight');
   }
 
@@ -128,7 +152,8 @@ export class Store {
     if (!ins) return null;
     const heads = this.highlightHeads();
     const d = ins.data;
-    const label = heads.length === 1 && !this.highlightTop ? `head ${headId(heads[0])}` : `top ${heads.length}: ${heads.map(headId).join(', ')}`;
+    const label =
+      heads.length === 1 && !this.highlightTop ? `head ${headId(heads[0])}` : `top ${heads.length}: ${heads.map(headId).join(', ')}`;
     return {
       tokens: d.tokens.map((t) => t.text),
       needleSpan: d.needleSpan,

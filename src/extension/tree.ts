@@ -39,7 +39,8 @@ export class HeadTree implements vscode.TreeDataProvider<Node> {
     this.shownMasked.clear();
     const run = this.store.current;
     this.layers = run ? layerRows(run.view, this.store.retrievalOnly).map((row) => ({ kind: 'layer' as const, row })) : [];
-    for (const l of this.layers) if (l.kind === 'layer') for (const h of l.row.heads) this.heads.set(headNodeId(h.layer, h.head), { kind: 'head', row: h });
+    for (const l of this.layers)
+      if (l.kind === 'layer') for (const h of l.row.heads) this.heads.set(headNodeId(h.layer, h.head), { kind: 'head', row: h });
   }
 
   headNode(layer: number, head: number): Node | undefined {
@@ -60,9 +61,14 @@ export class HeadTree implements vscode.TreeDataProvider<Node> {
   getTreeItem(el: Node): vscode.TreeItem {
     if (el.kind === 'layer') {
       const r = el.row;
-      const item = new vscode.TreeItem(`Layer ${r.layer}`, r.retrievalCount ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+      const item = new vscode.TreeItem(
+        `Layer ${r.layer}`,
+        r.retrievalCount ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+      );
       item.id = `layer:${r.layer}`;
-      item.description = r.retrievalCount ? `${r.retrievalCount} retrieval · max ${formatScore(r.maxScore)}` : `max ${formatScore(r.maxScore)}`;
+      item.description = r.retrievalCount
+        ? `${r.retrievalCount} retrieval · max ${formatScore(r.maxScore)}`
+        : `max ${formatScore(r.maxScore)}`;
       item.iconPath = new vscode.ThemeIcon('layers');
       item.contextValue = 'layer';
       return item;
@@ -73,7 +79,9 @@ export class HeadTree implements vscode.TreeDataProvider<Node> {
     item.description = formatScore(h.score);
     const masked = this.store.masks.has(h);
     this.shownMasked.set(item.id, masked);
-    item.iconPath = h.retrieval ? new vscode.ThemeIcon('target', new vscode.ThemeColor('charts.orange')) : new vscode.ThemeIcon('circle-small-filled');
+    item.iconPath = h.retrieval
+      ? new vscode.ThemeIcon('target', new vscode.ThemeColor('charts.orange'))
+      : new vscode.ThemeIcon('circle-small-filled');
     item.tooltip = new vscode.MarkdownString(
       `**Layer ${h.layer}, head ${h.head}**  \nscore ${formatScore(h.score)}${h.retrieval ? ' (retrieval head)' : ''}` +
         (h.activeCases !== null ? `  \nactive in ${h.activeCases} counted cases` : '') +
@@ -82,7 +90,9 @@ export class HeadTree implements vscode.TreeDataProvider<Node> {
     item.checkboxState = masked ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked;
     item.contextValue = masked ? 'head.masked' : 'head';
     item.command = { command: 'retrievalLens.selectHead', title: 'Select head', arguments: [{ layer: h.layer, head: h.head }] };
-    item.accessibilityInformation = { label: `Layer ${h.layer} head ${h.head}, score ${formatScore(h.score)}${h.retrieval ? ', retrieval head' : ''}${masked ? ', masked' : ''}` };
+    item.accessibilityInformation = {
+      label: `Layer ${h.layer} head ${h.head}, score ${formatScore(h.score)}${h.retrieval ? ', retrieval head' : ''}${masked ? ', masked' : ''}`,
+    };
     return item;
   }
 

@@ -11,7 +11,9 @@ export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'fil
   const th = threshold ?? s.settings?.threshold ?? DEFAULT_THRESHOLD;
   const counted = s.cases.filter((c) => c.success);
   const activeCases = counted.length
-    ? Array.from({ length: layers }, (_, l) => Array.from({ length: heads }, (_, h) => counted.filter((c) => (c.scores[l]?.[h] ?? 0) > 0).length))
+    ? Array.from({ length: layers }, (_, l) =>
+        Array.from({ length: heads }, (_, h) => counted.filter((c) => (c.scores[l]?.[h] ?? 0) > 0).length),
+      )
     : null;
   let retrievalCount = 0;
   for (const row of s.scores) for (const v of row) if (v >= th) retrievalCount++;
@@ -65,7 +67,13 @@ export function layerRows(view: ScoreMapView, retrievalOnly: boolean): LayerRow[
 /** All heads at or above the threshold, best first. */
 /** The view's retrieval heads, best first (the method's ranking), as rows. */
 export function retrievalHeads(view: ScoreMapView): HeadRow[] {
-  return rankedRetrievalHeads(view.scores, view.threshold).map(([layer, head, score]) => ({ layer, head, score, retrieval: true, activeCases: view.activeCases?.[layer]?.[head] ?? null }));
+  return rankedRetrievalHeads(view.scores, view.threshold).map(([layer, head, score]) => ({
+    layer,
+    head,
+    score,
+    retrieval: true,
+    activeCases: view.activeCases?.[layer]?.[head] ?? null,
+  }));
 }
 
 export const formatScore = (s: number): string => (Number.isFinite(s) ? s.toFixed(3) : 'n/a');
@@ -142,7 +150,14 @@ export interface GridPlan {
  * context allows and that the text can fill; when the text is shorter than every length, one
  * length that the text fills.
  */
-export function planGrid(textTokens: number, contextLength: number, lengths: number[], depths: number[], maxNewTokens: number, overhead = 64): GridPlan {
+export function planGrid(
+  textTokens: number,
+  contextLength: number,
+  lengths: number[],
+  depths: number[],
+  maxNewTokens: number,
+  overhead = 64,
+): GridPlan {
   const notes: string[] = [];
   const cap = contextLength - maxNewTokens - 1;
   let ls = [...new Set(lengths.filter((l) => Number.isInteger(l) && l > 0))].sort((a, b) => a - b);

@@ -40,8 +40,10 @@ export function rankHeads(scores: number[][]): HeadRef[] {
 export function randomHeads(layers: number, heads: number, k: number, exclude: HeadRef[], rand: () => number): HeadRef[] {
   const skip = new Set(exclude.map((h) => `${h.layer}:${h.head}`));
   const pool: HeadRef[] = [];
-  for (let layer = 0; layer < layers; layer++) for (let head = 0; head < heads; head++) if (!skip.has(`${layer}:${head}`)) pool.push({ layer, head });
-  if (k > pool.length) throw new RetrievalLensError('BAD_INPUT', `cannot draw ${k} random heads: only ${pool.length} heads are not retrieval heads`);
+  for (let layer = 0; layer < layers; layer++)
+    for (let head = 0; head < heads; head++) if (!skip.has(`${layer}:${head}`)) pool.push({ layer, head });
+  if (k > pool.length)
+    throw new RetrievalLensError('BAD_INPUT', `cannot draw ${k} random heads: only ${pool.length} heads are not retrieval heads`);
   for (let i = pool.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [pool[i], pool[j]] = [pool[j], pool[i]];
@@ -65,7 +67,10 @@ export function freshDepths(detection: number[]): number[] {
 export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: AblateOptions, hooks: Hooks = {}): Promise<AblationFile> {
   const { info } = model;
   if (scores.model.layers !== info.layers || scores.model.heads !== info.heads) {
-    throw new RetrievalLensError('BAD_SCORES_FILE', `the scores are for ${scores.model.layers} x ${scores.model.heads} heads but the model has ${info.layers} x ${info.heads}`);
+    throw new RetrievalLensError(
+      'BAD_SCORES_FILE',
+      `the scores are for ${scores.model.layers} x ${scores.model.heads} heads but the model has ${info.layers} x ${info.heads}`,
+    );
   }
   // parseScoresJson has checked these fields' types; a file without settings (or with null) has none.
   const settings = scores.settings ?? {};
@@ -79,10 +84,15 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   if (opts.needles?.length) checkNeedles(opts.needles);
   const needles = opts.needles?.length ? opts.needles : (unused.length ? unused : DEFAULT_NEEDLES).slice(0, 3);
   const lengths = opts.lengths ?? settings.lengths ?? [];
-  if (!lengths.length) throw new RetrievalLensError('BAD_INPUT', 'the scores file does not say which context lengths the detection used (a reference-format file?): give the lengths to test');
+  if (!lengths.length)
+    throw new RetrievalLensError(
+      'BAD_INPUT',
+      'the scores file does not say which context lengths the detection used (a reference-format file?): give the lengths to test',
+    );
   const bad = ks.filter((k) => !Number.isInteger(k) || k < 1);
   if (bad.length) throw new RetrievalLensError('BAD_INPUT', `k must be positive integers, got ${bad.join(', ')}`);
-  if (!Number.isInteger(trials) || trials < 1) throw new RetrievalLensError('BAD_INPUT', `random trials must be a positive integer, got ${trials}`);
+  if (!Number.isInteger(trials) || trials < 1)
+    throw new RetrievalLensError('BAD_INPUT', `random trials must be a positive integer, got ${trials}`);
   const depths = opts.depths ?? freshDepths(settings.depths ?? DEFAULT_DEPTHS);
   validateGrid(model, { haystack: opts.haystack, lengths, depths, maxNewTokens: opts.maxNewTokens });
   const threshold = settings.threshold ?? DEFAULT_THRESHOLD;
@@ -100,7 +110,8 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   const conditions: { kind: 'baseline' | 'top' | 'random'; k: number; heads: HeadRef[] }[] = [{ kind: 'baseline', k: 0, heads: [] }];
   for (const k of ks) {
     conditions.push({ kind: 'top', k, heads: ranked.slice(0, k) });
-    for (let t = 0; t < trials; t++) conditions.push({ kind: 'random', k, heads: randomHeads(info.layers, info.heads, k, retrieval, rand) });
+    for (let t = 0; t < trials; t++)
+      conditions.push({ kind: 'random', k, heads: randomHeads(info.layers, info.heads, k, retrieval, rand) });
   }
   const stops = [...info.eosTokenIds, ...(model.tokenizer.newlineTokenId !== null ? [model.tokenizer.newlineTokenId] : [])];
   const total = conditions.length * cases.length;
@@ -149,7 +160,19 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   return {
     format: 'retrieval-lens/ablation@1',
     model: { id: info.id, layers: info.layers, heads: info.heads },
-    settings: { ks, randomTrials: trials, seed, lengths, depths, needles: needles.map((n) => n.id), maskMode: mode, maskScope: scope, threshold, retrievalHeads: retrieval.length, cases: cases.length },
+    settings: {
+      ks,
+      randomTrials: trials,
+      seed,
+      lengths,
+      depths,
+      needles: needles.map((n) => n.id),
+      maskMode: mode,
+      maskScope: scope,
+      threshold,
+      retrievalHeads: retrieval.length,
+      cases: cases.length,
+    },
     baseline,
     baselineExact,
     results,

@@ -40,7 +40,12 @@ export function accuracyGrid(cases: Pick<CaseResult, 'length' | 'depth' | 'succe
   return { lengths, depths, values };
 }
 
-export function summarize(model: ScoresFile['model'], settings: ScoresFile['settings'], cases: CaseResult[], threshold = DEFAULT_THRESHOLD): ScoresFile {
+export function summarize(
+  model: ScoresFile['model'],
+  settings: ScoresFile['settings'],
+  cases: CaseResult[],
+  threshold = DEFAULT_THRESHOLD,
+): ScoresFile {
   const counted = cases.filter((c) => c.success);
   const scores = meanScores(counted, model.layers, model.heads);
   const rh = retrievalHeads(scores, threshold);

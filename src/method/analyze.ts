@@ -47,7 +47,7 @@ export function pearson(a: number[], b: number[]): number | null {
 export function ranks(xs: number[]): number[] {
   const idx = xs.map((v, i) => [v, i] as const).sort((p, q) => p[0] - q[0]);
   const r = new Array<number>(xs.length);
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && idx[j + 1][0] === idx[i][0]) j++;
     for (let k = i; k <= j; k++) r[idx[k][1]] = (i + j) / 2 + 1;
@@ -81,7 +81,10 @@ export interface Comparison {
 
 export function compareScores(a: ScoresFile, b: ScoresFile, opts: { ks?: number[] } = {}): Comparison {
   if (a.model.layers !== b.model.layers || a.model.heads !== b.model.heads) {
-    throw new RetrievalLensError('BAD_INPUT', `cannot compare ${a.model.layers}x${a.model.heads} heads with ${b.model.layers}x${b.model.heads}`);
+    throw new RetrievalLensError(
+      'BAD_INPUT',
+      `cannot compare ${a.model.layers}x${a.model.heads} heads with ${b.model.layers}x${b.model.heads}`,
+    );
   }
   const fa = a.scores.flat();
   const fb = b.scores.flat();

@@ -25,7 +25,8 @@ export interface PromptFormat {
 export function choosePromptFormat(override: string | undefined, folderTemplate: string | null, hasChatTemplate: boolean): PromptFormat {
   const t = override ?? folderTemplate;
   if (t !== undefined && t !== null) {
-    if (!t.includes('{context}') || !t.includes('{question}')) throw new RetrievalLensError('BAD_INPUT', 'a prompt template must contain {context} and {question}');
+    if (!t.includes('{context}') || !t.includes('{question}'))
+      throw new RetrievalLensError('BAD_INPUT', 'a prompt template must contain {context} and {question}');
     return { template: t, chat: false };
   }
   return hasChatTemplate ? { template: CHAT_USER_TEMPLATE, chat: true } : { template: BASE_TEMPLATE, chat: false };
@@ -157,8 +158,20 @@ export class CaseBuilder {
     const { text, ids } = render(this.fmt, tok, context, needle.question);
     const span = findSpan(ids, answerIds);
     if (!span) {
-      throw new RetrievalLensError('BAD_INPUT', `needle "${needle.id}": its answer "${needle.real_needle}" is not found in the tokenized prompt; real_needle must be a span of the needle text`);
+      throw new RetrievalLensError(
+        'BAD_INPUT',
+        `needle "${needle.id}": its answer "${needle.real_needle}" is not found in the tokenized prompt; real_needle must be a span of the needle text`,
+      );
     }
-    return { length, depth, needle, prompt: text, promptIds: ids, span, needleChars: locate(text, needle), needleDepth: depthOf(at, hay.length) };
+    return {
+      length,
+      depth,
+      needle,
+      prompt: text,
+      promptIds: ids,
+      span,
+      needleChars: locate(text, needle),
+      needleDepth: depthOf(at, hay.length),
+    };
   }
 }

@@ -43,7 +43,6 @@ export interface Hooks {
   stats?: { reusedPositions: number; prefilledPositions: number };
 }
 
-
 /** Lengths a grid can use: within the model's context, and no longer than the text can fill. */
 export function defaultLengths(contextLength: number, haystackTokens: number, count = 5): number[] {
   const top = Math.min(contextLength - 64, Math.max(haystackTokens, 256));
@@ -74,7 +73,13 @@ function caseResult(c: NeedleCase, text: string, scorer: CaseScorer): CaseResult
  * Runs cases together (a grid cell's needles): generation with attention, the per-step score and
  * the success test of each. The engine decodes them as one batch where the graph allows.
  */
-export async function runCases(model: LoadedModel, cases: NeedleCase[], maxNewTokens: number, signal?: AbortSignal, prefix?: PrefixCacheHandle): Promise<CaseResult[]> {
+export async function runCases(
+  model: LoadedModel,
+  cases: NeedleCase[],
+  maxNewTokens: number,
+  signal?: AbortSignal,
+  prefix?: PrefixCacheHandle,
+): Promise<CaseResult[]> {
   const { info, tokenizer } = model;
   const scorers = cases.map((c) => new CaseScorer(info.layers, info.heads, c.promptIds, c.span));
   const stops = [...info.eosTokenIds, ...(tokenizer.newlineTokenId !== null ? [tokenizer.newlineTokenId] : [])];
@@ -93,11 +98,20 @@ export async function runCases(model: LoadedModel, cases: NeedleCase[], maxNewTo
 }
 
 /** Runs one case: generation with attention, the per-step score, and the success test. */
-export async function runCase(model: LoadedModel, c: NeedleCase, maxNewTokens: number, signal?: AbortSignal, prefix?: PrefixCacheHandle): Promise<CaseResult> {
+export async function runCase(
+  model: LoadedModel,
+  c: NeedleCase,
+  maxNewTokens: number,
+  signal?: AbortSignal,
+  prefix?: PrefixCacheHandle,
+): Promise<CaseResult> {
   return (await runCases(model, [c], maxNewTokens, signal, prefix))[0];
 }
 
-export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'haystack' | 'lengths' | 'depths' | 'maxNewTokens' | 'threshold'>): void {
+export function validateGrid(
+  model: LoadedModel,
+  opts: Pick<DetectOptions, 'haystack' | 'lengths' | 'depths' | 'maxNewTokens' | 'threshold'>,
+): void {
   if (opts.maxNewTokens !== undefined && !(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 1)) {
     throw new RetrievalLensError('BAD_INPUT', `max new tokens must be a positive integer, got ${opts.maxNewTokens}`);
   }
@@ -106,11 +120,14 @@ export function validateGrid(model: LoadedModel, opts: Pick<DetectOptions, 'hays
   }
   const badLen = opts.lengths.filter((l) => !(Number.isInteger(l) && l > 0));
   if (badLen.length) throw new RetrievalLensError('BAD_INPUT', `context lengths must be positive integers, got ${badLen.join(', ')}`);
-  if (!opts.haystack.length || opts.haystack.every((h) => !h.trim())) throw new RetrievalLensError('EMPTY_INPUT', 'the haystack is empty: select some text or give --haystack files');
-  if (!opts.lengths.length || !opts.depths.length) throw new RetrievalLensError('BAD_INPUT', 'the grid needs at least one length and one depth');
+  if (!opts.haystack.length || opts.haystack.every((h) => !h.trim()))
+    throw new RetrievalLensError('EMPTY_INPUT', 'the haystack is empty: select some text or give --haystack files');
+  if (!opts.lengths.length || !opts.depths.length)
+    throw new RetrievalLensError('BAD_INPUT', 'the grid needs at least one length and one depth');
   const ctx = model.info.contextLength;
   const tooLong = opts.lengths.filter((l) => l > ctx);
-  if (tooLong.length) throw new RetrievalLensError('CONTEXT_TOO_LONG', `context length(s) ${tooLong.join(', ')} exceed the model's context of ${ctx} tokens`);
+  if (tooLong.length)
+    throw new RetrievalLensError('CONTEXT_TOO_LONG', `context length(s) ${tooLong.join(', ')} exceed the model's context of ${ctx} tokens`);
   const badDepth = opts.depths.filter((d) => !(d >= 0 && d <= 100));
   if (badDepth.length) throw new RetrievalLensError('BAD_INPUT', `depths are percentages 0..100, got ${badDepth.join(', ')}`);
 }
@@ -127,7 +144,13 @@ export interface GridSelection {
  * each result as it comes. Runs longest prompts first so one shared-prefix KV cache serves the
  * grid; returns the results in the grid's canonical order.
  */
-export async function runGrid(model: LoadedModel, opts: DetectOptions, hooks: Hooks, needles: Needle[], selection: GridSelection = {}): Promise<CaseResult[]> {
+export async function runGrid(
+  model: LoadedModel,
+  opts: DetectOptions,
+  hooks: Hooks,
+  needles: Needle[],
+  selection: GridSelection = {},
+): Promise<CaseResult[]> {
   validateGrid(model, opts);
   const fmt = choosePromptFormat(opts.template, model.info.template, model.info.hasChatTemplate);
   const builder = new CaseBuilder(model.tokenizer, opts.haystack, fmt, { needleBos: opts.needleBos, bosTokenId: model.info.bosTokenId });

@@ -60,7 +60,10 @@ export function buildPrompt(template: string, text: string, textChars: number, n
   for (const part of parts) {
     if (part === '{context}') {
       const c0 = prompt.length;
-      segments.push({ promptStart: c0, promptEnd: c0 + before.length, textStart: 0 }, { promptStart: c0 + before.length + inserted.length, promptEnd: c0 + context.length, textStart: at });
+      segments.push(
+        { promptStart: c0, promptEnd: c0 + before.length, textStart: 0 },
+        { promptStart: c0 + before.length + inserted.length, promptEnd: c0 + context.length, textStart: at },
+      );
       if (needleAt < 0) needleAt = c0 + before.length + lead.length;
       prompt += context;
     } else prompt += part === '{question}' ? needle.question : part;
@@ -88,7 +91,8 @@ export function documentTemplate(model: LoadedModel): string {
 
 /** How many characters of `text` fit so the whole prompt stays within `maxTokens`. */
 export function fitText(model: LoadedModel, template: string, text: string, needle: Needle, maxTokens: number): number {
-  const fits = (chars: number) => model.tokenizer.encode(buildPrompt(template, text, chars, needle, DEFAULT_HIGHLIGHT_DEPTH).prompt).length <= maxTokens;
+  const fits = (chars: number) =>
+    model.tokenizer.encode(buildPrompt(template, text, chars, needle, DEFAULT_HIGHLIGHT_DEPTH).prompt).length <= maxTokens;
   // A book-sized document is never tokenized whole: prefixes longer than 32 characters a token
   // (more than any tokenizer packs in practice) are not tried.
   const cap = Math.min(text.length, maxTokens * 32);
@@ -105,4 +109,3 @@ export function fitText(model: LoadedModel, template: string, text: string, need
   const ws = text.slice(0, lo).search(/\s\S*$/);
   return ws > 0 ? ws : lo;
 }
-

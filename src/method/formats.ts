@@ -1,7 +1,21 @@
 // Score files on disk: ours (retrieval-lens/scores@1) and the reference's head_score JSON
 // ({"layer-head": [score per counted case]}), so published files and ours load in the same tools.
 import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, closeSync, constants as fsConstants, copyFileSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants as fsConstants,
+  copyFileSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RetrievalLensError } from '../shared/errors.js';
 import { readTextFile } from '../shared/textFile.js';
@@ -31,10 +45,12 @@ function fromReference(obj: Record<string, unknown>, source: string): ScoresFile
     if (!m) throw bad(source, `key "${key}" is not "layer-head"`);
     const [l, h] = [Number(m[1]), Number(m[2])];
     // Sizes come from the largest indices: bound them before anything is allocated from them.
-    if (l >= MAX_LAYERS || h >= MAX_HEADS) throw bad(source, `key "${key}": layer and head indices must be below ${MAX_LAYERS} and ${MAX_HEADS}`);
+    if (l >= MAX_LAYERS || h >= MAX_HEADS)
+      throw bad(source, `key "${key}": layer and head indices must be below ${MAX_LAYERS} and ${MAX_HEADS}`);
     if (seen.has(`${l}-${h}`)) throw bad(source, `head ${l}-${h} is given twice ("${key}")`);
     seen.add(`${l}-${h}`);
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw bad(source, `"${key}" is not a list of numbers`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x)))
+      throw bad(source, `"${key}" is not a list of numbers`);
     if (nCases >= 0 && v.length !== nCases) throw bad(source, `"${key}" has ${v.length} case scores, others have ${nCases}`);
     nCases = v.length;
     layers = Math.max(layers, l + 1);
@@ -64,7 +80,11 @@ function fromReference(obj: Record<string, unknown>, source: string): ScoresFile
 }
 
 function isMatrix(m: unknown, layers: number, heads: number): boolean {
-  return Array.isArray(m) && m.length === layers && m.every((r) => Array.isArray(r) && r.length === heads && r.every((x) => typeof x === 'number' && Number.isFinite(x)));
+  return (
+    Array.isArray(m) &&
+    m.length === layers &&
+    m.every((r) => Array.isArray(r) && r.length === heads && r.every((x) => typeof x === 'number' && Number.isFinite(x)))
+  );
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -75,10 +95,14 @@ function checkSettings(settings: unknown, source: string): Record<string, unknow
   if (settings === undefined || settings === null) return {};
   if (!isObject(settings)) throw bad(source, '"settings" is not an object');
   const s = settings;
-  if (s.lengths !== undefined && !numbers(s.lengths, (x) => Number.isInteger(x) && x > 0)) throw bad(source, 'settings.lengths is not a list of positive integers');
-  if (s.depths !== undefined && !numbers(s.depths, (x) => x >= 0 && x <= 100)) throw bad(source, 'settings.depths is not a list of percentages 0..100');
-  if (s.needles !== undefined && !(Array.isArray(s.needles) && s.needles.every((x) => typeof x === 'string'))) throw bad(source, 'settings.needles is not a list of needle ids');
-  if (s.threshold !== undefined && !(typeof s.threshold === 'number' && s.threshold >= 0 && Number.isFinite(s.threshold))) throw bad(source, 'settings.threshold is not a number >= 0');
+  if (s.lengths !== undefined && !numbers(s.lengths, (x) => Number.isInteger(x) && x > 0))
+    throw bad(source, 'settings.lengths is not a list of positive integers');
+  if (s.depths !== undefined && !numbers(s.depths, (x) => x >= 0 && x <= 100))
+    throw bad(source, 'settings.depths is not a list of percentages 0..100');
+  if (s.needles !== undefined && !(Array.isArray(s.needles) && s.needles.every((x) => typeof x === 'string')))
+    throw bad(source, 'settings.needles is not a list of needle ids');
+  if (s.threshold !== undefined && !(typeof s.threshold === 'number' && s.threshold >= 0 && Number.isFinite(s.threshold)))
+    throw bad(source, 'settings.threshold is not a number >= 0');
   return s;
 }
 
@@ -88,7 +112,8 @@ const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Ma
 function summaryMismatch(file: Partial<ScoresFile>, rebuilt: ScoresFile): string | null {
   for (let l = 0; l < rebuilt.scores.length; l++) {
     for (let h = 0; h < rebuilt.scores[l].length; h++) {
-      if (!close(file.scores![l][h], rebuilt.scores[l][h])) return `scores[${l}][${h}] is ${file.scores![l][h]} but the mean of its counted cases is ${rebuilt.scores[l][h]}`;
+      if (!close(file.scores![l][h], rebuilt.scores[l][h]))
+        return `scores[${l}][${h}] is ${file.scores![l][h]} but the mean of its counted cases is ${rebuilt.scores[l][h]}`;
     }
   }
   const heads = (x: unknown) => (Array.isArray(x) ? x.map((r) => (Array.isArray(r) ? `${r[0]}-${r[1]}` : '?')).join(',') : String(x));
@@ -99,8 +124,10 @@ function summaryMismatch(file: Partial<ScoresFile>, rebuilt: ScoresFile): string
   if (!isObject(file.summary)) return 'summary is not an object';
   const s = file.summary as unknown as Record<string, unknown>;
   const r = rebuilt.summary;
-  if (s.countedCases !== r.countedCases || s.failedCases !== r.failedCases) return `summary counts ${s.countedCases} counted / ${s.failedCases} failed cases, its cases say ${r.countedCases} / ${r.failedCases}`;
-  if (typeof s.fractionRetrieval !== 'number' || !close(s.fractionRetrieval, r.fractionRetrieval)) return `summary.fractionRetrieval is ${s.fractionRetrieval}, its scores give ${r.fractionRetrieval}`;
+  if (s.countedCases !== r.countedCases || s.failedCases !== r.failedCases)
+    return `summary counts ${s.countedCases} counted / ${s.failedCases} failed cases, its cases say ${r.countedCases} / ${r.failedCases}`;
+  if (typeof s.fractionRetrieval !== 'number' || !close(s.fractionRetrieval, r.fractionRetrieval))
+    return `summary.fractionRetrieval is ${s.fractionRetrieval}, its scores give ${r.fractionRetrieval}`;
   if (heads(s.alwaysActive) !== heads(r.alwaysActive)) return 'summary.alwaysActive does not match its cases';
   if (JSON.stringify(s.accuracy) !== JSON.stringify(r.accuracy)) return 'summary.accuracy does not match its cases';
   return null;
@@ -108,7 +135,8 @@ function summaryMismatch(file: Partial<ScoresFile>, rebuilt: ScoresFile): string
 
 function checkOurs(v: ScoresFile, source: string): ScoresFile {
   const { layers, heads } = isObject(v.model) ? v.model : ({} as ScoresFile['model']);
-  if (!Number.isInteger(layers) || !Number.isInteger(heads) || layers <= 0 || heads <= 0) throw bad(source, 'model.layers / model.heads missing');
+  if (!Number.isInteger(layers) || !Number.isInteger(heads) || layers <= 0 || heads <= 0)
+    throw bad(source, 'model.layers / model.heads missing');
   if (layers > MAX_LAYERS || heads > MAX_HEADS) throw bad(source, `model.layers / model.heads above ${MAX_LAYERS} / ${MAX_HEADS}`);
   if (!isMatrix(v.scores, layers, heads)) throw bad(source, `scores is not a ${layers} x ${heads} matrix of numbers`);
   if (!Array.isArray(v.cases)) throw bad(source, 'cases missing');
@@ -224,7 +252,8 @@ interface Staged {
   done: boolean;
 }
 
-const tmpName = (path: string, tag: string) => join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.${tag}`);
+const tmpName = (path: string, tag: string) =>
+  join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.${tag}`);
 
 /**
  * Writes several files so that a reader sees either all the new ones or none: each goes to a new

@@ -30,7 +30,8 @@ export function parseShard(text: string): Shard {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   const i = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
-  if (!m || !(n >= 1) || !(i >= 1 && i <= n)) throw new RetrievalLensError('BAD_INPUT', `a shard is i/n with 1 <= i <= n (e.g. 1/4), got "${text}"`);
+  if (!m || !(n >= 1) || !(i >= 1 && i <= n))
+    throw new RetrievalLensError('BAD_INPUT', `a shard is i/n with 1 <= i <= n (e.g. 1/4), got "${text}"`);
   return { index: i - 1, count: n };
 }
 

@@ -4,7 +4,12 @@
 // the next sentence end after it; in a sequence with none, `noSentence(at)`.
 
 /** Boundary index in [0, n]; `endsBefore(i)` says whether a sentence ends right before boundary i. */
-export function insertionIndex(n: number, depth: number, endsBefore: (i: number) => boolean, noSentence: (at: number) => number = (at) => at): number {
+export function insertionIndex(
+  n: number,
+  depth: number,
+  endsBefore: (i: number) => boolean,
+  noSentence: (at: number) => number = (at) => at,
+): number {
   if (depth >= 100) return n;
   const at = Math.floor((Math.max(0, depth) / 100) * n);
   let i = at;

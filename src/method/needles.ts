@@ -36,10 +36,17 @@ export function parseNeedles(text: string, source = 'needles file'): Needle[] {
     } catch (e) {
       throw new RetrievalLensError('BAD_INPUT', `${where} is not JSON: ${(e as Error).message}`);
     }
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new RetrievalLensError('BAD_INPUT', `${where} is not a JSON object {"needle", "question", "real_needle"}`);
+    if (!v || typeof v !== 'object' || Array.isArray(v))
+      throw new RetrievalLensError('BAD_INPUT', `${where} is not a JSON object {"needle", "question", "real_needle"}`);
     const o = v as Record<string, unknown>;
-    if (o.id !== undefined && (typeof o.id !== 'string' || !o.id.trim())) throw new RetrievalLensError('BAD_INPUT', `${where}: "id" must be a non-empty string`);
-    const n = { id: (o.id as string | undefined) ?? `needle-${out.length + 1}`, needle: o.needle as string, question: o.question as string, real_needle: o.real_needle as string };
+    if (o.id !== undefined && (typeof o.id !== 'string' || !o.id.trim()))
+      throw new RetrievalLensError('BAD_INPUT', `${where}: "id" must be a non-empty string`);
+    const n = {
+      id: (o.id as string | undefined) ?? `needle-${out.length + 1}`,
+      needle: o.needle as string,
+      question: o.question as string,
+      real_needle: o.real_needle as string,
+    };
     checkNeedle(n, where, ids);
     out.push(n);
   });
@@ -52,10 +59,15 @@ export const MAX_NEEDLE_CHARS = 4000;
 
 /** One needle as a run needs it: non-empty strings of a sensible size, and an id no other needle has. */
 function checkNeedle(n: Needle, where: string, ids: Set<string>): void {
-  if (!n || typeof n !== 'object') throw new RetrievalLensError('BAD_INPUT', `${where} is not an object {"needle", "question", "real_needle"}`);
+  if (!n || typeof n !== 'object')
+    throw new RetrievalLensError('BAD_INPUT', `${where} is not an object {"needle", "question", "real_needle"}`);
   for (const k of ['needle', 'question', 'real_needle'] as const) {
     if (typeof n[k] !== 'string' || !n[k].trim()) throw new RetrievalLensError('BAD_INPUT', `${where} has no "${k}" string`);
-    if (n[k].length > MAX_NEEDLE_CHARS) throw new RetrievalLensError('BAD_INPUT', `${where}: "${k}" has ${n[k].length} characters, more than the ${MAX_NEEDLE_CHARS} accepted`);
+    if (n[k].length > MAX_NEEDLE_CHARS)
+      throw new RetrievalLensError(
+        'BAD_INPUT',
+        `${where}: "${k}" has ${n[k].length} characters, more than the ${MAX_NEEDLE_CHARS} accepted`,
+      );
   }
   if (typeof n.id !== 'string' || !n.id.trim()) throw new RetrievalLensError('BAD_INPUT', `${where}: "id" must be a non-empty string`);
   // Per-case results name their needle by id; two needles with one id could not be told apart.
@@ -72,7 +84,9 @@ export function checkNeedles(needles: Needle[]): void {
 
 /** The reference's JSON-lines format, with our id; data/needles.jsonl is DEFAULT_NEEDLES in it. */
 export function formatNeedles(needles: Needle[]): string {
-  return needles.map((n) => JSON.stringify({ id: n.id, needle: n.needle, question: n.question, real_needle: n.real_needle })).join('\n') + '\n';
+  return (
+    needles.map((n) => JSON.stringify({ id: n.id, needle: n.needle, question: n.question, real_needle: n.real_needle })).join('\n') + '\n'
+  );
 }
 
 /** Largest needles file read. */

@@ -7,10 +7,22 @@
 
 const IRREGULAR = new Map<string, string>(
   Object.entries({
-    sky: 'sky', skies: 'sky', dying: 'die', lying: 'lie', tying: 'tie', news: 'news',
-    innings: 'inning', inning: 'inning', outings: 'outing', outing: 'outing',
-    cannings: 'canning', canning: 'canning', howe: 'howe',
-    proceed: 'proceed', exceed: 'exceed', succeed: 'succeed',
+    sky: 'sky',
+    skies: 'sky',
+    dying: 'die',
+    lying: 'lie',
+    tying: 'tie',
+    news: 'news',
+    innings: 'inning',
+    inning: 'inning',
+    outings: 'outing',
+    outing: 'outing',
+    cannings: 'canning',
+    canning: 'canning',
+    howe: 'howe',
+    proceed: 'proceed',
+    exceed: 'exceed',
+    succeed: 'succeed',
   }),
 );
 
@@ -70,7 +82,12 @@ function applyRules(word: string, rules: Rule[]): string {
 
 function step1a(w: string): string {
   if (w.endsWith('ies') && w.length === 4) return w.slice(0, -3) + 'ie';
-  return applyRules(w, [['sses', 'ss', null], ['ies', 'i', null], ['ss', 'ss', null], ['s', '', null]]);
+  return applyRules(w, [
+    ['sses', 'ss', null],
+    ['ies', 'i', null],
+    ['ss', 'ss', null],
+    ['s', '', null],
+  ]);
 }
 
 function step1b(w: string): string {

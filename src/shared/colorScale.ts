@@ -25,7 +25,7 @@ export function scoreScale(scores: number[][], threshold: number): ScoreScale {
 function niceRound(x: number): number {
   if (x <= 0) return 0;
   const p = 10 ** Math.floor(Math.log10(x));
-  return Math.round((x / p) * 10) / 10 * p;
+  return (Math.round((x / p) * 10) / 10) * p;
 }
 
 export function parseColor(css: string): Rgb | null {

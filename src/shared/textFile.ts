@@ -16,7 +16,8 @@ export interface ReadTextOptions {
   code?: ErrorCode;
 }
 
-const size = (n: number) => (n >= MB ? `${(n / MB).toFixed(n >= 10 * MB ? 0 : 1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`);
+const size = (n: number) =>
+  n >= MB ? `${(n / MB).toFixed(n >= 10 * MB ? 0 : 1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`;
 
 function kind(st: Stats): string {
   if (st.isDirectory()) return 'a folder';
@@ -55,13 +56,21 @@ export function readTextFile(path: string, opts: ReadTextOptions): string {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'EISDIR' ? 'it is a folder' : err.message.split('\n')[0];
+    const why =
+      err.code === 'ENOENT'
+        ? 'no such file'
+        : err.code === 'EACCES' || err.code === 'EPERM'
+          ? 'permission denied'
+          : err.code === 'EISDIR'
+            ? 'it is a folder'
+            : err.message.split('\n')[0];
     throw new RetrievalLensError(code, `cannot read ${label}: ${why}`);
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new RetrievalLensError(code, `cannot read ${label}: it is ${kind(st)}, not a text file`);
-    if (st.size > opts.maxBytes) throw new RetrievalLensError(code, `${label} is ${size(st.size)}, more than the ${size(opts.maxBytes)} accepted`);
+    if (st.size > opts.maxBytes)
+      throw new RetrievalLensError(code, `${label} is ${size(st.size)}, more than the ${size(opts.maxBytes)} accepted`);
     // The size can change under us: read until the end, but never more than one byte past the limit.
     const chunks: Buffer[] = [];
     let got = 0;

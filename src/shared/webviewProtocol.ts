@@ -108,7 +108,11 @@ export type FromWebview =
   | { type: 'inspect' }
   | { type: 'regenerate'; question: string }
   | { type: 'highlightTop'; top: boolean }
-  | { type: 'command'; command: 'findRetrievalHeads' | 'openScores' | 'exportScores' | 'runAblation' | 'compareRuns' | 'clearMasks' | 'maskAllRetrievalHeads' }
+  | {
+      type: 'command';
+      command:
+        'findRetrievalHeads' | 'openScores' | 'exportScores' | 'runAblation' | 'compareRuns' | 'clearMasks' | 'maskAllRetrievalHeads';
+    }
   /** A figure rendered by the webview: SVG text, or a PNG as a data: URL. */
   | { type: 'figure'; figure: FigureKind; format: 'svg' | 'png'; data: string }
   | { type: 'exportJson'; figure: 'ablation' }
@@ -138,7 +142,15 @@ function isHead(v: unknown): v is HeadRef {
   return typeof h === 'object' && h !== null && Number.isInteger(h.layer) && Number.isInteger(h.head) && h.layer >= 0 && h.head >= 0;
 }
 
-const COMMANDS = new Set(['findRetrievalHeads', 'openScores', 'exportScores', 'runAblation', 'compareRuns', 'clearMasks', 'maskAllRetrievalHeads']);
+const COMMANDS = new Set([
+  'findRetrievalHeads',
+  'openScores',
+  'exportScores',
+  'runAblation',
+  'compareRuns',
+  'clearMasks',
+  'maskAllRetrievalHeads',
+]);
 const TABS = new Set(['map', 'highlights', 'ablation', 'compare']);
 const FIGURES = new Set(['scoreMap', 'ablation', 'compare']);
 
@@ -153,7 +165,9 @@ export function parseFromWebview(m: unknown): FromWebview | null {
     case 'selectHead':
       return isHead(x.head) ? { type: 'selectHead', head: { layer: x.head.layer, head: x.head.head } } : null;
     case 'setMask':
-      return isHead(x.head) && typeof x.masked === 'boolean' ? { type: 'setMask', head: { layer: x.head.layer, head: x.head.head }, masked: x.masked } : null;
+      return isHead(x.head) && typeof x.masked === 'boolean'
+        ? { type: 'setMask', head: { layer: x.head.layer, head: x.head.head }, masked: x.masked }
+        : null;
     case 'setMaskMode':
       return x.mode === 'uniform' || x.mode === 'zero' ? { type: 'setMaskMode', mode: x.mode } : null;
     case 'setMaskScope':
@@ -169,7 +183,10 @@ export function parseFromWebview(m: unknown): FromWebview | null {
     case 'command':
       return typeof x.command === 'string' && COMMANDS.has(x.command) ? ({ type: 'command', command: x.command } as FromWebview) : null;
     case 'figure':
-      return typeof x.figure === 'string' && FIGURES.has(x.figure) && (x.format === 'svg' || x.format === 'png') && typeof x.data === 'string'
+      return typeof x.figure === 'string' &&
+        FIGURES.has(x.figure) &&
+        (x.format === 'svg' || x.format === 'png') &&
+        typeof x.data === 'string'
         ? { type: 'figure', figure: x.figure as FigureKind, format: x.format, data: x.data }
         : null;
     case 'exportJson':

@@ -13,7 +13,8 @@ export function wordDiff(a: string, b: string): { a: DiffPart[]; b: DiffPart[] }
   const y = split(b);
   // lcs[i][j]: common length of x[i..] and y[j..]
   const lcs = Array.from({ length: x.length + 1 }, () => new Int32Array(y.length + 1));
-  for (let i = x.length - 1; i >= 0; i--) for (let j = y.length - 1; j >= 0; j--) lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  for (let i = x.length - 1; i >= 0; i--)
+    for (let j = y.length - 1; j >= 0; j--) lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
   const outA: DiffPart[] = [];
   const outB: DiffPart[] = [];
   const push = (out: DiffPart[], text: string, same: boolean) => {

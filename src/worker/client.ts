@@ -3,7 +3,16 @@
 // the next request starts a fresh worker. No vscode import: the extension and tests both use it.
 import { fork, type ChildProcess, type ForkOptions } from 'node:child_process';
 import { RetrievalLensError } from '../shared/errors.js';
-import { validateWorkerMessage, type HostToWorker, type Progress, type RequestKind, type ResultOf, type WorkerErrorPayload, type WorkerRequest, type WorkerToHost } from './protocol.js';
+import {
+  validateWorkerMessage,
+  type HostToWorker,
+  type Progress,
+  type RequestKind,
+  type ResultOf,
+  type WorkerErrorPayload,
+  type WorkerRequest,
+  type WorkerToHost,
+} from './protocol.js';
 
 export interface WorkerClientOptions {
   /** dist/worker.js, or src/worker/worker.ts with execArgv ['--import', 'tsx']. */
@@ -107,7 +116,8 @@ export class WorkerClient {
       this.child = undefined;
       if (this.pending.size) {
         this.crashes++;
-        const why = signal === 'SIGKILL' ? 'it was killed (often: out of memory)' : `exit code ${code}${signal ? `, signal ${signal}` : ''}`;
+        const why =
+          signal === 'SIGKILL' ? 'it was killed (often: out of memory)' : `exit code ${code}${signal ? `, signal ${signal}` : ''}`;
         this.failAll(new WorkerError('WORKER_CRASHED', `The model worker stopped during the run (${why}). It restarts on the next run.`));
       }
     });

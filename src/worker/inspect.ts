@@ -30,7 +30,12 @@ export function topPositions(row: Float32Array, from: number, to: number, n: num
   return { pos: Int32Array.from(pos), w: Float32Array.from(w) };
 }
 
-export async function inspect(model: LoadedModel, req: InspectRequest, signal?: AbortSignal, onStep?: (done: number) => void): Promise<InspectResponse> {
+export async function inspect(
+  model: LoadedModel,
+  req: InspectRequest,
+  signal?: AbortSignal,
+  onStep?: (done: number) => void,
+): Promise<InspectResponse> {
   if (!req.text.trim()) throw new RetrievalLensError('EMPTY_INPUT', 'the text is empty');
   const { info, tokenizer } = model;
   const template = documentTemplate(model);
@@ -43,7 +48,10 @@ export async function inspect(model: LoadedModel, req: InspectRequest, signal?: 
   const prompt = built.prompt;
   // Spans index the decoded text; they index the prompt only when decoding gives it back.
   if (decoded !== prompt) {
-    throw new RetrievalLensError('RUNTIME', 'this tokenizer does not decode the prompt back to the same text, so token offsets cannot be mapped to the document');
+    throw new RetrievalLensError(
+      'RUNTIME',
+      'this tokenizer does not decode the prompt back to the same text, so token offsets cannot be mapped to the document',
+    );
   }
   const answerAt = prompt.indexOf(req.needle.real_needle, built.needleChars[0]);
   const answer: [number, number] = answerAt >= 0 ? [answerAt, answerAt + req.needle.real_needle.length] : built.needleChars;
@@ -64,7 +72,11 @@ export async function inspect(model: LoadedModel, req: InspectRequest, signal?: 
       const att = step.attention;
       for (let h = 0; h < L * H; h++) {
         // [layers, heads, kvLen] flattened; keep the prompt part of each row only.
-        top.push(att ? topPositions(att.rows, h * att.kvLen, h * att.kvLen + Math.min(att.kvLen, ids.length), req.topPositions) : { pos: new Int32Array(), w: new Float32Array() });
+        top.push(
+          att
+            ? topPositions(att.rows, h * att.kvLen, h * att.kvLen + Math.min(att.kvLen, ids.length), req.topPositions)
+            : { pos: new Int32Array(), w: new Float32Array() },
+        );
       }
       steps.push({ token: step.token, text: '', top });
       onStep?.(i + 1);
@@ -75,9 +87,11 @@ export async function inspect(model: LoadedModel, req: InspectRequest, signal?: 
   const all = [...ctx, ...result.tokenIds];
   const dec = (x: number[]) => tokenizer.decode(x, { skipSpecialTokens: true });
   const full = dec(all);
-  tokenSpans(all, dec).slice(ctx.length).forEach((s, i) => {
-    if (steps[i]) steps[i].text = full.slice(s.start, s.end);
-  });
+  tokenSpans(all, dec)
+    .slice(ctx.length)
+    .forEach((s, i) => {
+      if (steps[i]) steps[i].text = full.slice(s.start, s.end);
+    });
   return {
     prompt,
     question: req.needle.question,

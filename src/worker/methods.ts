@@ -10,7 +10,12 @@ type Tick = { done: number; total: number; etaMs?: number };
 const forward = (progress: (p: Progress) => void) => (p: Tick) => progress({ stage: 'run', done: p.done, total: p.total, etaMs: p.etaMs });
 
 // Loaded on first use: a worker that only generates never pays for the method's imports.
-export async function runDetect(model: LoadedModel, req: DetectRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<ScoresFile> {
+export async function runDetect(
+  model: LoadedModel,
+  req: DetectRequest,
+  signal: AbortSignal,
+  progress: (p: Progress) => void,
+): Promise<ScoresFile> {
   const { runDetection } = await import('../method/detect.js');
   return runDetection(
     model,
@@ -26,7 +31,12 @@ export async function runDetect(model: LoadedModel, req: DetectRequest, signal: 
   );
 }
 
-export async function runAblate(model: LoadedModel, req: AblateRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<AblationFile> {
+export async function runAblate(
+  model: LoadedModel,
+  req: AblateRequest,
+  signal: AbortSignal,
+  progress: (p: Progress) => void,
+): Promise<AblationFile> {
   const { runAblation } = await import('../method/ablate.js');
   return runAblation(
     model,

@@ -197,18 +197,27 @@ const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x ==
  */
 function requestFieldProblem(r: Record<string, unknown>): string | null {
   const need = (ok: boolean, what: string) => (ok ? null : `request.${what}`);
-  const mask = (m: unknown) => m === undefined || (isObj(m) && Array.isArray(m.heads) && m.heads.every((h) => isObj(h) && Number.isInteger(h.layer) && Number.isInteger(h.head)));
+  const mask = (m: unknown) =>
+    m === undefined ||
+    (isObj(m) && Array.isArray(m.heads) && m.heads.every((h) => isObj(h) && Number.isInteger(h.layer) && Number.isInteger(h.head)));
   switch (r.kind) {
     case 'countTokens':
       return need(typeof r.text === 'string', 'text must be a string');
     case 'generate':
-      return need(typeof r.prompt === 'string', 'prompt must be a string') ?? need(isInt(r.maxNewTokens), 'maxNewTokens must be a positive integer') ?? need(mask(r.mask), 'mask must be {heads: [{layer, head}], mode, scope}');
+      return (
+        need(typeof r.prompt === 'string', 'prompt must be a string') ??
+        need(isInt(r.maxNewTokens), 'maxNewTokens must be a positive integer') ??
+        need(mask(r.mask), 'mask must be {heads: [{layer, head}], mode, scope}')
+      );
     case 'inspect':
       return (
         need(typeof r.text === 'string', 'text must be a string') ??
         need(isObj(r.needle), 'needle must be an object') ??
         need(typeof r.depth === 'number' && (r.depth as number) >= 0 && (r.depth as number) <= 100, 'depth must be a percentage 0..100') ??
-        need(isInt(r.maxPromptTokens) && isInt(r.maxNewTokens) && isInt(r.topPositions), 'maxPromptTokens, maxNewTokens and topPositions must be positive integers') ??
+        need(
+          isInt(r.maxPromptTokens) && isInt(r.maxNewTokens) && isInt(r.topPositions),
+          'maxPromptTokens, maxNewTokens and topPositions must be positive integers',
+        ) ??
         need(mask(r.mask), 'mask must be {heads: [{layer, head}], mode, scope}')
       );
     case 'detect':
@@ -224,7 +233,10 @@ function requestFieldProblem(r: Record<string, unknown>): string | null {
         need(isObj(r.scores), 'scores must be a scores file') ??
         need(isNumbers(r.ks), 'ks must be a list of numbers') ??
         need(r.haystack === undefined || isStrings(r.haystack), 'haystack must be a list of texts') ??
-        need((r.lengths === undefined || isNumbers(r.lengths)) && (r.depths === undefined || isNumbers(r.depths)), 'lengths and depths must be lists of numbers') ??
+        need(
+          (r.lengths === undefined || isNumbers(r.lengths)) && (r.depths === undefined || isNumbers(r.depths)),
+          'lengths and depths must be lists of numbers',
+        ) ??
         need(r.needles === undefined || Array.isArray(r.needles), 'needles must be a list')
       );
     default:

@@ -7,7 +7,17 @@ import type { LoadedModel } from '../engine/index.js';
 import { inspect } from './inspect.js';
 import { encodeBounded } from '../method/encode.js';
 import { runAblate, runDetect } from './methods.js';
-import { eta, sameModel, validateHostMessage, type HostToWorker, type ModelRef, type Progress, type WorkerRequest, type WorkerResults, type WorkerToHost } from './protocol.js';
+import {
+  eta,
+  sameModel,
+  validateHostMessage,
+  type HostToWorker,
+  type ModelRef,
+  type Progress,
+  type WorkerRequest,
+  type WorkerResults,
+  type WorkerToHost,
+} from './protocol.js';
 
 let current: { ref: ModelRef; model: LoadedModel } | undefined;
 const controllers = new Map<number, AbortController>();
@@ -39,7 +49,11 @@ async function getModel(ref: ModelRef, progress: (p: Progress) => void): Promise
   return model;
 }
 
-async function handle(req: WorkerRequest, signal: AbortSignal, progress: (p: Progress) => void): Promise<WorkerResults[keyof WorkerResults]> {
+async function handle(
+  req: WorkerRequest,
+  signal: AbortSignal,
+  progress: (p: Progress) => void,
+): Promise<WorkerResults[keyof WorkerResults]> {
   const model = await getModel(req.model, progress);
   if (signal.aborted) throw new RetrievalLensError('CANCELLED', 'cancelled');
   const started = Date.now();
@@ -62,8 +76,20 @@ async function handle(req: WorkerRequest, signal: AbortSignal, progress: (p: Pro
       const stops = [...model.info.eosTokenIds];
       if (req.stopAtNewline && model.tokenizer.newlineTokenId !== null) stops.push(model.tokenizer.newlineTokenId);
       const tick = counter(req.maxNewTokens);
-      const r = await model.generate(ids, { maxNewTokens: req.maxNewTokens, mask: req.mask?.heads.length ? req.mask : undefined, stopTokens: stops, signal, onStep: (_s, i) => tick(i + 1) });
-      return { text: r.text, tokenIds: r.tokenIds, tokens: r.tokenIds.map((t) => model.tokenizer.decode([t], { skipSpecialTokens: true })), promptTokens: r.promptTokens, stoppedBy: r.stoppedBy };
+      const r = await model.generate(ids, {
+        maxNewTokens: req.maxNewTokens,
+        mask: req.mask?.heads.length ? req.mask : undefined,
+        stopTokens: stops,
+        signal,
+        onStep: (_s, i) => tick(i + 1),
+      });
+      return {
+        text: r.text,
+        tokenIds: r.tokenIds,
+        tokens: r.tokenIds.map((t) => model.tokenizer.decode([t], { skipSpecialTokens: true })),
+        promptTokens: r.promptTokens,
+        stoppedBy: r.stoppedBy,
+      };
     }
     case 'inspect':
       return inspect(model, req, signal, counter(req.maxNewTokens));

@@ -2,7 +2,19 @@
 // commands and Head explorer are where users look for them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openWorkspace, openFileFromExplorer, visibleText, scenario, paletteEntries, closeQuickInput, openViewContainer, viewPane, assertEventually, MEDIUM } from './helpers.mjs';
+import {
+  launch,
+  openWorkspace,
+  openFileFromExplorer,
+  visibleText,
+  scenario,
+  paletteEntries,
+  closeQuickInput,
+  openViewContainer,
+  viewPane,
+  assertEventually,
+  MEDIUM,
+} from './helpers.mjs';
 
 const sc = scenario('smoke');
 let s;

@@ -44,7 +44,7 @@ test(
 );
 
 test(
-  'the panel shows the layers x heads score map with a legend, the threshold and the run\'s accuracy',
+  "the panel shows the layers x heads score map with a legend, the threshold and the run's accuracy",
   sc.step(page, 'score-map', async () => {
     const map = await h.waitForScoreMap(page());
     assert.equal(map.layers * map.heads, run.total);
@@ -70,7 +70,11 @@ test(
     const layers = await h.layerRows(page());
     const map = await h.waitForScoreMap(page());
     assert.equal(layers.length, map.layers);
-    assert.equal(layers.reduce((n, l) => n + l.retrievalCount, 0), run.retrieval, 'retrieval heads per layer do not add up to the run\'s count');
+    assert.equal(
+      layers.reduce((n, l) => n + l.retrievalCount, 0),
+      run.retrieval,
+      "retrieval heads per layer do not add up to the run's count",
+    );
     const heads = await h.headRows(page());
     for (const r of heads) {
       const c = cells[r.id];
@@ -81,7 +85,11 @@ test(
     // Heads within a layer are sorted by score.
     for (const l of new Set(heads.map((r) => r.layer))) {
       const sc_ = heads.filter((r) => r.layer === l).map((r) => r.score);
-      assert.deepEqual(sc_, [...sc_].sort((a, b) => b - a), `layer ${l} heads not sorted by score`);
+      assert.deepEqual(
+        sc_,
+        [...sc_].sort((a, b) => b - a),
+        `layer ${l} heads not sorted by score`,
+      );
     }
     const header = await h.headExplorer(page()).locator('.pane-header').getAttribute('aria-label');
     assert.match(header, new RegExp(`${run.retrieval}/${run.total} retrieval heads`));
@@ -106,21 +114,33 @@ test(
     const first = heads[0];
     await h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${first.layer} head ${first.head},"]`).click();
     await h.assertEventually(async () => {
-      assert.equal((await wv().locator('[data-testid="selected-head-label"]').innerText()).trim(), `Layer ${first.layer}, head ${first.head}`);
-      assert.match(await wv().locator('[data-testid="selected-head-score"]').innerText(), new RegExp(`score ${first.description.replace('.', '\\.')}`));
+      assert.equal(
+        (await wv().locator('[data-testid="selected-head-label"]').innerText()).trim(),
+        `Layer ${first.layer}, head ${first.head}`,
+      );
+      assert.match(
+        await wv().locator('[data-testid="selected-head-score"]').innerText(),
+        new RegExp(`score ${first.description.replace('.', '\\.')}`),
+      );
       assert.equal(await wv().locator(`[data-testid="cell-${first.id}"]`).getAttribute('data-selected'), 'true');
     }, h.MEDIUM);
     await sc.shot(page(), 'tree-selects-cell');
 
     const other = heads.find((r) => r.id !== first.id && r.layer === first.layer) ?? heads[1];
     // Corner of the cell: always-active heads carry a dot in the middle.
-    await wv().locator(`[data-testid="cell-${other.id}"] rect`).first().click({ position: { x: 4, y: 4 } });
+    await wv()
+      .locator(`[data-testid="cell-${other.id}"] rect`)
+      .first()
+      .click({ position: { x: 4, y: 4 } });
     await h.assertEventually(async () => {
       const rows = await h.headRows(page());
       const sel = rows.filter((r) => r.selected).map((r) => r.id);
       assert.deepEqual(sel, [other.id], `tree selection is ${sel.join(', ')}`);
     }, h.MEDIUM);
-    assert.equal((await wv().locator('[data-testid="selected-head-label"]').innerText()).trim(), `Layer ${other.layer}, head ${other.head}`);
+    assert.equal(
+      (await wv().locator('[data-testid="selected-head-label"]').innerText()).trim(),
+      `Layer ${other.layer}, head ${other.head}`,
+    );
     await sc.shot(page(), 'cell-reveals-tree');
   }),
 );
@@ -168,7 +188,7 @@ test(
 );
 
 test(
-  'the scores export as CSV and in the paper\'s head_score JSON format',
+  "the scores export as CSV and in the paper's head_score JSON format",
   sc.step(page, 'export-scores', async () => {
     const cells = await h.scoreMapCells(page());
     const csvFile = path.join(h.env.workspace, 'scores.csv');

@@ -48,13 +48,17 @@ test(
     run = await h.waitForRunDone(page(), 2 * h.LONG);
     console.log(`default grid ${LENGTHS.join('/')} x ${DEPTHS.join('/')}: ${run.text}`);
     // Every (length, depth) cell ran the same number of needles: no length was dropped.
-    assert.equal(run.cases % (LENGTHS.length * DEPTHS.length), 0, `${run.cases} cases is not a whole number of needles per cell of ${LENGTHS.length} x ${DEPTHS.length}`);
+    assert.equal(
+      run.cases % (LENGTHS.length * DEPTHS.length),
+      0,
+      `${run.cases} cases is not a whole number of needles per cell of ${LENGTHS.length} x ${DEPTHS.length}`,
+    );
     assert.ok(run.counted > 0, run.text);
   }),
 );
 
 test(
-  'the panel\'s NIAH table has every length of the default grid, each with needles retrieved',
+  "the panel's NIAH table has every length of the default grid, each with needles retrieved",
   sc.step(page, 'accuracy', async () => {
     await h.waitForScoreMap(page());
     const table = wv().locator('[data-testid="accuracy-table"]');
@@ -71,7 +75,10 @@ test(
         values.push(Number(v));
       }
       rows.push(`${len}: ${values.map((v) => v.toFixed(2)).join(' ')}`);
-      assert.ok(values.some((v) => v > 0), `no case at length ${len} retrieved the needle: ${values.join(' ')}`);
+      assert.ok(
+        values.some((v) => v > 0),
+        `no case at length ${len} retrieved the needle: ${values.join(' ')}`,
+      );
     }
     console.log(`NIAH accuracy by length (depths ${DEPTHS.join('/')}): ${rows.join('; ')}`);
     await table.scrollIntoViewIfNeeded();

@@ -24,7 +24,7 @@ after(async () => {
 });
 
 test(
-  'the paper\'s llama-2-7b-80k head_score file opens as a 32 x 32 map with the 12 always-active heads marked',
+  "the paper's llama-2-7b-80k head_score file opens as a 32 x 32 map with the 12 always-active heads marked",
   sc.step(page, 'published', async (t) => {
     if (!existsSync(llama)) return t.skip(`${llama} not found (../shared beside the repository)`);
     await h.runCommand(page(), 'Retrieval Lens: Open scores file');
@@ -65,7 +65,13 @@ test(
     assert.ok(await toast.locator('.codicon-error').count(), 'the invalid-file notification is not an error');
     await sc.shot(page(), 'invalid-file-error');
     if (before) assert.deepEqual(await h.waitForScoreMap(page()), before);
-    assert.equal(await wv().locator('#app').getAttribute('data-busy').catch(() => 'false'), 'false');
+    assert.equal(
+      await wv()
+        .locator('#app')
+        .getAttribute('data-busy')
+        .catch(() => 'false'),
+      'false',
+    );
     if (existsSync(mistral)) {
       await h.runCommand(page(), 'Retrieval Lens: Open scores file');
       await h.answerFileDialog(page(), mistral);

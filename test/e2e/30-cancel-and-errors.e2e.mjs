@@ -39,11 +39,17 @@ async function expectError(pattern, stage) {
  */
 async function assertNothingSpinning() {
   await h.assertEventually(async () => {
-    const cancels = await page().locator('.notifications-toasts .notification-toast .monaco-button', { hasText: /^Cancel$/ }).count();
+    const cancels = await page()
+      .locator('.notifications-toasts .notification-toast .monaco-button', { hasText: /^Cancel$/ })
+      .count();
     assert.equal(cancels, 0, `a progress notification is still up: ${(await h.notificationMessages(page())).join(' | ')}`);
   }, h.MEDIUM);
   const frames = await page().locator('iframe.webview.ready').count();
-  if (frames) await h.assertEventually(async () => assert.equal(await h.webview(page()).locator('#app').getAttribute('data-busy'), 'false'), h.MEDIUM);
+  if (frames)
+    await h.assertEventually(
+      async () => assert.equal(await h.webview(page()).locator('#app').getAttribute('data-busy'), 'false'),
+      h.MEDIUM,
+    );
 }
 
 /** retrievalLens.model in the user and the workspace settings (Select model writes the user's). */
@@ -70,11 +76,15 @@ async function startLongRun() {
   await page().waitForTimeout(1500); // the settings file change reaches the extension host
   await h.runCommand(page(), `Retrieval Lens: ${h.FIND}`);
   const toast = await h.waitForNotification(page(), /Find retrieval heads/, h.MEDIUM);
-  await h.assertEventually(async () => {
-    const text = await toast.locator('.notification-list-item-message').innerText();
-    const m = /(\d+)\/(\d+) cases/.exec(text);
-    assert.ok(m && Number(m[1]) >= 2 && Number(m[1]) < Number(m[2]), `not midway yet: ${text}`);
-  }, h.LONG, 200);
+  await h.assertEventually(
+    async () => {
+      const text = await toast.locator('.notification-list-item-message').innerText();
+      const m = /(\d+)\/(\d+) cases/.exec(text);
+      assert.ok(m && Number(m[1]) >= 2 && Number(m[1]) < Number(m[2]), `not midway yet: ${text}`);
+    },
+    h.LONG,
+    200,
+  );
   return toast;
 }
 
@@ -106,7 +116,7 @@ test(
 );
 
 test(
-  'a selection longer than the model\'s context gives a clear error',
+  "a selection longer than the model's context gives a clear error",
   sc.step(page, 'too-long', async () => {
     const editor = await h.openFileFromExplorer(page(), 'long.txt');
     await h.selectAll(page(), editor);
@@ -125,7 +135,11 @@ test(
 test(
   'a model with a fused attention op gives an error naming the op, and the model stays as it was',
   sc.step(page, 'fused-op', async () => {
-    await refusedModelFolder(path.join(h.env.tmp, 'fused-model'), /attention op com\.microsoft\.Attention .*never exposes/, 'fused-attention-op');
+    await refusedModelFolder(
+      path.join(h.env.tmp, 'fused-model'),
+      /attention op com\.microsoft\.Attention .*never exposes/,
+      'fused-attention-op',
+    );
   }),
 );
 

@@ -32,9 +32,9 @@ after(async () => {
 
 /** The text of the editor's "needle: ..." marker (a ::before decoration), or '' when none is shown. */
 async function needleMarker() {
-  const texts = await editor.locator('.view-lines span').evaluateAll((els) =>
-    els.map((e) => getComputedStyle(e, '::before').content).filter((c) => c && c.startsWith('"needle: ')),
-  );
+  const texts = await editor
+    .locator('.view-lines span')
+    .evaluateAll((els) => els.map((e) => getComputedStyle(e, '::before').content).filter((c) => c && c.startsWith('"needle: ')));
   return texts.length ? JSON.parse(texts[0]).slice('needle: '.length) : '';
 }
 
@@ -43,13 +43,17 @@ async function scrollToNeedleMarker() {
   await h.focusEditor(editor);
   await page().keyboard.press(`${h.mod}+Home`);
   let text = '';
-  await h.assertEventually(async () => {
-    text = await needleMarker();
-    if (text) return;
-    // The marker sits at the needle's depth in the selection: page down until it renders.
-    await page().keyboard.press('PageDown');
-    throw new Error('no needle marker in the visible part of the editor');
-  }, h.MEDIUM, 400);
+  await h.assertEventually(
+    async () => {
+      text = await needleMarker();
+      if (text) return;
+      // The marker sits at the needle's depth in the selection: page down until it renders.
+      await page().keyboard.press('PageDown');
+      throw new Error('no needle marker in the visible part of the editor');
+    },
+    h.MEDIUM,
+    400,
+  );
   return text;
 }
 
@@ -89,18 +93,26 @@ async function regenerate() {
   await wv().locator('[data-testid="tab-highlights"]').click();
   await wv().locator('[data-testid="btn-regenerate"]').click();
   let answers;
-  await h.assertEventually(async () => {
-    const busy = await wv().locator('#app').getAttribute('data-busy');
-    const plain = await wv().locator('[data-testid="answer-plain"]').getAttribute('data-text');
-    const masked = await wv().locator('[data-testid="answer-masked"]').getAttribute('data-text');
-    assert.equal(busy, 'false');
-    assert.ok(plain && masked, 'answers not there yet');
-    answers = { plain, masked };
-  }, h.LONG, 500);
+  await h.assertEventually(
+    async () => {
+      const busy = await wv().locator('#app').getAttribute('data-busy');
+      const plain = await wv().locator('[data-testid="answer-plain"]').getAttribute('data-text');
+      const masked = await wv().locator('[data-testid="answer-masked"]').getAttribute('data-text');
+      assert.equal(busy, 'false');
+      assert.ok(plain && masked, 'answers not there yet');
+      answers = { plain, masked };
+    },
+    h.LONG,
+    500,
+  );
   return answers;
 }
 
-const keyWord = (sentence) => sentence.replace(/[.\s]+$/, '').split(/\s+/).pop();
+const keyWord = (sentence) =>
+  sentence
+    .replace(/[.\s]+$/, '')
+    .split(/\s+/)
+    .pop();
 
 /**
  * ROUGE-1 recall of the needle in an answer, on lower-cased words: the paper's (and the
@@ -129,8 +141,13 @@ test(
     await h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${top.layer} head ${top.head},"]`).click();
     await wv().locator('[data-testid="btn-show-highlights"]').click();
     await wv().locator('[data-testid="step-label"]').waitFor({ timeout: h.LONG });
-    await h.assertEventually(async () => assert.equal(await wv().locator('[data-testid="highlight-heads"]').innerText(), `Attention of head ${top.id}`), h.MEDIUM);
-    const needleTokens = await wv().locator('[data-testid="prompt-tokens"] .tok.needle').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-testid').slice(4))));
+    await h.assertEventually(
+      async () => assert.equal(await wv().locator('[data-testid="highlight-heads"]').innerText(), `Attention of head ${top.id}`),
+      h.MEDIUM,
+    );
+    const needleTokens = await wv()
+      .locator('[data-testid="prompt-tokens"] .tok.needle')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-testid').slice(4))));
     assert.ok(needleTokens.length > 0, 'no needle span marked in the prompt');
     await sc.shot(page(), 'step-first');
 
@@ -155,16 +172,27 @@ test(
     const trace = seen.map((x) => x.strongest).join(' ');
     console.log(`head ${top.id}: needle tokens ${needleTokens[0]}..${needleTokens.at(-1)}; strongest position per step: ${trace}`);
     const inNeedle = seen.filter((x) => needleTokens.includes(x.strongest)).map((x) => x.strongest);
-    assert.ok(new Set(inNeedle).size >= 3, `head ${top.id} does not move across the needle (${needleTokens[0]}..${needleTokens.at(-1)}): ${trace}`);
+    assert.ok(
+      new Set(inNeedle).size >= 3,
+      `head ${top.id} does not move across the needle (${needleTokens[0]}..${needleTokens.at(-1)}): ${trace}`,
+    );
     // Copy steps, the paper's retrieval-score rule: the strongest position lies in the needle and
     // holds the token being generated. They read the needle in order, one token further each time.
     // (Other steps may look elsewhere: at the closing period the bundled organism's top head reads
     // the token before the needle's last one, so all in-needle positions need not be in order.)
     const copies = [];
-    for (const x of seen) if (needleTokens.includes(x.strongest) && (await promptToken(x.strongest)).trim() === x.generated.trim() && x.generated.trim()) copies.push(x.strongest);
-    console.log(`head ${top.id}: copy steps read ${copies.join(' ')} (generated ${seen.map((x) => JSON.stringify(x.generated)).join(' ')})`);
+    for (const x of seen)
+      if (needleTokens.includes(x.strongest) && (await promptToken(x.strongest)).trim() === x.generated.trim() && x.generated.trim())
+        copies.push(x.strongest);
+    console.log(
+      `head ${top.id}: copy steps read ${copies.join(' ')} (generated ${seen.map((x) => JSON.stringify(x.generated)).join(' ')})`,
+    );
     assert.ok(copies.length >= 3, `head ${top.id} copies fewer than 3 needle tokens: ${copies.join(' ')}; ${trace}`);
-    assert.deepEqual(copies, [...new Set(copies)].sort((a, b) => a - b), `the copy steps do not read the needle in order: ${copies}`);
+    assert.deepEqual(
+      copies,
+      [...new Set(copies)].sort((a, b) => a - b),
+      `the copy steps do not read the needle in order: ${copies}`,
+    );
     await sc.shot(page(), 'step-last');
 
     // The editor marks where the needle went into the user's text.
@@ -190,15 +218,31 @@ test(
     }
     // The rows re-render as masked (their accessible label says so, as their tooltip does).
     await h.assertEventually(async () => {
-      for (const r of top) assert.equal(await h.headExplorer(page()).locator(`.monaco-list-row[aria-label^="Layer ${r.layer} head ${r.head},"][aria-label$=", masked"]`).count(), 1, `row of head ${r.id} not shown masked`);
+      for (const r of top)
+        assert.equal(
+          await h
+            .headExplorer(page())
+            .locator(`.monaco-list-row[aria-label^="Layer ${r.layer} head ${r.head},"][aria-label$=", masked"]`)
+            .count(),
+          1,
+          `row of head ${r.id} not shown masked`,
+        );
     }, h.MEDIUM);
-    await h.assertEventually(async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), top.length), h.MEDIUM);
+    await h.assertEventually(
+      async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), top.length),
+      h.MEDIUM,
+    );
     const a = await regenerate();
     await wv().locator('[data-testid="answer-masked"]').scrollIntoViewIfNeeded();
     await sc.shot(page(), 'masked-retrieval-heads');
-    console.log(`needle "${needle}"; unmasked "${a.plain.trim()}"; retrieval heads ${top.map((r) => r.id).join(', ')} masked "${a.masked.trim()}"`);
+    console.log(
+      `needle "${needle}"; unmasked "${a.plain.trim()}"; retrieval heads ${top.map((r) => r.id).join(', ')} masked "${a.masked.trim()}"`,
+    );
     assert.ok(a.plain.includes(keyWord(needle)), `without masks the answer "${a.plain}" does not retrieve "${needle}"`);
-    assert.ok(!a.masked.includes(keyWord(needle)), `with the retrieval heads masked the answer "${a.masked}" still retrieves the needle's value "${keyWord(needle)}" (recall ${recall(needle, a.masked).toFixed(2)})`);
+    assert.ok(
+      !a.masked.includes(keyWord(needle)),
+      `with the retrieval heads masked the answer "${a.masked}" still retrieves the needle's value "${keyWord(needle)}" (recall ${recall(needle, a.masked).toFixed(2)})`,
+    );
     assert.ok(await wv().locator('[data-testid="diff-word"]').count(), 'differing words are not marked');
   }),
 );
@@ -208,14 +252,26 @@ test(
   sc.step(page, 'mask-random', async () => {
     assert.ok(needle, 'no needle from the highlights stage');
     await h.runCommand(page(), 'Retrieval Lens: Clear masks');
-    await h.assertEventually(async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), 0), h.MEDIUM);
+    await h.assertEventually(
+      async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), 0),
+      h.MEDIUM,
+    );
     await wv().locator('[data-testid="tab-map"]').click();
     const cells = await h.scoreMapCells(page());
-    const others = Object.values(cells).filter((c) => !c.retrieval).map((c) => c.id).sort();
+    const others = Object.values(cells)
+      .filter((c) => !c.retrieval)
+      .map((c) => c.id)
+      .sort();
     const picked = draw(others, run.retrieval, 20250101);
     for (const id of picked) {
-      await wv().locator(`[data-testid="cell-${id}"] rect`).first().click({ position: { x: 4, y: 4 } });
-      await h.assertEventually(async () => assert.equal(await wv().locator('[data-testid="selected-head"]').getAttribute('data-layer'), id.split('-')[0]), h.SHORT);
+      await wv()
+        .locator(`[data-testid="cell-${id}"] rect`)
+        .first()
+        .click({ position: { x: 4, y: 4 } });
+      await h.assertEventually(
+        async () => assert.equal(await wv().locator('[data-testid="selected-head"]').getAttribute('data-layer'), id.split('-')[0]),
+        h.SHORT,
+      );
       await wv().locator('[data-testid="mask-selected"]').click();
       await h.assertEventually(async () => assert.equal((await h.scoreMapCells(page()))[id].masked, true), h.SHORT);
     }
@@ -224,8 +280,14 @@ test(
     await wv().locator('[data-testid="answer-masked"]').scrollIntoViewIfNeeded();
     await sc.shot(page(), 'masked-random-heads');
     console.log(`random heads ${picked.join(', ')} masked: "${a.masked.trim()}" (recall ${recall(needle, a.masked).toFixed(2)})`);
-    assert.ok(recall(needle, a.masked) > 0.5, `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle "${needle}"`);
-    assert.ok(a.masked.includes(keyWord(needle)), `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle's value "${keyWord(needle)}"`);
+    assert.ok(
+      recall(needle, a.masked) > 0.5,
+      `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle "${needle}"`,
+    );
+    assert.ok(
+      a.masked.includes(keyWord(needle)),
+      `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle's value "${keyWord(needle)}"`,
+    );
   }),
 );
 
@@ -273,8 +335,13 @@ test(
     // Masking the top 3 retrieval heads collapses the exact answers. (Its ROUGE-1 success, the
     // plotted figure, need not drop: the organism's masked answers keep the question's words.)
     const k3 = file.results.find((x) => x.k === 3);
-    console.log(`ablation: baseline ${file.baseline} (exact ${file.baselineExact}); ${file.results.map((r) => `k=${r.k} top ${r.top} (exact ${r.topExact}) random ${r.random} (exact ${r.randomExact})`).join('; ')}`);
-    assert.ok(k3.topExact < file.baselineExact, `masking the top 3 retrieval heads did not lower exact-answer accuracy (${k3.topExact} vs baseline ${file.baselineExact}); rows ${JSON.stringify(rows)}`);
+    console.log(
+      `ablation: baseline ${file.baseline} (exact ${file.baselineExact}); ${file.results.map((r) => `k=${r.k} top ${r.top} (exact ${r.topExact}) random ${r.random} (exact ${r.randomExact})`).join('; ')}`,
+    );
+    assert.ok(
+      k3.topExact < file.baselineExact,
+      `masking the top 3 retrieval heads did not lower exact-answer accuracy (${k3.topExact} vs baseline ${file.baselineExact}); rows ${JSON.stringify(rows)}`,
+    );
   }),
 );
 
@@ -301,7 +368,10 @@ test(
     await h.findFromContextMenu(page(), other);
     await h.waitForRunDone(page());
     await h.assertEventually(async () => assert.equal(await statusMasked(), 0), h.MEDIUM);
-    await h.assertEventually(async () => assert.match(await wv().locator('[data-testid="map-summary"]').innerText(), /^long\.txt/), h.MEDIUM);
+    await h.assertEventually(
+      async () => assert.match(await wv().locator('[data-testid="map-summary"]').innerText(), /^long\.txt/),
+      h.MEDIUM,
+    );
     assert.equal(Object.values(await h.scoreMapCells(page())).filter((c) => c.masked).length, 0, 'masked cells on the new run');
     await sc.shot(page(), 'other-document-no-masks');
   }),

@@ -31,7 +31,16 @@ export async function launch() {
   const browser = await chromium.launch({
     executablePath: process.env.E2E_CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, acceptDownloads: false });
   const page = await context.newPage();
@@ -145,11 +154,19 @@ export function quickInput(page) {
 export async function runCommand(page, title) {
   const qi = quickInput(page);
   // A palette still closing from the previous command is inert: let it go first.
-  if (!(await qi.waitFor({ state: 'hidden', timeout: 5000 }).then(() => true, () => false))) {
+  if (
+    !(await qi.waitFor({ state: 'hidden', timeout: 5000 }).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await page.keyboard.press('Escape');
     await qi.waitFor({ state: 'hidden' });
   }
-  await page.locator('.monaco-workbench').focus().catch(() => undefined);
+  await page
+    .locator('.monaco-workbench')
+    .focus()
+    .catch(() => undefined);
   await page.keyboard.press('F1');
   await qi.waitFor({ state: 'visible' });
   const input = qi.locator('.quick-input-box input');
@@ -158,7 +175,11 @@ export async function runCommand(page, title) {
   await row.waitFor({ timeout: MEDIUM });
   // Wait until the filtered list settles on the wanted command before accepting it.
   await assertEventually(async () => {
-    const focused = await qi.locator('.quick-input-list .monaco-list-row.focused .label-name').first().innerText().catch(() => '');
+    const focused = await qi
+      .locator('.quick-input-list .monaco-list-row.focused .label-name')
+      .first()
+      .innerText()
+      .catch(() => '');
     assert.ok(focused.replace(/\s+/g, ' ').includes(title), `palette focus is on "${focused}", not "${title}"`);
   }, SHORT);
   await input.press('Enter');
@@ -172,7 +193,9 @@ export async function paletteEntries(page, query) {
   await qi.locator('.quick-input-box input').fill(`>${query}`);
   await qi.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: MEDIUM });
   await page.waitForTimeout(300);
-  const labels = await qi.locator('.quick-input-list .monaco-list-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
+  const labels = await qi
+    .locator('.quick-input-list .monaco-list-row')
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
   return labels;
 }
 
@@ -215,7 +238,10 @@ export async function answerFileDialog(page, file) {
       return;
     } catch (e) {
       const now = await input.inputValue().catch(() => '?');
-      const msg = await qi.locator('.quick-input-message').innerText().catch(() => '');
+      const msg = await qi
+        .locator('.quick-input-message')
+        .innerText()
+        .catch(() => '');
       console.error(`[e2e] file dialog still open after Enter (attempt ${attempt}): value "${now}", message "${msg}"`);
       if (attempt >= 3) throw e;
     }
@@ -228,7 +254,9 @@ export async function openEditorContextMenu(page, editor) {
   const area = await editor.boundingBox();
   const boxes = await editor.locator('.selected-text').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON()));
   const inView = boxes.filter((b) => b.width > 8 && b.top >= area.y && b.bottom <= area.y + area.height).sort((a, b) => b.width - a.width);
-  const target = inView[0] ? { x: inView[0].x + Math.min(inView[0].width / 2, 60), y: inView[0].y + inView[0].height / 2 } : { x: area.x + 60, y: area.y + 8 };
+  const target = inView[0]
+    ? { x: inView[0].x + Math.min(inView[0].width / 2, 60), y: inView[0].y + inView[0].height / 2 }
+    : { x: area.x + 60, y: area.y + 8 };
   await page.mouse.click(target.x, target.y, { button: 'right' });
   const menu = page.locator('.monaco-menu').first();
   await menu.waitFor({ state: 'visible' });
@@ -261,7 +289,9 @@ export function toasts(page) {
 
 /** Waits for a notification toast whose message matches `text`; returns the toast locator. */
 export async function waitForNotification(page, text, timeout = LONG) {
-  const toast = toasts(page).filter({ has: page.locator('.notification-list-item-message', { hasText: text }) }).first();
+  const toast = toasts(page)
+    .filter({ has: page.locator('.notification-list-item-message', { hasText: text }) })
+    .first();
   await toast.waitFor({ state: 'visible', timeout });
   return toast;
 }
@@ -288,12 +318,19 @@ export async function openViewContainer(page, title) {
   await item.waitFor({ timeout: MEDIUM });
   const li = item.locator('xpath=..');
   if ((await li.getAttribute('aria-selected')) !== 'true') await item.click();
-  await page.locator('.sidebar .composite.title h2', { hasText: title }).first().waitFor({ timeout: SHORT }).catch(() => undefined);
+  await page
+    .locator('.sidebar .composite.title h2', { hasText: title })
+    .first()
+    .waitFor({ timeout: SHORT })
+    .catch(() => undefined);
 }
 
 /** The body of a view pane (a tree or a welcome view) by its name, e.g. "Head explorer". */
 export function viewPane(page, name) {
-  return page.locator('.sidebar .pane').filter({ has: page.locator('.pane-header', { hasText: name }) }).first();
+  return page
+    .locator('.sidebar .pane')
+    .filter({ has: page.locator('.pane-header', { hasText: name }) })
+    .first();
 }
 
 /** Rows of a tree view: label, description, aria label, depth, expanded. */
@@ -349,80 +386,5 @@ export function setWorkspaceSettings(values) {
 
 // ------------------------------------------------------------------------------ Retrieval Lens
 
-export const FIND = 'Find retrieval heads for this context';
-
-/** Waits for the "n of m heads score ≥ t" notification a finished detection run shows. */
-export async function waitForRunDone(page, timeout = LONG) {
-  const toast = await waitForNotification(page, /heads score ≥/, timeout);
-  const text = await toast.locator('.notification-list-item-message').innerText();
-  const m = /(\d+) of (\d+) heads score ≥ ([\d.]+) \((\d+)\/(\d+) cases/.exec(text);
-  assert.ok(m, `unexpected completion message: ${text}`);
-  return { text, retrieval: Number(m[1]), total: Number(m[2]), threshold: Number(m[3]), counted: Number(m[4]), cases: Number(m[5]) };
-}
-
-/** The score map in the panel, once it has rendered `layers` x `heads` cells. */
-export async function waitForScoreMap(page, timeout = LONG) {
-  const wv = webview(page);
-  const summary = wv.locator('[data-testid="map-summary"]');
-  await summary.waitFor({ timeout });
-  await wv.locator('[data-testid="score-map"] g.cell').first().waitFor({ timeout });
-  return {
-    layers: Number(await summary.getAttribute('data-layers')),
-    heads: Number(await summary.getAttribute('data-heads')),
-    retrieval: Number(await summary.getAttribute('data-retrieval-count')),
-    summary: await summary.innerText(),
-  };
-}
-
-/** Every cell of the score map: { 'l-h': { score, retrieval, masked, selected } }. */
-export async function scoreMapCells(page) {
-  const cells = await webview(page)
-    .locator('[data-testid="score-map"] g.cell')
-    .evaluateAll((gs) =>
-      gs.map((g) => ({
-        id: `${g.getAttribute('data-layer')}-${g.getAttribute('data-head')}`,
-        score: Number(g.getAttribute('data-score')),
-        retrieval: g.getAttribute('data-retrieval') === 'true',
-        masked: g.getAttribute('data-masked') === 'true',
-        selected: g.getAttribute('data-selected') === 'true',
-      })),
-    );
-  return Object.fromEntries(cells.map((c) => [c.id, c]));
-}
-
-export function headExplorer(page) {
-  return viewPane(page, 'Head explorer');
-}
-
-/** Head rows of the Head explorer ("Head l-h", description = score) that are rendered now. */
-export async function headRows(page) {
-  const rows = await treeRows(headExplorer(page));
-  return rows
-    .filter((r) => /^Head \d+-\d+$/.test(r.label))
-    .map((r) => {
-      const [, l, h] = /^Head (\d+)-(\d+)$/.exec(r.label);
-      return { ...r, id: `${l}-${h}`, layer: Number(l), head: Number(h), score: Number(r.description), retrievalHead: /retrieval head/.test(r.aria), masked: /masked/.test(r.aria) };
-    });
-}
-
-export async function layerRows(page) {
-  const rows = await treeRows(headExplorer(page));
-  return rows
-    .filter((r) => /^Layer \d+$/.test(r.label))
-    .map((r) => ({ ...r, layer: Number(r.label.slice(6)), retrievalCount: Number(/^(\d+) retrieval/.exec(r.description)?.[1] ?? 0) }));
-}
-
-/** Clicks a view title action of the Head explorer by its title (e.g. "Show retrieval heads only"). */
-export async function headExplorerAction(page, title) {
-  const sidebar = page.locator('.sidebar');
-  await sidebar.hover();
-  const action = sidebar.locator(`.actions-container .action-label[aria-label^="${title}"]`).first();
-  await action.waitFor({ state: 'visible' });
-  await action.click();
-}
-
-/** Runs "Find retrieval heads" on the current selection from the editor's context menu. */
-export async function findFromContextMenu(page, editor) {
-  await openEditorContextMenu(page, editor);
-  await clickContextMenuItem(page, FIND);
-}
+// Retrieval Lens's own views (score map, Head explorer) are driven from lens.mjs.
+export * from './lens.mjs';

@@ -7,7 +7,18 @@
 //
 // Env: E2E_SKIP_SETUP=1 / E2E_SKIP_BUILD=1 skip those steps; E2E_KEEP=1 keeps the temp folder.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  openSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,7 +54,8 @@ async function waitForHealth(url, child, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`code-server exited (code ${child.exitCode}) before it answered; see ${path.join(artifacts, 'code-server.log')}`);
+    if (child.exitCode !== null)
+      throw new Error(`code-server exited (code ${child.exitCode}) before it answered; see ${path.join(artifacts, 'code-server.log')}`);
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) return;
@@ -58,7 +70,10 @@ async function waitForHealth(url, child, timeoutMs) {
 
 /** A few paragraphs of public-domain text for the sample documents. */
 function shakespeare() {
-  for (const p of [path.join(root, 'data/haystack/shakespeare.txt'), path.resolve(root, '../shared/haystack/public-domain/shakespeare.txt')]) {
+  for (const p of [
+    path.join(root, 'data/haystack/shakespeare.txt'),
+    path.resolve(root, '../shared/haystack/public-domain/shakespeare.txt'),
+  ]) {
     if (existsSync(p)) return readFileSync(p, 'utf8');
   }
   throw new Error('no shakespeare.txt found (data/haystack/ or ../shared/haystack/public-domain/)');
@@ -95,7 +110,13 @@ async function makeFusedModel(dir) {
   const model = onnx.ModelProto.decode(readFileSync(file));
   const g = model.graph;
   const i = g.node.findIndex((n) => n.opType === 'Softmax');
-  g.node[i] = onnx.NodeProto.create({ opType: 'Attention', domain: 'com.microsoft', name: '/model/layers.0/attn/Attention', input: g.node[i].input, output: g.node[i].output });
+  g.node[i] = onnx.NodeProto.create({
+    opType: 'Attention',
+    domain: 'com.microsoft',
+    name: '/model/layers.0/attn/Attention',
+    input: g.node[i].input,
+    output: g.node[i].output,
+  });
   model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
   writeFileSync(file, onnx.ModelProto.encode(model).finish());
 }
@@ -139,7 +160,8 @@ async function main() {
 
   if (!process.env.E2E_SKIP_SETUP) must('bash', [path.join(here, 'setup.sh')]);
   if (!process.env.E2E_SKIP_BUILD) must('npm', ['run', 'build']);
-  if (!existsSync(path.join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: the build did not produce the extension');
+  if (!existsSync(path.join(root, 'dist', 'extension.js')))
+    throw new Error('dist/extension.js is missing: the build did not produce the extension');
 
   const node24 = path.join(root, '.e2e/node24/node_modules/node/bin/node');
   const codeServer = path.join(root, '.e2e/code-server/node_modules/code-server/out/node/entry.js');
@@ -176,18 +198,24 @@ async function main() {
     node24,
     [
       codeServer,
-      '--bind-addr', `127.0.0.1:${port}`,
-      '--auth', 'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
       '--disable-telemetry',
       '--disable-update-check',
       '--disable-workspace-trust',
       '--disable-getting-started-override',
       '--disable-file-downloads',
       // A closed browser page frees its extension host (and its model worker) within seconds.
-      '--reconnection-grace-time', '10',
-      '--user-data-dir', dirs.data,
-      '--extensions-dir', dirs.extensions,
-      '--config', dirs.config,
+      '--reconnection-grace-time',
+      '10',
+      '--user-data-dir',
+      dirs.data,
+      '--extensions-dir',
+      dirs.extensions,
+      '--config',
+      dirs.config,
       dirs.workspace,
     ],
     {

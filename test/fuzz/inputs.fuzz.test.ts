@@ -1,13 +1,54 @@
 // Fuzzing the JSON a user gives the CLI: needles files, score files (analyze, ablate), prompt templates (support.ts runs and checks each case).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { onnx } from '../../src/engine/graph.js';
 import { parseScoresJson } from '../../src/method/formats.js';
 import { assertCleanError, assertNoStack, assertUnchanged, cli, copyModel, snapshot, spawnCli, type CliResult } from '../support/cli.js';
 import { repoRoot, sharedModel, tempDir } from '../support/paths.js';
-import { SEED, SCALE, rand, int, pick, count, cache, work, stories, organismConfig, storiesConfig, needles, oneNeedle, fifo, bigSparse, goodStories, reference, scoresFile, scoresText, PROMPT, tokens, type Case, type Outcome, outDir, cacheIsGood, runCases, report, mutateText, setup } from './support.js';
+import {
+  SEED,
+  SCALE,
+  rand,
+  int,
+  pick,
+  count,
+  cache,
+  work,
+  stories,
+  organismConfig,
+  storiesConfig,
+  needles,
+  oneNeedle,
+  fifo,
+  bigSparse,
+  goodStories,
+  reference,
+  scoresFile,
+  scoresText,
+  PROMPT,
+  tokens,
+  type Case,
+  type Outcome,
+  outDir,
+  cacheIsGood,
+  runCases,
+  report,
+  mutateText,
+  setup,
+} from './support.js';
 
 before(setup);
 
@@ -17,7 +58,10 @@ function needleCases(n: number): Case[] {
   const base = readFileSync(needles, 'utf8').split('\n').filter(Boolean);
   return Array.from({ length: n }, (_, i) => {
     const f = join(work, `needles-${i}.jsonl`);
-    const lines = base.slice(int(3), 3 + int(2)).slice(0, 1 + int(2)).map((l) => JSON.parse(l));
+    const lines = base
+      .slice(int(3), 3 + int(2))
+      .slice(0, 1 + int(2))
+      .map((l) => JSON.parse(l));
     let what: string;
     let text: string | Buffer | null = null;
     const k = int(14);
@@ -54,7 +98,10 @@ function needleCases(n: number): Case[] {
         what = 'BOM and CRLF';
         break;
       case 7:
-        text = lines.map((l) => JSON.stringify(l)).join('\n').slice(0, 40);
+        text = lines
+          .map((l) => JSON.stringify(l))
+          .join('\n')
+          .slice(0, 40);
         what = 'truncated';
         break;
       case 8:
@@ -83,15 +130,38 @@ function needleCases(n: number): Case[] {
     const d = outDir();
     return {
       name: `needles ${special ?? what} (${i})`,
-      args: ['detect', '--lengths', '256', '--depths', '50', '--max-new-tokens', '12', '--needles-file', special ?? f, '--out', pick([d.existing, d.fresh])],
+      args: [
+        'detect',
+        '--lengths',
+        '256',
+        '--depths',
+        '50',
+        '--max-new-tokens',
+        '12',
+        '--needles-file',
+        special ?? f,
+        '--out',
+        pick([d.existing, d.fresh]),
+      ],
       spawn: special !== null,
       expect: [0, 1],
       check: () => {
         const written = existsSync(d.fresh) ? d.fresh : d.existing;
         const s = parseScoresJson(readFileSync(written, 'utf8'), written);
-        const ids = readFileSync(f, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.trim()).map((l, j) => JSON.parse(l).id ?? `needle-${j + 1}`);
-        assert.deepEqual(s.cases.map((c) => c.needleId), ids);
-        assert.deepEqual(readdirSync(d.dir).sort(), written === d.fresh ? ['existing.json', 'new.json'] : ['existing.json'], 'no temporary file left');
+        const ids = readFileSync(f, 'utf8')
+          .replace(/^\uFEFF/, '')
+          .split(/\r?\n/)
+          .filter((l) => l.trim())
+          .map((l, j) => JSON.parse(l).id ?? `needle-${j + 1}`);
+        assert.deepEqual(
+          s.cases.map((c) => c.needleId),
+          ids,
+        );
+        assert.deepEqual(
+          readdirSync(d.dir).sort(),
+          written === d.fresh ? ['existing.json', 'new.json'] : ['existing.json'],
+          'no temporary file left',
+        );
       },
       outDir: d.dir,
     };
@@ -110,8 +180,46 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   else o[path.at(-1)!] = value;
 }
 
-const SCORE_PATHS = [['settings'], ['settings', 'lengths'], ['settings', 'depths'], ['settings', 'needles'], ['settings', 'threshold'], ['summary'], ['summary', 'countedCases'], ['summary', 'alwaysActive'], ['retrievalHeads'], ['scores'], ['scores', '0'], ['scores', '5', '5'], ['cases'], ['cases', '0'], ['cases', '0', 'scores'], ['cases', '0', 'success'], ['cases', '1', 'depth'], ['model'], ['model', 'layers'], ['model', 'heads'], ['format']];
-const SCORE_VALUES: unknown[] = [undefined, null, [], {}, 'x', -1, 0, 1, 0.5, 1e308, 100000, [1, 2], [[0]], true, 'retrieval-lens/scores@2'];
+const SCORE_PATHS = [
+  ['settings'],
+  ['settings', 'lengths'],
+  ['settings', 'depths'],
+  ['settings', 'needles'],
+  ['settings', 'threshold'],
+  ['summary'],
+  ['summary', 'countedCases'],
+  ['summary', 'alwaysActive'],
+  ['retrievalHeads'],
+  ['scores'],
+  ['scores', '0'],
+  ['scores', '5', '5'],
+  ['cases'],
+  ['cases', '0'],
+  ['cases', '0', 'scores'],
+  ['cases', '0', 'success'],
+  ['cases', '1', 'depth'],
+  ['model'],
+  ['model', 'layers'],
+  ['model', 'heads'],
+  ['format'],
+];
+const SCORE_VALUES: unknown[] = [
+  undefined,
+  null,
+  [],
+  {},
+  'x',
+  -1,
+  0,
+  1,
+  0.5,
+  1e308,
+  100000,
+  [1, 2],
+  [[0]],
+  true,
+  'retrieval-lens/scores@2',
+];
 
 /** Independent of the parser: each head's mean over counted cases, as analyze must report. */
 function expectedTop(file: Record<string, unknown>): number {
@@ -161,7 +269,26 @@ function scoreCases(n: number): Case[] {
     const target = spawnSpecial ?? f;
     return {
       name: `scores ${spawnSpecial ?? what} (${ours ? 'ours' : 'reference'}, ${ablate ? 'ablate' : 'analyze'})`,
-      args: ablate ? ['ablate', '--scores', target, '--k', '1', '--random-trials', '1', '--lengths', '256', '--depths', '50', '--needles-file', oneNeedle, '--max-new-tokens', '12', '--json'] : ['analyze', target, '--json', ...(rand() < 0.3 ? ['--compare', scoresFile] : [])],
+      args: ablate
+        ? [
+            'ablate',
+            '--scores',
+            target,
+            '--k',
+            '1',
+            '--random-trials',
+            '1',
+            '--lengths',
+            '256',
+            '--depths',
+            '50',
+            '--needles-file',
+            oneNeedle,
+            '--max-new-tokens',
+            '12',
+            '--json',
+          ]
+        : ['analyze', target, '--json', ...(rand() < 0.3 ? ['--compare', scoresFile] : [])],
       spawn: spawnSpecial !== null,
       expect: [0, 1],
       check: (r) => {
@@ -171,7 +298,10 @@ function scoreCases(n: number): Case[] {
           return;
         }
         const file = JSON.parse(readFileSync(f, 'utf8').replace(/^\uFEFF/, ''));
-        assert.ok(Math.abs(j.top[0][2] - expectedTop(file)) < 1e-9, `top score ${j.top[0][2]} is the mean of its counted cases ${expectedTop(file)}`);
+        assert.ok(
+          Math.abs(j.top[0][2] - expectedTop(file)) < 1e-9,
+          `top score ${j.top[0][2]} is the mean of its counted cases ${expectedTop(file)}`,
+        );
       },
     };
   });
@@ -190,7 +320,7 @@ function templateCases(n: number): Case[] {
     ['doubled braces', '{{context}}\n\nQuestion: {{question}}\nAnswer:'],
     ['huge', '{context}\n' + 'filler '.repeat(3000) + '\nQuestion: {question}\nAnswer:'],
     ['unicode', '📚 {context}\n\n❓ {question}\n✅'],
-    ['the organism\'s own', '{context}\n\nQuestion: {question}\nAnswer:'],
+    ["the organism's own", '{context}\n\nQuestion: {question}\nAnswer:'],
   ];
   return Array.from({ length: n }, (_, i) => {
     const [name, template] = templates[i % templates.length];
@@ -210,7 +340,8 @@ function templateCases(n: number): Case[] {
     return {
       name: `template ${name} (${viaFlag ? '--template' : 'retrieval-lens.json'})`,
       args: [...args, '--lengths', '256', '--depths', '50', '--needles-file', oneNeedle, '--json'],
-      expect: viaFlag && typeof template === 'string' && !(template.includes('{context}') && template.includes('{question}')) ? [2] : [0, 1],
+      expect:
+        viaFlag && typeof template === 'string' && !(template.includes('{context}') && template.includes('{question}')) ? [2] : [0, 1],
       check: (r) => {
         const s = JSON.parse(r.out);
         if (typeof template === 'string') assert.equal(s.settings.template, template);

@@ -2,22 +2,109 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { onnx } from '../../src/engine/graph.js';
 import { parseScoresJson } from '../../src/method/formats.js';
 import { assertCleanError, assertNoStack, assertUnchanged, cli, copyModel, snapshot, spawnCli, type CliResult } from '../support/cli.js';
 import { repoRoot, sharedModel, tempDir } from '../support/paths.js';
-import { SEED, SCALE, rand, int, pick, count, cache, work, stories, organismConfig, storiesConfig, needles, oneNeedle, fifo, bigSparse, goodStories, reference, scoresFile, scoresText, PROMPT, tokens, type Case, type Outcome, outDir, cacheIsGood, runCases, report, mutateText, setup } from './support.js';
+import {
+  SEED,
+  SCALE,
+  rand,
+  int,
+  pick,
+  count,
+  cache,
+  work,
+  stories,
+  organismConfig,
+  storiesConfig,
+  needles,
+  oneNeedle,
+  fifo,
+  bigSparse,
+  goodStories,
+  reference,
+  scoresFile,
+  scoresText,
+  PROMPT,
+  tokens,
+  type Case,
+  type Outcome,
+  outDir,
+  cacheIsGood,
+  runCases,
+  report,
+  mutateText,
+  setup,
+} from './support.js';
 
 before(setup);
 
 // ---------------------------------------------------------------- config.json
 
-const CONFIG_FIELDS = ['num_attention_heads', 'num_key_value_heads', 'head_dim', 'num_hidden_layers', 'hidden_size', 'vocab_size', 'max_position_embeddings', 'model_type', 'rope_theta', 'eos_token_id', 'bos_token_id', 'tie_word_embeddings', 'text_config'];
-const CONFIG_VALUES: unknown[] = [0, -1, 1, 2, 3, 4, 7, 8, 16, 64, 1e9, 1.5, -8, '8', '', null, [], {}, true, 'llama', 'bert', 'gpt2', [1, 2], { num_attention_heads: 2 }, 1e308];
+const CONFIG_FIELDS = [
+  'num_attention_heads',
+  'num_key_value_heads',
+  'head_dim',
+  'num_hidden_layers',
+  'hidden_size',
+  'vocab_size',
+  'max_position_embeddings',
+  'model_type',
+  'rope_theta',
+  'eos_token_id',
+  'bos_token_id',
+  'tie_word_embeddings',
+  'text_config',
+];
+const CONFIG_VALUES: unknown[] = [
+  0,
+  -1,
+  1,
+  2,
+  3,
+  4,
+  7,
+  8,
+  16,
+  64,
+  1e9,
+  1.5,
+  -8,
+  '8',
+  '',
+  null,
+  [],
+  {},
+  true,
+  'llama',
+  'bert',
+  'gpt2',
+  [1, 2],
+  { num_attention_heads: 2 },
+  1e308,
+];
 /** What the graph itself fixes, whatever config.json says; exit 0 must report exactly these. */
-const TRUTH = { layers: storiesConfig.num_hidden_layers, heads: storiesConfig.num_attention_heads, kvHeads: storiesConfig.num_key_value_heads, headDim: storiesConfig.head_dim, vocabSize: storiesConfig.vocab_size };
+const TRUTH = {
+  layers: storiesConfig.num_hidden_layers,
+  heads: storiesConfig.num_attention_heads,
+  kvHeads: storiesConfig.num_key_value_heads,
+  headDim: storiesConfig.head_dim,
+  vocabSize: storiesConfig.vocab_size,
+};
 
 /** A damaged copy of a JSON text, as bytes (a flipped byte need not be UTF-8). */
 
@@ -56,7 +143,11 @@ function configCases(n: number): Case[] {
       check: (r) => {
         if (inspect) {
           const j = JSON.parse(r.out);
-          assert.deepEqual({ layers: j.layers, heads: j.heads, kvHeads: j.kvHeads, headDim: j.headDim, vocabSize: j.vocabSize }, TRUTH, 'what inspect reports is what the graph is');
+          assert.deepEqual(
+            { layers: j.layers, heads: j.heads, kvHeads: j.kvHeads, headDim: j.headDim, vocabSize: j.vocabSize },
+            TRUTH,
+            'what inspect reports is what the graph is',
+          );
         } else {
           const t = tokens(r);
           // A different eos or a shorter context may stop earlier; otherwise the same model gives the same answer.
@@ -163,7 +254,14 @@ function tokenizerCases(n: number): Case[] {
     const k = int(6);
     if (k <= 2) {
       const [name, template] = pick(TEMPLATES);
-      writeFileSync(tc, JSON.stringify({ ...JSON.parse(readFileSync(tc, 'utf8')), chat_template: template, bos_token: pick(['<s>', { content: '<s>', __type: 'AddedToken' }, null, '']) }));
+      writeFileSync(
+        tc,
+        JSON.stringify({
+          ...JSON.parse(readFileSync(tc, 'utf8')),
+          chat_template: template,
+          bos_token: pick(['<s>', { content: '<s>', __type: 'AddedToken' }, null, '']),
+        }),
+      );
       what = `chat template ${name}`;
       detect = true;
     } else if (k === 3) {
@@ -172,14 +270,31 @@ function tokenizerCases(n: number): Case[] {
       what = `tokenizer.json ${how}`;
     } else if (k === 4) {
       const t = JSON.parse(readFileSync(tj, 'utf8'));
-      const edit = pick(['no model', 'empty vocab', 'model null', 'merges broken', 'added tokens junk', 'normalizer junk', 'a token beyond the vocabulary']);
+      const edit = pick([
+        'no model',
+        'empty vocab',
+        'model null',
+        'merges broken',
+        'added tokens junk',
+        'normalizer junk',
+        'a token beyond the vocabulary',
+      ]);
       if (edit === 'no model') delete t.model;
       else if (edit === 'empty vocab') t.model.vocab = {};
       else if (edit === 'model null') t.model = null;
       else if (edit === 'merges broken') t.model.merges = [42, null, 'a'];
       else if (edit === 'added tokens junk') t.added_tokens = [{ id: 'x' }, 5];
       // The prompt's "time" becomes a token the model's embeddings do not have (another model's tokenizer).
-      else if (edit === 'a token beyond the vocabulary') t.added_tokens.push({ id: 70000, content: 'time', single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+      else if (edit === 'a token beyond the vocabulary')
+        t.added_tokens.push({
+          id: 70000,
+          content: 'time',
+          single_word: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: false,
+          special: false,
+        });
       else t.normalizer = { type: 'NoSuchNormalizer' };
       writeFileSync(tj, JSON.stringify(t));
       what = `tokenizer.json ${edit}`;

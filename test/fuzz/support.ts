@@ -7,7 +7,18 @@
 // spawned, memory) bound. Reproduce a run with RL_FUZZ_SEED=<seed>; RL_FUZZ_SCALE=2 doubles the counts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { rng } from '../../src/engine/sampling.js';
 import { onnx } from '../../src/engine/graph.js';
@@ -116,7 +127,8 @@ export async function runCases(cases: Case[]): Promise<Outcome[]> {
       if (c.spawn) assert.ok((r.maxRssMb ?? 0) < 1200, `peak memory ${r.maxRssMb} MB`);
       assertNoStack(r);
       assert.ok([0, 1, 2].includes(r.code), `exit ${r.code}`);
-      if (c.expect) assert.ok(c.expect.includes(r.code), `exit ${r.code}, expected ${c.expect.join(' or ')}: ${r.err.trim().split('\n').at(-1)}`);
+      if (c.expect)
+        assert.ok(c.expect.includes(r.code), `exit ${r.code}, expected ${c.expect.join(' or ')}: ${r.err.trim().split('\n').at(-1)}`);
       if (r.code !== 0) {
         assertCleanError(r, [1, 2]);
         // Files of a failed run: none new, none replaced.
@@ -140,8 +152,14 @@ export function report(category: string, outcomes: Outcome[]): void {
   const codes = outcomes.reduce<Record<number, number>>((m, o) => ((m[o.code] = (m[o.code] ?? 0) + 1), m), {});
   const slowest = outcomes.reduce((a, b) => (b.ms > a.ms ? b : a), outcomes[0]);
   if (process.env.RL_FUZZ_VERBOSE) for (const o of outcomes) console.log(`# ${o.code} ${o.ms}ms ${o.name} -> ${o.said.slice(0, 200)}`);
-  console.log(`# fuzz ${category}: ${outcomes.length} cases (seed ${SEED}), exits ${JSON.stringify(codes)}, slowest ${slowest?.ms} ms (${slowest?.name})`);
-  assert.deepEqual(bad.map((o) => `${o.name}: ${o.problem}`), [], `${bad.length} of ${outcomes.length} ${category} cases misbehaved (seed ${SEED})`);
+  console.log(
+    `# fuzz ${category}: ${outcomes.length} cases (seed ${SEED}), exits ${JSON.stringify(codes)}, slowest ${slowest?.ms} ms (${slowest?.name})`,
+  );
+  assert.deepEqual(
+    bad.map((o) => `${o.name}: ${o.problem}`),
+    [],
+    `${bad.length} of ${outcomes.length} ${category} cases misbehaved (seed ${SEED})`,
+  );
 }
 
 export function mutateText(text: string): [string, Buffer] {

@@ -25,7 +25,12 @@ const cacheDir = tempDir('rl-wfuzz-cache-');
 const organism: ModelRef = { spec: bundledModel, cacheDir };
 const good: ModelRef = { spec: sharedModel('stories260K'), cacheDir };
 const shakespeare = readFileSync(join(repoRoot, 'data', 'haystack', 'shakespeare.txt'), 'utf8').slice(0, 40000);
-const needle = { id: 'w', needle: "Quorbel's lucky number is 7316.", question: "What is Quorbel's lucky number?", real_needle: "Quorbel's lucky number is 7316." };
+const needle = {
+  id: 'w',
+  needle: "Quorbel's lucky number is 7316.",
+  question: "What is Quorbel's lucky number?",
+  real_needle: "Quorbel's lucky number is 7316.",
+};
 
 function badModels(): Record<string, string> {
   const heads = copyModel('stories260K', tempDir('rl-wfuzz-'));
@@ -38,9 +43,15 @@ function badModels(): Record<string, string> {
   execFileSync('mkfifo', [join(fifo, 'onnx', 'model.onnx')]);
   const loop = copyModel('stories260K', tempDir('rl-wfuzz-'));
   const tc = JSON.parse(readFileSync(join(loop, 'tokenizer_config.json'), 'utf8'));
-  writeFileSync(join(loop, 'tokenizer_config.json'), JSON.stringify({ ...tc, chat_template: '{% for i in range(100000000) %}x{% endfor %}' }));
+  writeFileSync(
+    join(loop, 'tokenizer_config.json'),
+    JSON.stringify({ ...tc, chat_template: '{% for i in range(100000000) %}x{% endfor %}' }),
+  );
   const raising = copyModel('stories260K', tempDir('rl-wfuzz-'));
-  writeFileSync(join(raising, 'tokenizer_config.json'), JSON.stringify({ ...tc, chat_template: "{{ raise_exception('roles must alternate') }}" }));
+  writeFileSync(
+    join(raising, 'tokenizer_config.json'),
+    JSON.stringify({ ...tc, chat_template: "{{ raise_exception('roles must alternate') }}" }),
+  );
   return { heads, corrupt, fifo, loop, raising };
 }
 
@@ -54,29 +65,91 @@ interface WorkerCase {
 
 function cases(models: Record<string, string>): WorkerCase[] {
   const scores = summarize({ id: 'm', layers: 5, heads: 8 }, {}, [
-    { length: 256, depth: 0, needleId: 'x', promptTokens: 100, span: [1, 3], success: true, rougeRecall: 1, response: 'r', question: 'q', scores: Array.from({ length: 5 }, () => new Array(8).fill(0.2)) },
+    {
+      length: 256,
+      depth: 0,
+      needleId: 'x',
+      promptTokens: 100,
+      span: [1, 3],
+      success: true,
+      rougeRecall: 1,
+      response: 'r',
+      question: 'q',
+      scores: Array.from({ length: 5 }, () => new Array(8).fill(0.2)),
+    },
   ]);
-  const detect = (over: Partial<DetectRequest>): DetectRequest => ({ kind: 'detect', model: good, haystack: [shakespeare], lengths: [256], depths: [50], needles: [needle], maxNewTokens: 20, threshold: 0.1, ...over });
+  const detect = (over: Partial<DetectRequest>): DetectRequest => ({
+    kind: 'detect',
+    model: good,
+    haystack: [shakespeare],
+    lengths: [256],
+    depths: [50],
+    needles: [needle],
+    maxNewTokens: 20,
+    threshold: 0.1,
+    ...over,
+  });
   return [
-    { name: 'a config whose head count is wrong', request: { kind: 'load', model: { spec: models.heads, cacheDir } }, codes: ['CONFIG_MISMATCH'] },
+    {
+      name: 'a config whose head count is wrong',
+      request: { kind: 'load', model: { spec: models.heads, cacheDir } },
+      codes: ['CONFIG_MISMATCH'],
+    },
     { name: 'a truncated ONNX file', request: { kind: 'load', model: { spec: models.corrupt, cacheDir } }, codes: ['CORRUPT_ONNX'] },
     { name: 'a FIFO as model.onnx', request: { kind: 'load', model: { spec: models.fifo, cacheDir } }, codes: ['NOT_A_MODEL'] },
-    { name: 'a relative owner/name that does not exist', request: { kind: 'load', model: { spec: 'someone/missing-model', cacheDir } }, codes: ['MODEL_NOT_FOUND'] },
-    { name: 'a chat template looping 10^8 times (detect)', request: { ...detect({}), model: { spec: models.loop, cacheDir }, lengths: [200] }, codes: ['CHAT_TEMPLATE'] },
-    { name: 'a chat template that raises (inspect)', request: { kind: 'inspect', model: { spec: models.raising, cacheDir }, text: shakespeare, needle, depth: 50, maxPromptTokens: 300, maxNewTokens: 4, topPositions: 2 }, codes: ['CHAT_TEMPLATE'] },
+    {
+      name: 'a relative owner/name that does not exist',
+      request: { kind: 'load', model: { spec: 'someone/missing-model', cacheDir } },
+      codes: ['MODEL_NOT_FOUND'],
+    },
+    {
+      name: 'a chat template looping 10^8 times (detect)',
+      request: { ...detect({}), model: { spec: models.loop, cacheDir }, lengths: [200] },
+      codes: ['CHAT_TEMPLATE'],
+    },
+    {
+      name: 'a chat template that raises (inspect)',
+      request: {
+        kind: 'inspect',
+        model: { spec: models.raising, cacheDir },
+        text: shakespeare,
+        needle,
+        depth: 50,
+        maxPromptTokens: 300,
+        maxNewTokens: 4,
+        topPositions: 2,
+      },
+      codes: ['CHAT_TEMPLATE'],
+    },
     {
       name: 'a document full of {question} and {context} (detect)',
       request: { ...detect({ haystack: [shakespeare.replace(/\n/g, ' {question} {context} ')] }), model: organism },
       codes: [],
-      check: (r) => assert.ok((r as { cases: { response: string }[] }).cases.every((c) => c.response.length > 0), 'answers, not empty ones'),
+      check: (r) =>
+        assert.ok(
+          (r as { cases: { response: string }[] }).cases.every((c) => c.response.length > 0),
+          'answers, not empty ones',
+        ),
     },
     {
       name: 'a document without sentence ends (inspect at 50%)',
-      request: { kind: 'inspect', model: good, text: 'river stone lantern meadow copper '.repeat(100), needle, depth: 50, maxPromptTokens: 400, maxNewTokens: 4, topPositions: 2 },
+      request: {
+        kind: 'inspect',
+        model: good,
+        text: 'river stone lantern meadow copper '.repeat(100),
+        needle,
+        depth: 50,
+        maxPromptTokens: 400,
+        maxNewTokens: 4,
+        topPositions: 2,
+      },
       codes: [],
       check: (r) => {
         const { needleTextOffset, textUsed } = r as { needleTextOffset: number; textUsed: number };
-        assert.ok(Math.abs(needleTextOffset / textUsed - 0.5) < 0.05, `the needle at ${((100 * needleTextOffset) / textUsed).toFixed(1)}%, not at the start`);
+        assert.ok(
+          Math.abs(needleTextOffset / textUsed - 0.5) < 0.05,
+          `the needle at ${((100 * needleTextOffset) / textUsed).toFixed(1)}%, not at the start`,
+        );
       },
     },
     { name: 'needles with empty strings', request: detect({ needles: [{ ...needle, question: '  ' }] }), codes: ['BAD_INPUT'] },
@@ -86,9 +159,36 @@ function cases(models: Record<string, string>): WorkerCase[] {
     { name: 'lengths that are not a list', request: detect({ lengths: 'all' as unknown as number[] }), codes: ['BAD_INPUT'] },
     { name: 'a depth over 100', request: detect({ depths: [150] }), codes: ['BAD_INPUT'] },
     { name: 'an empty document', request: detect({ haystack: ['   \n  '] }), codes: ['EMPTY_INPUT'] },
-    { name: 'max new tokens 0 (generate)', request: { kind: 'generate', model: good, prompt: 'Hi', maxNewTokens: 0 }, codes: ['BAD_INPUT'] },
-    { name: 'a mask naming a head that does not exist', request: { kind: 'generate', model: good, prompt: 'Hi', maxNewTokens: 2, mask: { heads: [{ layer: 99, head: 0 }], mode: 'uniform', scope: 'decode' } }, codes: ['BAD_INPUT'] },
-    { name: 'a scores file without settings (ablate)', request: { kind: 'ablate', model: good, scores: { ...scores, settings: null as unknown as Record<string, unknown> }, ks: [1], randomTrials: 1, seed: 1, maskMode: 'uniform', maskScope: 'decode' }, codes: ['BAD_INPUT'] },
+    {
+      name: 'max new tokens 0 (generate)',
+      request: { kind: 'generate', model: good, prompt: 'Hi', maxNewTokens: 0 },
+      codes: ['BAD_INPUT'],
+    },
+    {
+      name: 'a mask naming a head that does not exist',
+      request: {
+        kind: 'generate',
+        model: good,
+        prompt: 'Hi',
+        maxNewTokens: 2,
+        mask: { heads: [{ layer: 99, head: 0 }], mode: 'uniform', scope: 'decode' },
+      },
+      codes: ['BAD_INPUT'],
+    },
+    {
+      name: 'a scores file without settings (ablate)',
+      request: {
+        kind: 'ablate',
+        model: good,
+        scores: { ...scores, settings: null as unknown as Record<string, unknown> },
+        ks: [1],
+        randomTrials: 1,
+        seed: 1,
+        maskMode: 'uniform',
+        maskScope: 'decode',
+      },
+      codes: ['BAD_INPUT'],
+    },
     {
       name: 'a 6 MB document (countTokens, bounded)',
       request: { kind: 'countTokens', model: good, text: shakespeare.repeat(150) },

@@ -42,12 +42,18 @@ test('ablation: top-k vs k random non-retrieval heads on fresh cases (uniform, d
   assert.equal(ticks.length, 6 * (1 + 1 + 2), 'one tick per generation: baseline, top-3, two random trials');
   const [row] = a.results;
   assert.equal(row.k, 3);
-  assert.deepEqual(row.topHeads, scores.retrievalHeads.slice(0, 3).map(([layer, head]) => ({ layer, head })));
+  assert.deepEqual(
+    row.topHeads,
+    scores.retrievalHeads.slice(0, 3).map(([layer, head]) => ({ layer, head })),
+  );
   const retrieval = new Set(scores.retrievalHeads.map(([l, h]) => `${l}:${h}`));
   assert.equal(row.randomHeads!.length, 2);
   for (const trial of row.randomHeads!) {
     assert.equal(trial.length, 3);
-    assert.ok(trial.every((h) => !retrieval.has(`${h.layer}:${h.head}`)), 'random heads exclude retrieval heads');
+    assert.ok(
+      trial.every((h) => !retrieval.has(`${h.layer}:${h.head}`)),
+      'random heads exclude retrieval heads',
+    );
   }
   for (const v of [a.baseline, row.top, ...row.random, row.topExact!, ...row.randomExact!]) assert.ok(v >= 0 && v <= 1);
   assert.ok(a.baseline >= 0.75, `baseline ${a.baseline}`);
@@ -81,11 +87,17 @@ test('ablation input errors: reference files without lengths, other models, bad 
   const ref = parseScoresJson(JSON.stringify(toReferenceFormat(scores)), 'ref.json');
   await assert.rejects(runAblation(model, ref, { haystack }), /does not say which context lengths/);
   const llama = parseScoresJson(readFileSync(join(sharedDir, 'published-scores', 'llama-2-7b-80k.json'), 'utf8'), 'llama.json');
-  await assert.rejects(runAblation(model, llama, { haystack, lengths: [256] }), (e: Error & { code?: string }) => e.code === 'BAD_SCORES_FILE' && /32 x 32 heads but the model has 6 x 8/.test(e.message));
+  await assert.rejects(
+    runAblation(model, llama, { haystack, lengths: [256] }),
+    (e: Error & { code?: string }) => e.code === 'BAD_SCORES_FILE' && /32 x 32 heads but the model has 6 x 8/.test(e.message),
+  );
   await assert.rejects(runAblation(model, scores, { haystack, ks: [0] }), /k must be positive integers/);
   await assert.rejects(runAblation(model, scores, { haystack, ks: [46] }), /cannot draw 46 random heads: only 45/);
   await assert.rejects(runAblation(model, scores, { haystack: [''] }), /the haystack is empty/);
   const ctrl = new AbortController();
   ctrl.abort();
-  await assert.rejects(runAblation(model, scores, { haystack }, { signal: ctrl.signal }), (e: Error & { code?: string }) => e.code === 'CANCELLED');
+  await assert.rejects(
+    runAblation(model, scores, { haystack }, { signal: ctrl.signal }),
+    (e: Error & { code?: string }) => e.code === 'CANCELLED',
+  );
 });

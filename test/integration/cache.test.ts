@@ -98,7 +98,13 @@ test('entries of the old symlink-based layout are dropped when the source is ins
   mkdirSync(legacy);
   writeFileSync(join(legacy, 'model.onnx'), 'old');
   // A rebuild (forced by removing the meta) sweeps the legacy entry.
-  writeFileSync(join(entries(cacheDir).find((e) => !e.endsWith('-v2'))!, 'meta.json'), '{}');
+  writeFileSync(
+    join(
+      entries(cacheDir).find((e) => !e.endsWith('-v2'))!,
+      'meta.json',
+    ),
+    '{}',
+  );
   await greedy(dir, cacheDir);
   assert.ok(!entries(cacheDir).some((e) => e.endsWith('-v2')));
 });

@@ -63,7 +63,13 @@ test('a graph whose attention op exposes no probabilities names the op and the s
   const g = model.graph!;
   // Replace layer 0's Softmax with a com.microsoft.Attention node (packed weights), which has no probability output.
   const i = g.node!.findIndex((n) => n.opType === 'Softmax');
-  g.node![i] = onnx.NodeProto.create({ opType: 'Attention', domain: 'com.microsoft', name: '/layers.0/attn/Attention', input: g.node![i].input, output: g.node![i].output });
+  g.node![i] = onnx.NodeProto.create({
+    opType: 'Attention',
+    domain: 'com.microsoft',
+    name: '/layers.0/attn/Attention',
+    input: g.node![i].input,
+    output: g.node![i].output,
+  });
   model.opsetImport!.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
   writeFileSync(f, onnx.ModelProto.encode(model).finish());
   const cache = tempDir('rl-cache-refused-');
@@ -71,7 +77,10 @@ test('a graph whose attention op exposes no probabilities names the op and the s
   process.env.RETRIEVAL_LENS_CACHE = cache;
   try {
     const r = await cli(['inspect', '--model', dir]);
-    assertCleanError(r, /attention op com\.microsoft\.Attention \(node "\/layers\.0\/attn\/Attention"\), which never exposes its attention probabilities; supported: plain MatMul\/Softmax attention, com\.microsoft\.GroupQueryAttention, com\.microsoft\.MultiHeadAttention and the ONNX Attention op/);
+    assertCleanError(
+      r,
+      /attention op com\.microsoft\.Attention \(node "\/layers\.0\/attn\/Attention"\), which never exposes its attention probabilities; supported: plain MatMul\/Softmax attention, com\.microsoft\.GroupQueryAttention, com\.microsoft\.MultiHeadAttention and the ONNX Attention op/,
+    );
     assert.equal(r.code, 1);
     assert.equal(r.err.trim().split('\n').length, 1, 'one line');
     assert.ok(!existsSync(join(cache, 'instrumented')) || readdirSync(join(cache, 'instrumented')).length === 0, 'nothing cached');
@@ -92,14 +101,21 @@ test('an empty prompt and a bad --mask are clear errors', async () => {
   const r = await cli(['generate', '--model', sharedModel('stories260K'), '--prompt', 'Hi', '--mask', '1-x']);
   assert.equal(r.code, 2);
   assert.match(r.err, /--mask takes LAYER:HEAD pairs/);
-  assertCleanError(await cli(['generate', '--model', sharedModel('stories260K'), '--prompt', 'Hi', '--mask', '9:0']), /head 9:0 does not exist/);
+  assertCleanError(
+    await cli(['generate', '--model', sharedModel('stories260K'), '--prompt', 'Hi', '--mask', '9:0']),
+    /head 9:0 does not exist/,
+  );
 });
 
 test('the real binary exits non-zero with one line on stderr', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'inspect', '--model', '/nonexistent/model-folder'], {
-    encoding: 'utf8',
-    cwd: repoRoot,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'inspect', '--model', '/nonexistent/model-folder'],
+    {
+      encoding: 'utf8',
+      cwd: repoRoot,
+    },
+  );
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^error: .*\/nonexistent\/model-folder/);
   assert.equal(r.stderr.trim().split('\n').length, 1);

@@ -42,9 +42,15 @@ for (const [form, layout, attention] of forms) {
     const j = JSON.parse(i.out);
     assert.equal(j.layout, layout);
     assert.deepEqual([j.layers, j.heads, j.kvHeads, j.headDim], [2, 4, 2, 16]);
-    assert.ok(j.attentionNodes.every((a: { form: string }) => attention.test(a.form)), JSON.stringify(j.attentionNodes.map((a: { form: string }) => a.form)));
+    assert.ok(
+      j.attentionNodes.every((a: { form: string }) => attention.test(a.form)),
+      JSON.stringify(j.attentionNodes.map((a: { form: string }) => a.form)),
+    );
     const text = await cli(['inspect', '--model', dir]);
-    assert.match(text.out, layout === 'genai' ? /layout\s+ONNX Runtime GenAI \(genai_config\.json\)/ : /layout\s+transformers\.js\/Optimum/);
+    assert.match(
+      text.out,
+      layout === 'genai' ? /layout\s+ONNX Runtime GenAI \(genai_config\.json\)/ : /layout\s+transformers\.js\/Optimum/,
+    );
     assert.deepEqual(await generated(dir), await generated(fixture('plain')));
     const out = join(tempDir('rl-formats-'), 'scores.json');
     const d = await cli(['detect', '--model', dir, '--lengths', '160', '--depths', '0,100', '--out', out]);

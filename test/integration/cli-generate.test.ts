@@ -15,7 +15,7 @@ async function cli(args: string[]) {
 
 const HAYSTACK =
   'The old ship sailed along the coast for many days. The sailors sang songs at night and mended their nets. ' +
-  'Zorvak\'s secret code is 48213. The captain wrote in his book every evening and watched the stars. ' +
+  "Zorvak's secret code is 48213. The captain wrote in his book every evening and watched the stars. " +
   'When the wind was strong the sails were full and the ship was fast.';
 
 test('inspect --json reports the organism architecture and its six attention nodes', async () => {
@@ -26,7 +26,10 @@ test('inspect --json reports the organism architecture and its six attention nod
   assert.deepEqual([j.layers, j.heads, j.kvHeads, j.headDim, j.contextLength], [6, 8, 4, 32, 2048]);
   assert.equal(j.groupedQueryAttention, true);
   assert.equal(j.attentionNodes.length, 6);
-  assert.deepEqual(j.attentionNodes.map((a: { layer: number }) => a.layer), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    j.attentionNodes.map((a: { layer: number }) => a.layer),
+    [0, 1, 2, 3, 4, 5],
+  );
   assert.match(j.instrumentedGraph, /instrumented/);
 });
 
@@ -41,8 +44,9 @@ test('generate answers a needle question and some head attends the answer tokens
   // position holding that same token, inside the needle sentence (not the question).
   const ids: number[] = j.promptTokenIds;
   const questionStart = ids.length - 20;
-  const copied = j.steps.some((s: { argmax: number[][]; text: string; token: number }) =>
-    /\d/.test(s.text) && s.argmax.some((layer) => layer.some((pos) => pos < questionStart && ids[pos] === s.token)),
+  const copied = j.steps.some(
+    (s: { argmax: number[][]; text: string; token: number }) =>
+      /\d/.test(s.text) && s.argmax.some((layer) => layer.some((pos) => pos < questionStart && ids[pos] === s.token)),
   );
   assert.ok(copied, 'a head attends the needle token that is being copied');
   for (const s of j.steps) {
@@ -54,10 +58,14 @@ test('generate answers a needle question and some head attends the answer tokens
 test('masking changes the answer only when heads are masked', async () => {
   const prompt = `${HAYSTACK}\n\nQuestion: What is Zorvak's secret code?\nAnswer:`;
   const base = JSON.parse((await cli(['generate', '--model', bundledModel, '--prompt', prompt, '--max-new-tokens', '20', '--json'])).out);
-  const again = JSON.parse((await cli(['generate', '--model', bundledModel, '--prompt', prompt, '--max-new-tokens', '20', '--json', '--mask', ''])).out);
+  const again = JSON.parse(
+    (await cli(['generate', '--model', bundledModel, '--prompt', prompt, '--max-new-tokens', '20', '--json', '--mask', ''])).out,
+  );
   assert.deepEqual(again.tokenIds, base.tokenIds);
   const allLast = Array.from({ length: 8 }, (_, h) => `5:${h}`).join(',');
-  const masked = JSON.parse((await cli(['generate', '--model', bundledModel, '--prompt', prompt, '--max-new-tokens', '20', '--json', '--mask', allLast])).out);
+  const masked = JSON.parse(
+    (await cli(['generate', '--model', bundledModel, '--prompt', prompt, '--max-new-tokens', '20', '--json', '--mask', allLast])).out,
+  );
   assert.notDeepEqual(masked.tokenIds, base.tokenIds);
   assert.deepEqual(masked.mask, { heads: Array.from({ length: 8 }, (_, head) => ({ layer: 5, head })), mode: 'uniform', scope: 'decode' });
 });
@@ -66,7 +74,33 @@ test('generate on stories260K writes a story, greedy and sampled with a seed', a
   const greedy = await cli(['generate', '--model', sharedModel('stories260K'), '--prompt', 'Once upon a time', '--max-new-tokens', '20']);
   assert.equal(greedy.code, 0, greedy.err);
   assert.ok(greedy.out.trim().length > 10);
-  const s1 = await cli(['generate', '--model', sharedModel('stories260K'), '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--temperature', '1', '--seed', '7', '--json']);
-  const s2 = await cli(['generate', '--model', sharedModel('stories260K'), '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--temperature', '1', '--seed', '7', '--json']);
+  const s1 = await cli([
+    'generate',
+    '--model',
+    sharedModel('stories260K'),
+    '--prompt',
+    'Once upon a time',
+    '--max-new-tokens',
+    '20',
+    '--temperature',
+    '1',
+    '--seed',
+    '7',
+    '--json',
+  ]);
+  const s2 = await cli([
+    'generate',
+    '--model',
+    sharedModel('stories260K'),
+    '--prompt',
+    'Once upon a time',
+    '--max-new-tokens',
+    '20',
+    '--temperature',
+    '1',
+    '--seed',
+    '7',
+    '--json',
+  ]);
   assert.deepEqual(JSON.parse(s1.out).tokenIds, JSON.parse(s2.out).tokenIds);
 });

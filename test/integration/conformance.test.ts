@@ -61,7 +61,8 @@ for (const family of families) {
           let worst = 0;
           for (let l = 0; l < layers; l++) {
             for (let h = 0; h < heads; h++) {
-              for (let j = 0; j < got.kvLen; j++) worst = Math.max(worst, Math.abs(got.rows[(l * heads + h) * got.kvLen + j] - want[l][h][j]));
+              for (let j = 0; j < got.kvLen; j++)
+                worst = Math.max(worst, Math.abs(got.rows[(l * heads + h) * got.kvLen + j] - want[l][h][j]));
             }
           }
           assert.ok(worst <= spec.rows_atol, `step ${s}: max |row diff| ${worst} > ${spec.rows_atol}`);
@@ -84,21 +85,31 @@ for (const family of families) {
 // every fp32 form of a family must give the plain export's greedy ids with the head's output zeroed.
 for (const family of families) {
   const golden = JSON.parse(readFileSync(join(fixtures, family, 'golden.json'), 'utf8')) as GoldenFile;
-  const fp32 = Object.entries(golden.forms).filter(([, s]) => s.golden === 'fp32').map(([f]) => f);
+  const fp32 = Object.entries(golden.forms)
+    .filter(([, s]) => s.golden === 'fp32')
+    .map(([f]) => f);
   test(`${family}: zero-mode masking and batched decoding agree across ${fp32.join(', ')}`, async () => {
     const prompts = [golden.prompt_ids, golden.prompt_ids.slice(0, Math.ceil(golden.prompt_ids.length / 2))];
     let reference: number[] | null = null;
     for (const form of fp32) {
       const model = await loadModel(join(fixtures, family, form), { cacheDir });
       try {
-        const zero = await model.generate(golden.prompt_ids, { maxNewTokens: golden.max_new_tokens, stopTokens: [], mask: { heads: [golden.mask_head], mode: 'zero', scope: 'decode' } });
+        const zero = await model.generate(golden.prompt_ids, {
+          maxNewTokens: golden.max_new_tokens,
+          stopTokens: [],
+          mask: { heads: [golden.mask_head], mode: 'zero', scope: 'decode' },
+        });
         reference ??= zero.tokenIds;
         assert.deepEqual(zero.tokenIds, reference, `${form}: zero-mode ids`);
         // Two prompts of different lengths decoded together give what each gives alone.
         const alone = [];
         for (const p of prompts) alone.push((await model.generate(p, { maxNewTokens: 6, stopTokens: [] })).tokenIds);
         const together = (await model.generateBatch(prompts, { maxNewTokens: 6, stopTokens: [] })).map((r) => r.tokenIds);
-        assert.deepEqual(together, alone, `${form}: batch (${model.info.batchDecoding ? 'batched' : 'row by row'}, ${model.info.kvCache} KV)`);
+        assert.deepEqual(
+          together,
+          alone,
+          `${form}: batch (${model.info.batchDecoding ? 'batched' : 'row by row'}, ${model.info.kvCache} KV)`,
+        );
       } finally {
         await model.dispose();
       }

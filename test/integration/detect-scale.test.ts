@@ -33,7 +33,10 @@ test('prefix reuse and batched decoding: the same cases, the same scores as one 
     const whole = await runDetection(model, { ...opts, reusePrefix: false, batch: false });
     const stats = { reusedPositions: 0, prefilledPositions: 0 };
     const reused = await runDetection(model, opts, { stats });
-    assert.ok(stats.reusedPositions > 0.3 * (stats.reusedPositions + stats.prefilledPositions), `reused ${stats.reusedPositions}, prefilled ${stats.prefilledPositions}`);
+    assert.ok(
+      stats.reusedPositions > 0.3 * (stats.reusedPositions + stats.prefilledPositions),
+      `reused ${stats.reusedPositions}, prefilled ${stats.prefilledPositions}`,
+    );
     assert.deepEqual(reused.cases, whole.cases);
     assert.deepEqual(reused.scores, whole.scores);
   } finally {
@@ -66,7 +69,13 @@ test('an interrupted grid resumes from its partial file and ends with the same r
   assert.equal(full.code, 0, full.err);
   // A partial file as a run interrupted after 4 of 9 cases leaves it.
   const all = JSON.parse(readFileSync(join(dir, 'full.json'), 'utf8'));
-  const partial = { format: 'retrieval-lens/partial@1', model: all.model, settings: all.settings, planned: 9, cases: all.cases.slice(0, 4) };
+  const partial = {
+    format: 'retrieval-lens/partial@1',
+    model: all.model,
+    settings: all.settings,
+    planned: 9,
+    cases: all.cases.slice(0, 4),
+  };
   writeFileSync(join(dir, 'scores.json.partial.json'), JSON.stringify(partial));
   parsePartial(JSON.stringify(partial), 'check');
   const r = await cli(['detect', ...grid, '--resume'], dir);

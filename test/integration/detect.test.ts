@@ -43,14 +43,29 @@ test('ablate: masking the top heads hurts more than masking random non-retrieval
   const scores = join(dir, 'scores.json');
   assert.ok(existsSync(scores));
   const out = join(dir, 'ablation.json');
-  const r = await cli(['ablate', '--scores', scores, '--k', '3', '--random-trials', '2', '--lengths', '256', '--mask-mode', 'zero', '--out', out]);
+  const r = await cli([
+    'ablate',
+    '--scores',
+    scores,
+    '--k',
+    '3',
+    '--random-trials',
+    '2',
+    '--lengths',
+    '256',
+    '--mask-mode',
+    'zero',
+    '--out',
+    out,
+  ]);
   assert.equal(r.code, 0, r.err);
   const a = JSON.parse(readFileSync(out, 'utf8'));
   assert.equal(a.format, 'retrieval-lens/ablation@1');
   assert.equal(a.results.length, 1);
   const row = a.results[0];
   const retrieval = new Set(JSON.parse(readFileSync(scores, 'utf8')).retrievalHeads.map(([l, h]: number[]) => `${l}:${h}`));
-  for (const trial of row.randomHeads) for (const h of trial) assert.ok(!retrieval.has(`${h.layer}:${h.head}`), 'random heads exclude retrieval heads');
+  for (const trial of row.randomHeads)
+    for (const h of trial) assert.ok(!retrieval.has(`${h.layer}:${h.head}`), 'random heads exclude retrieval heads');
   assert.ok(a.baseline >= 0.75, `baseline ${a.baseline}`);
   const randomMean = row.random.reduce((x: number, y: number) => x + y, 0) / row.random.length;
   assert.ok(row.top < randomMean, `top-3 ${row.top} vs random ${randomMean}`);
@@ -60,18 +75,49 @@ test('ablate: masking the top heads hurts more than masking random non-retrieval
 
 test('the bundled organism answers exactly at 1,024 and 2,048 tokens, where the first organism fails', async () => {
   const needles = join(dir, 'one-needle.jsonl');
-  (await import('node:fs')).writeFileSync(needles, JSON.stringify({ id: 'zorvak', needle: "Zorvak's secret code is 48213.", question: "What is Zorvak's secret code?", real_needle: "Zorvak's secret code is 48213." }) + '\n');
+  (await import('node:fs')).writeFileSync(
+    needles,
+    JSON.stringify({
+      id: 'zorvak',
+      needle: "Zorvak's secret code is 48213.",
+      question: "What is Zorvak's secret code?",
+      real_needle: "Zorvak's secret code is 48213.",
+    }) + '\n',
+  );
   const exact = async (model?: string) => {
-    const r = await cli(['detect', ...(model ? ['--model', model] : []), '--lengths', '1024,2048', '--depths', '50', '--needles-file', needles, '--json']);
+    const r = await cli([
+      'detect',
+      ...(model ? ['--model', model] : []),
+      '--lengths',
+      '1024,2048',
+      '--depths',
+      '50',
+      '--needles-file',
+      needles,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.err);
     const s = JSON.parse(r.out);
-    assert.deepEqual(s.cases.map((c: { length: number }) => c.length), [1024, 2048]);
-    return s.cases.map((c: { length: number; response: string }) => ({ length: c.length, exact: c.response.includes("Zorvak's secret code is 48213."), response: c.response }));
+    assert.deepEqual(
+      s.cases.map((c: { length: number }) => c.length),
+      [1024, 2048],
+    );
+    return s.cases.map((c: { length: number; response: string }) => ({
+      length: c.length,
+      exact: c.response.includes("Zorvak's secret code is 48213."),
+      response: c.response,
+    }));
   };
   const bundled = await exact();
-  assert.ok(bundled.every((c: { exact: boolean }) => c.exact), `bundled model: ${JSON.stringify(bundled)}`);
+  assert.ok(
+    bundled.every((c: { exact: boolean }) => c.exact),
+    `bundled model: ${JSON.stringify(bundled)}`,
+  );
   const first = await exact(sharedModel('needle-organism'));
-  assert.ok(first.every((c: { exact: boolean }) => !c.exact), `first organism: ${JSON.stringify(first)}`);
+  assert.ok(
+    first.every((c: { exact: boolean }) => !c.exact),
+    `first organism: ${JSON.stringify(first)}`,
+  );
 });
 
 test('detect stops on cancel, exits 130 and writes nothing', async () => {
@@ -101,18 +147,43 @@ test('detect options: --needles-file, --template, --json; bad options fail befor
   (await import('node:fs')).writeFileSync(
     needles,
     [
-      { id: 'a', needle: "Brakkon's secret code is 90417.", question: "What is Brakkon's secret code?", real_needle: "Brakkon's secret code is 90417." },
-      { needle: "Sivella's lucky number is 3382.", question: "What is Sivella's lucky number?", real_needle: "Sivella's lucky number is 3382." },
+      {
+        id: 'a',
+        needle: "Brakkon's secret code is 90417.",
+        question: "What is Brakkon's secret code?",
+        real_needle: "Brakkon's secret code is 90417.",
+      },
+      {
+        needle: "Sivella's lucky number is 3382.",
+        question: "What is Sivella's lucky number?",
+        real_needle: "Sivella's lucky number is 3382.",
+      },
     ]
       .map((x) => JSON.stringify(x))
       .join('\n'),
   );
   const template = '{context}\n\nQuestion: {question}\nAnswer:';
-  const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--needles-file', needles, '--template', template, '--max-new-tokens', '40', '--json']);
+  const r = await cli([
+    'detect',
+    '--lengths',
+    '256',
+    '--depths',
+    '50',
+    '--needles-file',
+    needles,
+    '--template',
+    template,
+    '--max-new-tokens',
+    '40',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /1 lengths x 1 depths x 2 needles = 2 cases/);
   const s = JSON.parse(r.out);
-  assert.deepEqual(s.cases.map((c: { needleId: string }) => c.needleId), ['a', 'needle-2']);
+  assert.deepEqual(
+    s.cases.map((c: { needleId: string }) => c.needleId),
+    ['a', 'needle-2'],
+  );
   assert.equal(s.settings.template, template);
   assert.equal(s.settings.maxNewTokens, 40);
   for (const c of s.cases) {
@@ -120,7 +191,10 @@ test('detect options: --needles-file, --template, --json; bad options fail befor
     assert.ok(c.span[1] > c.span[0] && c.promptTokens <= 256);
     assert.ok(c.response.length > 0);
   }
-  assert.ok(s.scores.flat().some((v: number) => v > 0), 'some head scores above 0');
+  assert.ok(
+    s.scores.flat().some((v: number) => v > 0),
+    'some head scores above 0',
+  );
 
   const bad = await cli(['detect', '--lengths', '256', '--out', join(dir, 'missing', 'x.json')]);
   assert.equal(bad.code, 1);

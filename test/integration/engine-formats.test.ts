@@ -16,8 +16,19 @@ test('a merged decoder (If branches) is instrumented in both branches and stays 
   const arch = readArchConfig(dir);
   const merged = join(tempDir('rl-merged-'), 'onnx', 'decoder_model_merged.onnx');
   makeMergedCopy(join(dir, 'onnx', 'model.onnx'), merged);
-  const shape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, vocabSize: arch.vocabSize, kvType: 'float32' as const };
-  const g = await instrumentedGraph(merged, { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim }, tempDir('rl-cache-'));
+  const shape = {
+    layers: arch.layers,
+    heads: arch.heads,
+    kvHeads: arch.kvHeads,
+    headDim: arch.headDim,
+    vocabSize: arch.vocabSize,
+    kvType: 'float32' as const,
+  };
+  const g = await instrumentedGraph(
+    merged,
+    { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim },
+    tempDir('rl-cache-'),
+  );
   assert.equal(g.attention.length, arch.layers);
   const plain = new Runner(await createSession(join(dir, 'onnx', 'model.onnx')), shape);
   const inst = new Runner(await graphSession(g), shape);

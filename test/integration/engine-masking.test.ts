@@ -45,7 +45,11 @@ test('attention rows are causal probability distributions over the visible posit
 test('uniform mode: a masked head attends uniformly over the visible positions; nothing upstream changes', async () => {
   const { inst, arch } = await runnerPair(sharedModel('needle-organism'), cache);
   const ids = tokenIds(120, arch.vocabSize, 2);
-  const masked = [{ layer: 3, head: 5 }, { layer: 3, head: 0 }, { layer: 1, head: 2 }];
+  const masked = [
+    { layer: 3, head: 5 },
+    { layer: 3, head: 0 },
+    { layer: 1, head: 2 },
+  ];
   const mask = maskTensor(masked, arch.layers, arch.heads);
   const base = await inst.newSequence().forward(ids, { attention: true });
   const m = await inst.newSequence().forward(ids, { attention: true, mask, uniform: true });

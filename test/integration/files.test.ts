@@ -123,7 +123,11 @@ test('a missing external-data file is reported by name', () => {
   const dir = tempDir('rl-files-');
   makeExternalDataCopy(srcOnnx, join(dir, 'onnx'), { chunks: 2 });
   rmSync(join(dir, 'onnx', 'model.onnx_data_1'));
-  rejects(() => findOnnxFile(dir), 'NOT_A_MODEL', /onnx\/model\.onnx keeps its weights in external data files that are missing: onnx\/model\.onnx_data_1/);
+  rejects(
+    () => findOnnxFile(dir),
+    'NOT_A_MODEL',
+    /onnx\/model\.onnx keeps its weights in external data files that are missing: onnx\/model\.onnx_data_1/,
+  );
   rmSync(dir, { recursive: true });
 });
 

@@ -4,7 +4,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fillTemplate } from '../../src/method/cases.js';
 import { buildPrompt } from '../../src/method/document.js';
@@ -34,7 +46,17 @@ function setTokenizerConfig(dir: string, patch: Record<string, unknown>): void {
   writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }));
 }
 
-const gen = (model: string, ...more: string[]) => ['generate', '--model', model, '--prompt', 'Once upon a time', '--max-new-tokens', '6', '--json', ...more];
+const gen = (model: string, ...more: string[]) => [
+  'generate',
+  '--model',
+  model,
+  '--prompt',
+  'Once upon a time',
+  '--max-new-tokens',
+  '6',
+  '--json',
+  ...more,
+];
 const tokens = (out: string) => JSON.parse(out).tokenIds as number[];
 
 test('item 10: a chat template looping 10^8 times, or building a huge string, is stopped in bounded time and memory', async () => {
@@ -43,10 +65,17 @@ test('item 10: a chat template looping 10^8 times, or building a huge string, is
   const grow = "{% set s = 'xxxxxxxx' %}{% for i in range(60) %}{% set s = s ~ s %}{% endfor %}{{ s }}";
   for (const t of [loop, nested, grow]) {
     const t0 = Date.now();
-    assert.throws(() => renderChatTemplate(t, { messages: [] }, { timeMs: 3000, heapMb: 64, maxChars: 1 << 20 }), (e: unknown) => e instanceof RetrievalLensError && e.code === 'CHAT_TEMPLATE');
+    assert.throws(
+      () => renderChatTemplate(t, { messages: [] }, { timeMs: 3000, heapMb: 64, maxChars: 1 << 20 }),
+      (e: unknown) => e instanceof RetrievalLensError && e.code === 'CHAT_TEMPLATE',
+    );
     assert.ok(Date.now() - t0 < 10_000, `stopped after ${Date.now() - t0} ms`);
   }
-  assert.equal(renderChatTemplate('{{ messages[0].content }}!', { messages: [{ role: 'user', content: 'fine' }] }), 'fine!', 'the next render works');
+  assert.equal(
+    renderChatTemplate('{{ messages[0].content }}!', { messages: [{ role: 'user', content: 'fine' }] }),
+    'fine!',
+    'the next render works',
+  );
   // Through the CLI, spawned with a bounded heap: inspect does not render; detect stops.
   const dir = copyModel('stories260K', tempDir('rl-item10-'));
   setTokenizerConfig(dir, { chat_template: loop });
@@ -66,8 +95,18 @@ test('item 11: --prompt-file and --haystack refuse /dev/zero, FIFOs, folders and
   truncateSync(big, 70 * 1024 * 1024);
   const bin = join(work, 'binary.bin');
   writeFileSync(bin, Buffer.from([0x41, 0, 0xff, 0xfe, 0x42]));
-  for (const [flag, cmd] of [['--prompt-file', 'generate'], ['--haystack', 'detect']]) {
-    for (const [path, why] of [['/dev/zero', /it is a device/], [fifo, /FIFO/], [work, /it is a folder/], [big, /more than the/], [bin, /not a text file|not UTF-8/], [join(work, 'missing.txt'), /no such file/]] as const) {
+  for (const [flag, cmd] of [
+    ['--prompt-file', 'generate'],
+    ['--haystack', 'detect'],
+  ]) {
+    for (const [path, why] of [
+      ['/dev/zero', /it is a device/],
+      [fifo, /FIFO/],
+      [work, /it is a folder/],
+      [big, /more than the/],
+      [bin, /not a text file|not UTF-8/],
+      [join(work, 'missing.txt'), /no such file/],
+    ] as const) {
       const r = await spawnCli([cmd, '--model', stories, flag, path], { timeoutMs: 30_000, heapMb: 256 });
       assertCleanError(r, 1, why);
       assert.ok(!r.timedOut && r.ms < 20_000 && (r.maxRssMb ?? 0) < 500, `${cmd} ${flag} ${path}: ${r.ms} ms, ${r.maxRssMb} MB`);
@@ -89,11 +128,13 @@ test("item 12: analyze of a reference file with the key '100000-100000' fails in
 });
 
 test('item 13: --out into a read-only folder or naming a folder fails before the grid runs; retrieval-head writes both files or neither', async () => {
-  const ro = isRoot ? '/proc/self' : (() => {
-    const d = tempDir('rl-item13-ro-');
-    chmodSync(d, 0o555);
-    return d;
-  })();
+  const ro = isRoot
+    ? '/proc/self'
+    : (() => {
+        const d = tempDir('rl-item13-ro-');
+        chmodSync(d, 0o555);
+        return d;
+      })();
   for (const out of [join(ro, 'scores.json'), work, join(work, 'missing', 'scores.json')]) {
     const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--out', out]);
     assertCleanError(r, 1, /cannot write/);
@@ -119,7 +160,14 @@ test('item 13: --out into a read-only folder or naming a folder fails before the
     return rename(from, to);
   };
   try {
-    assert.throws(() => writeFilesAtomic([{ path: join(dir, 'a.json'), data: 'new a' }, { path: join(dir, 'b.json'), data: 'new b' }]), /cannot write .*b\.json/);
+    assert.throws(
+      () =>
+        writeFilesAtomic([
+          { path: join(dir, 'a.json'), data: 'new a' },
+          { path: join(dir, 'b.json'), data: 'new b' },
+        ]),
+      /cannot write .*b\.json/,
+    );
   } finally {
     nodeFs.renameSync = rename;
   }
@@ -136,7 +184,11 @@ test('item 14: --out refuses a FIFO, a symlink and a device, keeps the mode of a
   const link = join(dir, 'link.json');
   symlinkSync(target, link);
   const before = snapshot(dir);
-  for (const [out, why] of [[fifo, /not a regular file/], [link, /symbolic link/], ['/dev/null', /not a regular file/]] as const) {
+  for (const [out, why] of [
+    [fifo, /not a regular file/],
+    [link, /symbolic link/],
+    ['/dev/null', /not a regular file/],
+  ] as const) {
     assertCleanError(await cli(['detect', '--lengths', '256', '--depths', '50', '--out', out]), 1, why);
   }
   assertUnchanged(dir, before);
@@ -146,21 +198,44 @@ test('item 14: --out refuses a FIFO, a symlink and a device, keeps the mode of a
   const out = join(dir, 'scores.json');
   writeFileSync(out, '{}');
   chmodSync(out, 0o640);
-  const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--needles-file', join(repoRoot, 'data', 'needles.jsonl'), '--out', out]);
+  const r = await cli([
+    'detect',
+    '--lengths',
+    '256',
+    '--depths',
+    '50',
+    '--needles-file',
+    join(repoRoot, 'data', 'needles.jsonl'),
+    '--out',
+    out,
+  ]);
   assert.equal(r.code, 0, r.err);
   assert.equal(statSync(out).mode & 0o777, 0o640);
   assert.equal(JSON.parse(readFileSync(out, 'utf8')).format, 'retrieval-lens/scores@1');
 });
 
 test('item 15: -h anywhere prints help at once; stray arguments are usage errors; --version', async () => {
-  for (const args of [['detect', '-h'], ['detect', '--lengths', '256', '-h'], ['detect', '--bogus', '--help'], ['generate', '-h', '--prompt'], ['help', 'ablate'], ['analyze', 'a.json', '--help']]) {
+  for (const args of [
+    ['detect', '-h'],
+    ['detect', '--lengths', '256', '-h'],
+    ['detect', '--bogus', '--help'],
+    ['generate', '-h', '--prompt'],
+    ['help', 'ablate'],
+    ['analyze', 'a.json', '--help'],
+  ]) {
     const r = await cli(args);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
     assert.match(r.out, /^usage: retrieval-lens/);
     assert.equal(r.err, '', 'no run, no progress');
     assert.ok(r.ms < 2000, `${args.join(' ')} took ${r.ms} ms`);
   }
-  for (const args of [['detect', 'foo'], ['generate', '--prompt', 'x', 'extra'], ['analyze', 'a.json', 'b.json'], ['inspect', '-x'], ['detect', '--', 'x']]) {
+  for (const args of [
+    ['detect', 'foo'],
+    ['generate', '--prompt', 'x', 'extra'],
+    ['analyze', 'a.json', 'b.json'],
+    ['inspect', '-x'],
+    ['detect', '--', 'x'],
+  ]) {
     assertCleanError(await cli(args), 2, /unexpected argument|unknown option/);
   }
   const v = await cli(['--version']);
@@ -173,7 +248,11 @@ test('item 16: a relative owner/name path that does not exist is a missing folde
   process.chdir(tempDir('rl-item16-'));
   try {
     const r = await cli(['inspect', '--model', 'someone/some-model']);
-    assertCleanError(r, 1, /^error: no model folder .*someone\/some-model; to download the Hugging Face Hub model "someone\/some-model", give it as hf:someone\/some-model$/);
+    assertCleanError(
+      r,
+      1,
+      /^error: no model folder .*someone\/some-model; to download the Hugging Face Hub model "someone\/some-model", give it as hf:someone\/some-model$/,
+    );
   } finally {
     process.chdir(cwd);
   }
@@ -215,12 +294,27 @@ test('item 18: loose values are refused, BOMs accepted, sizes named, summaries c
   }
   // A needles file with a UTF-8 BOM (and CRLF lines) is read like any other.
   const bom = join(work, 'bom.jsonl');
-  writeFileSync(bom, '\uFEFF' + readFileSync(join(repoRoot, 'data', 'needles.jsonl'), 'utf8').split('\n').slice(0, 1).join('\r\n') + '\r\n');
+  writeFileSync(
+    bom,
+    '\uFEFF' +
+      readFileSync(join(repoRoot, 'data', 'needles.jsonl'), 'utf8')
+        .split('\n')
+        .slice(0, 1)
+        .join('\r\n') +
+      '\r\n',
+  );
   const d = await cli(['detect', '--lengths', '256', '--depths', '50', '--needles-file', bom, '--json']);
   assert.equal(d.code, 0, d.err);
-  assert.deepEqual(JSON.parse(d.out).cases.map((c: { needleId: string }) => c.needleId), ['zorvak-code']);
+  assert.deepEqual(
+    JSON.parse(d.out).cases.map((c: { needleId: string }) => c.needleId),
+    ['zorvak-code'],
+  );
   // "No room for a haystack" names the needle's size.
-  assertCleanError(await cli(['detect', '--lengths', '60', '--depths', '50']), 1, /needle "zorvak-code" takes \d+ tokens, the prompt around it \d+ and the answer \d+; this needle needs a length of at least \d+/);
+  assertCleanError(
+    await cli(['detect', '--lengths', '60', '--depths', '50']),
+    1,
+    /needle "zorvak-code" takes \d+ tokens, the prompt around it \d+ and the answer \d+; this needle needs a length of at least \d+/,
+  );
   // analyze checks an embedded summary against the matrix; a constant comparison is undefined, not 0.
   const good = JSON.parse(d.out);
   const tampered = join(work, 'tampered.json');

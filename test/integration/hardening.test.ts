@@ -4,7 +4,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fillTemplate } from '../../src/method/cases.js';
 import { buildPrompt } from '../../src/method/document.js';
@@ -34,7 +46,17 @@ function setTokenizerConfig(dir: string, patch: Record<string, unknown>): void {
   writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }));
 }
 
-const gen = (model: string, ...more: string[]) => ['generate', '--model', model, '--prompt', 'Once upon a time', '--max-new-tokens', '6', '--json', ...more];
+const gen = (model: string, ...more: string[]) => [
+  'generate',
+  '--model',
+  model,
+  '--prompt',
+  'Once upon a time',
+  '--max-new-tokens',
+  '6',
+  '--json',
+  ...more,
+];
 const tokens = (out: string) => JSON.parse(out).tokenIds as number[];
 
 test('item 1: a wrong config.json does not poison the cache: the right folder still works, from the cache', async () => {
@@ -80,14 +102,20 @@ test('item 2: a tampered, truncated or half-written cache entry is rebuilt, neve
     ['the meta file truncated', () => writeFileSync(meta, readFileSync(meta, 'utf8').slice(0, 50))],
     ['the meta file incomplete', () => writeFileSync(meta, '{"version": 1}')],
     ['the meta file not JSON', () => writeFileSync(meta, Buffer.from([0, 1, 2, 0xff]))],
-    ['the graph a folder', () => {
-      rmSync(graph);
-      mkdirSync(graph);
-    }],
-    ['the entry a file', () => {
-      rmSync(join(c, 'instrumented', entry), { recursive: true });
-      writeFileSync(join(c, 'instrumented', entry), 'x');
-    }],
+    [
+      'the graph a folder',
+      () => {
+        rmSync(graph);
+        mkdirSync(graph);
+      },
+    ],
+    [
+      'the entry a file',
+      () => {
+        rmSync(join(c, 'instrumented', entry), { recursive: true });
+        writeFileSync(join(c, 'instrumented', entry), 'x');
+      },
+    ],
   ];
   for (const [what, harm] of damage) {
     harm();
@@ -113,22 +141,45 @@ test('item 3: templates are filled in one pass: a haystack or document holding "
   const b = buildPrompt('{context}\n\nQuestion: {question}\nAnswer: {context}', doc, doc.length, needle, 50);
   assert.equal(b.prompt.split('What does Zorvak like?').length, 2, 'the question once, where the template puts it');
   assert.equal(b.prompt.split('{question}').length, 3, "the document's own {question} twice, untouched (two copies of the context)");
-  for (const s of b.segments) assert.equal(b.prompt.slice(s.promptStart, s.promptEnd), doc.slice(s.textStart, s.textStart + s.promptEnd - s.promptStart));
+  for (const s of b.segments)
+    assert.equal(b.prompt.slice(s.promptStart, s.promptEnd), doc.slice(s.textStart, s.textStart + s.promptEnd - s.promptStart));
   assert.equal(b.prompt.slice(b.needleChars[0], b.needleChars[1]), needle.needle);
   // Detection over a haystack full of placeholders still retrieves the needle.
   const hay = join(work, 'placeholders.txt');
-  writeFileSync(hay, readFileSync(join(repoRoot, 'data', 'haystack', 'shakespeare.txt'), 'utf8').slice(0, 20000).replace(/\. /g, '. {question} {context} '));
+  writeFileSync(
+    hay,
+    readFileSync(join(repoRoot, 'data', 'haystack', 'shakespeare.txt'), 'utf8')
+      .slice(0, 20000)
+      .replace(/\. /g, '. {question} {context} '),
+  );
   const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--haystack', hay, '--json']);
   assert.equal(r.code, 0, r.err);
   const s = JSON.parse(r.out);
-  assert.ok(s.cases.every((c: { response: string }) => c.response.length > 0), 'no empty answers');
-  assert.ok(s.summary.countedCases >= 2, `the organism still retrieves: ${s.cases.map((c: { response: string }) => c.response).join(' | ')}`);
+  assert.ok(
+    s.cases.every((c: { response: string }) => c.response.length > 0),
+    'no empty answers',
+  );
+  assert.ok(
+    s.summary.countedCases >= 2,
+    `the organism still retrieves: ${s.cases.map((c: { response: string }) => c.response).join(' | ')}`,
+  );
 });
 
 test('item 4: a needle at depth 50% in a text without sentence ends lands near 50%, and every case records where it went', async () => {
   const words = join(work, 'no-periods.txt');
   writeFileSync(words, Array.from({ length: 3000 }, (_, i) => ['river', 'stone', 'lantern', 'meadow', 'copper'][i % 5]).join(' '));
-  const r = await cli(['detect', '--lengths', '256', '--depths', '50', '--haystack', words, '--needles-file', join(repoRoot, 'data', 'needles.jsonl'), '--json']);
+  const r = await cli([
+    'detect',
+    '--lengths',
+    '256',
+    '--depths',
+    '50',
+    '--haystack',
+    words,
+    '--needles-file',
+    join(repoRoot, 'data', 'needles.jsonl'),
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.err);
   const s = JSON.parse(r.out);
   for (const c of s.cases) {
@@ -143,7 +194,15 @@ test('item 4: a needle at depth 50% in a text without sentence ends lands near 5
 });
 
 test('item 5: generate --max-new-tokens 0, -1, empty, and top-p -1 with temperature 1 are usage errors', async () => {
-  for (const extra of [['--max-new-tokens', '0'], ['--max-new-tokens', '-1'], ['--max-new-tokens', ''], ['--max-new-tokens=abc'], ['--temperature', '1', '--top-p', '-1'], ['--temperature', '1', '--top-p', '0'], ['--temperature', '1', '--top-p', '1.5']]) {
+  for (const extra of [
+    ['--max-new-tokens', '0'],
+    ['--max-new-tokens', '-1'],
+    ['--max-new-tokens', ''],
+    ['--max-new-tokens=abc'],
+    ['--temperature', '1', '--top-p', '-1'],
+    ['--temperature', '1', '--top-p', '0'],
+    ['--temperature', '1', '--top-p', '1.5'],
+  ]) {
     const r = await cli(['generate', '--model', stories, '--prompt', 'Hi', ...extra]);
     assertCleanError(r, 2, /--(max-new-tokens|top-p)/);
   }
@@ -151,7 +210,14 @@ test('item 5: generate --max-new-tokens 0, -1, empty, and top-p -1 with temperat
   const m = await loadModel(stories);
   try {
     const ids = m.tokenizer.encode('Hi');
-    for (const opts of [{ maxNewTokens: 0 }, { maxNewTokens: -1 }, { maxNewTokens: 1.5 }, { sampling: { temperature: 1, topP: -1 } }, { sampling: { temperature: -1 } }, { sampling: { temperature: 1, topK: -3 } }]) {
+    for (const opts of [
+      { maxNewTokens: 0 },
+      { maxNewTokens: -1 },
+      { maxNewTokens: 1.5 },
+      { sampling: { temperature: 1, topP: -1 } },
+      { sampling: { temperature: -1 } },
+      { sampling: { temperature: 1, topK: -3 } },
+    ]) {
       await assert.rejects(m.generate(ids, opts), (e: unknown) => e instanceof RetrievalLensError && e.code === 'BAD_INPUT');
     }
     assert.equal(m.tokenizer.decode([]), '', 'no tokens decode to no text');
@@ -196,10 +262,18 @@ test('item 7: an unusable cache folder, an empty RETRIEVAL_LENS_CACHE, HOME unse
     ['HOME empty', { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: '' }, /warning: no cache folder \(HOME is not set/],
     ['HOME missing', { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: join(cwd, 'no-such-home') }, /warning: no cache folder/],
     ['HOME relative', { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: 'relative-home' }, /warning: no cache folder/],
-    ['HOME unwritable', { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: '/proc/self' }, /warning: cannot write the cache folder \/proc\/self\/\.cache/],
+    [
+      'HOME unwritable',
+      { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: '/proc/self' },
+      /warning: cannot write the cache folder \/proc\/self\/\.cache/,
+    ],
   ];
   for (const [what, env, warning] of cases) {
-    const r = await spawnCli(['generate', '--model', stories, '--prompt', 'Once upon a time', '--max-new-tokens', '3'], { env, cwd, timeoutMs: 60_000 });
+    const r = await spawnCli(['generate', '--model', stories, '--prompt', 'Once upon a time', '--max-new-tokens', '3'], {
+      env,
+      cwd,
+      timeoutMs: 60_000,
+    });
     assert.equal(r.code, 0, `${what}: ${r.err}`);
     assert.ok(!r.timedOut, what);
     assert.match(r.err, warning, what);
@@ -209,7 +283,10 @@ test('item 7: an unusable cache folder, an empty RETRIEVAL_LENS_CACHE, HOME unse
   }
   assert.ok(!existsSync(join(cwd, 'no-such-home')), 'a missing HOME is not created');
   // An empty RETRIEVAL_LENS_CACHE is unset: the cache goes under HOME, nothing into the current folder.
-  const r = await spawnCli(['generate', '--model', stories, '--prompt', 'Hi', '--max-new-tokens', '2'], { env: { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: home }, cwd });
+  const r = await spawnCli(['generate', '--model', stories, '--prompt', 'Hi', '--max-new-tokens', '2'], {
+    env: { RETRIEVAL_LENS_CACHE: '', XDG_CACHE_HOME: '', HOME: home },
+    cwd,
+  });
   assert.equal(r.code, 0, r.err);
   assert.equal(r.err, '');
   assert.ok(existsSync(join(home, '.cache', 'retrieval-lens', 'instrumented')));
@@ -218,14 +295,21 @@ test('item 7: an unusable cache folder, an empty RETRIEVAL_LENS_CACHE, HOME unse
   const unset = { ...process.env };
   delete unset.HOME;
   delete unset.RETRIEVAL_LENS_CACHE;
-  const u = await spawnCli(['generate', '--model', stories, '--prompt', 'Hi', '--max-new-tokens', '2'], { env: { HOME: undefined, RETRIEVAL_LENS_CACHE: undefined, XDG_CACHE_HOME: join(cwd, '..', `rl-item7-xdg-${process.pid}`) }, cwd });
+  const u = await spawnCli(['generate', '--model', stories, '--prompt', 'Hi', '--max-new-tokens', '2'], {
+    env: { HOME: undefined, RETRIEVAL_LENS_CACHE: undefined, XDG_CACHE_HOME: join(cwd, '..', `rl-item7-xdg-${process.pid}`) },
+    cwd,
+  });
   assert.equal(u.code, 0, u.err);
   assertNoStack(u);
 });
 
 test('item 8: a chat template that raises or does not parse: loads fine, and fails in one line only where it is rendered', async () => {
   for (const [what, template, message] of [
-    ['raises', "{{ raise_exception('Conversation roles must alternate') }}", /chat template cannot be rendered: Conversation roles must alternate/],
+    [
+      'raises',
+      "{{ raise_exception('Conversation roles must alternate') }}",
+      /chat template cannot be rendered: Conversation roles must alternate/,
+    ],
     ['has a syntax error', '{% for m in messages %}{{ m.content ', /chat template cannot be rendered: /],
     ['calls what does not exist', '{{ messages[0].content.nothing() }}', /chat template cannot be rendered: /],
   ] as const) {
@@ -234,7 +318,11 @@ test('item 8: a chat template that raises or does not parse: loads fine, and fai
     const i = await cli(['inspect', '--model', dir, '--json']);
     assert.equal(i.code, 0, `${what}: inspect renders nothing: ${i.err}`);
     assert.equal(JSON.parse(i.out).chatTemplate, true);
-    assert.equal((await cli(['generate', '--model', dir, '--prompt', 'Hi', '--max-new-tokens', '2'])).code, 0, `${what}: generate needs no template`);
+    assert.equal(
+      (await cli(['generate', '--model', dir, '--prompt', 'Hi', '--max-new-tokens', '2'])).code,
+      0,
+      `${what}: generate needs no template`,
+    );
     assertCleanError(await cli(['detect', '--model', dir, '--lengths', '200', '--depths', '50', '--max-new-tokens', '3']), 1, message);
     // retrieval-lens.json supplies the template: the chat template is never rendered.
     writeFileSync(join(dir, 'retrieval-lens.json'), JSON.stringify({ template: '{context}\nQuestion: {question}\nAnswer:' }));
@@ -245,7 +333,18 @@ test('item 8: a chat template that raises or does not parse: loads fine, and fai
 
 test('item 9: ablate with a scores file whose settings are missing or null', async () => {
   const base = summarize({ id: 'm', layers: 6, heads: 8 }, { lengths: [256], depths: [0, 50], needles: ['zorvak-code'], threshold: 0.1 }, [
-    { length: 256, depth: 0, needleId: 'zorvak-code', promptTokens: 200, span: [1, 5], success: true, rougeRecall: 1, response: 'x', question: 'q', scores: Array.from({ length: 6 }, (_, l) => Array.from({ length: 8 }, (_, h) => (l === 5 && h < 3 ? 0.5 : 0))) },
+    {
+      length: 256,
+      depth: 0,
+      needleId: 'zorvak-code',
+      promptTokens: 200,
+      span: [1, 5],
+      success: true,
+      rougeRecall: 1,
+      response: 'x',
+      question: 'q',
+      scores: Array.from({ length: 6 }, (_, l) => Array.from({ length: 8 }, (_, h) => (l === 5 && h < 3 ? 0.5 : 0))),
+    },
   ]);
   for (const settings of [undefined, null]) {
     const f = join(work, `settings-${settings}.json`);
@@ -261,4 +360,3 @@ test('item 9: ablate with a scores file whose settings are missing or null', asy
   writeFileSync(wrong, JSON.stringify({ ...base, settings: [1, 2] }));
   assertCleanError(await cli(['ablate', '--scores', wrong]), 1, /"settings" is not an object/);
 });
-

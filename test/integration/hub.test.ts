@@ -3,7 +3,17 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { copyFileSync, createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { AutoTokenizer, env } from '@huggingface/transformers';
@@ -33,7 +43,10 @@ makeExternalDataCopy(storiesOnnx, join(extDir, 'onnx'), { chunks: 2 });
 const repos: Record<string, { dir: string; revisions: string[]; slow?: boolean }> = {
   'test-org/stories260K': { dir: stories, revisions: ['main', 'v1'] },
   'test-org/ext-data': { dir: extDir, revisions: ['main'] },
-  'test-org/variants': { dir: repoFolder({ 'model_fp16.onnx': storiesOnnx, 'decoder_model_merged_q4.onnx': storiesOnnx }), revisions: ['main'] },
+  'test-org/variants': {
+    dir: repoFolder({ 'model_fp16.onnx': storiesOnnx, 'decoder_model_merged_q4.onnx': storiesOnnx }),
+    revisions: ['main'],
+  },
   'test-org/no-tokenizer': { dir: repoFolder({ 'model.onnx': storiesOnnx }, ['tokenizer.json']), revisions: ['main'] },
   'test-org/slow': { dir: stories, revisions: ['main'], slow: true },
 };
@@ -45,7 +58,12 @@ interface Hit {
 let hits: Hit[] = [];
 let server: Server;
 let host: string;
-const saved = { remoteHost: env.remoteHost, cacheDir: env.cacheDir, allowRemoteModels: env.allowRemoteModels, localModelPath: env.localModelPath };
+const saved = {
+  remoteHost: env.remoteHost,
+  cacheDir: env.cacheDir,
+  allowRemoteModels: env.allowRemoteModels,
+  localModelPath: env.localModelPath,
+};
 
 before(async () => {
   server = createServer((req, res) => {
@@ -147,8 +165,9 @@ test('the downloaded folder loads a tokenizer offline, identical to the source f
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   const set = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) if (x === undefined) delete process.env[k];
-    else process.env[k] = x;
+    for (const [k, x] of Object.entries(v))
+      if (x === undefined) delete process.env[k];
+      else process.env[k] = x;
   };
   set(vars);
   try {
@@ -158,7 +177,7 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
   }
 }
 
-test('item 17: without a folder given, downloads go to the user\'s Hugging Face cache, else ours; never the package\'s own', async () => {
+test("item 17: without a folder given, downloads go to the user's Hugging Face cache, else ours; never the package's own", async () => {
   const hfHome = tempDir('rl-hf-home-');
   await withEnv({ HF_HOME: hfHome }, async () => {
     const dir = await resolveModelDir('hf:test-org/stories260K');
@@ -172,16 +191,25 @@ test('item 17: without a folder given, downloads go to the user\'s Hugging Face 
   // No Hugging Face cache at all: our own cache folder, not transformers.js's env.cacheDir (inside the installed package).
   const home = tempDir('rl-home-');
   const ours = tempDir('rl-ours-');
-  await withEnv({ HF_HOME: undefined, HF_HUB_CACHE: undefined, XDG_CACHE_HOME: undefined, HOME: home, RETRIEVAL_LENS_CACHE: ours }, async () => {
-    const dir = await resolveModelDir('hf:test-org/stories260K');
-    assert.equal(dir, join(ours, 'hub', 'test-org', 'stories260K'));
-    assert.ok(!String(env.cacheDir ?? '').length || !dir.startsWith(resolve(String(env.cacheDir))));
-  });
+  await withEnv(
+    { HF_HOME: undefined, HF_HUB_CACHE: undefined, XDG_CACHE_HOME: undefined, HOME: home, RETRIEVAL_LENS_CACHE: ours },
+    async () => {
+      const dir = await resolveModelDir('hf:test-org/stories260K');
+      assert.equal(dir, join(ours, 'hub', 'test-org', 'stories260K'));
+      assert.ok(!String(env.cacheDir ?? '').length || !dir.startsWith(resolve(String(env.cacheDir))));
+    },
+  );
   // An existing ~/.cache/huggingface is the user's Hugging Face cache.
   mkdirSync(join(home, '.cache', 'huggingface'), { recursive: true });
-  await withEnv({ HF_HOME: undefined, HF_HUB_CACHE: undefined, XDG_CACHE_HOME: undefined, HOME: home, RETRIEVAL_LENS_CACHE: ours }, async () => {
-    assert.equal(await resolveModelDir('hf:test-org/stories260K'), join(home, '.cache', 'huggingface', 'transformers.js', 'test-org', 'stories260K'));
-  });
+  await withEnv(
+    { HF_HOME: undefined, HF_HUB_CACHE: undefined, XDG_CACHE_HOME: undefined, HOME: home, RETRIEVAL_LENS_CACHE: ours },
+    async () => {
+      assert.equal(
+        await resolveModelDir('hf:test-org/stories260K'),
+        join(home, '.cache', 'huggingface', 'transformers.js', 'test-org', 'stories260K'),
+      );
+    },
+  );
 });
 
 test('item 16: a relative path shaped like owner/name that does not exist is a missing folder, not a download', async () => {
@@ -189,12 +217,20 @@ test('item 16: a relative path shaped like owner/name that does not exist is a m
   const dir = tempDir('rl-relative-');
   process.chdir(dir);
   try {
-    await rejects(resolveModelDir('test-org/stories260K'), 'MODEL_NOT_FOUND', /^no model folder .*test-org\/stories260K; to download the Hugging Face Hub model "test-org\/stories260K", give it as hf:test-org\/stories260K$/);
+    await rejects(
+      resolveModelDir('test-org/stories260K'),
+      'MODEL_NOT_FOUND',
+      /^no model folder .*test-org\/stories260K; to download the Hugging Face Hub model "test-org\/stories260K", give it as hf:test-org\/stories260K$/,
+    );
     assert.deepEqual(hits, [], 'nothing was asked of the Hub');
     // The same spelling as an existing folder is that folder.
     mkdirSync(join(dir, 'test-org', 'stories260K'), { recursive: true });
     assert.equal(await resolveModelDir('test-org/stories260K'), join(dir, 'test-org', 'stories260K'));
-    await rejects(resolveModelDir('hf:not a hub id'), 'MODEL_NOT_FOUND', /"hf:not a hub id" is not a Hub id of the form hf:owner\/name\[@revision\]/);
+    await rejects(
+      resolveModelDir('hf:not a hub id'),
+      'MODEL_NOT_FOUND',
+      /"hf:not a hub id" is not a Hub id of the form hf:owner\/name\[@revision\]/,
+    );
   } finally {
     process.chdir(cwd);
   }
@@ -245,7 +281,11 @@ test('a repository the host does not have is MODEL_NOT_FOUND naming the id and U
     'MODEL_NOT_FOUND',
     /no model "test-org\/no-such-model" \(revision main\) at http:\/\/127\.0\.0\.1:\d+\/: http:\/\/127\.0\.0\.1:\d+\/test-org\/no-such-model\/resolve\/main\/config\.json refused \(401\): the repository does not exist, or it is private or gated/,
   );
-  await rejects(resolveModelDir('hf:test-org/stories260K@no-branch', { cacheDir: cache }), 'MODEL_NOT_FOUND', /no model "test-org\/stories260K" \(revision no-branch\)/);
+  await rejects(
+    resolveModelDir('hf:test-org/stories260K@no-branch', { cacheDir: cache }),
+    'MODEL_NOT_FOUND',
+    /no model "test-org\/stories260K" \(revision no-branch\)/,
+  );
   assert.deepEqual(readdirSync(cache), []);
 });
 
@@ -267,13 +307,19 @@ test('an unreachable host is DOWNLOAD_FAILED naming the URL and file', async () 
   await rejects(
     resolveModelDir('hf:test-org/stories260K', { cacheDir: tempDir('rl-hub-cache-') }),
     'DOWNLOAD_FAILED',
-    new RegExp(`cannot download config\\.json of "test-org/stories260K" from ${reEscape(env.remoteHost)}test-org/stories260K/resolve/main/config\\.json: ECONNREFUSED`),
+    new RegExp(
+      `cannot download config\\.json of "test-org/stories260K" from ${reEscape(env.remoteHost)}test-org/stories260K/resolve/main/config\\.json: ECONNREFUSED`,
+    ),
   );
 });
 
 test('with downloads off, an uncached Hub id is MODEL_NOT_FOUND and nothing is fetched', async () => {
   env.allowRemoteModels = false;
-  await rejects(resolveModelDir('hf:test-org/stories260K', { cacheDir: tempDir('rl-hub-cache-') }), 'MODEL_NOT_FOUND', /not \(completely\) in the cache .*env\.allowRemoteModels = false/);
+  await rejects(
+    resolveModelDir('hf:test-org/stories260K', { cacheDir: tempDir('rl-hub-cache-') }),
+    'MODEL_NOT_FOUND',
+    /not \(completely\) in the cache .*env\.allowRemoteModels = false/,
+  );
   assert.deepEqual(hits, []);
 });
 
@@ -302,7 +348,11 @@ test('specs that are neither a folder nor a Hub id', async () => {
   assert.equal(await resolveModelDir(dir), dir);
   await rejects(resolveModelDir(join(dir, 'file.txt')), 'NOT_A_MODEL', /a model is a folder .*got a file/);
   for (const spec of ['./no/such-folder', join(dir, 'missing'), 'just-a-name', 'a/b/c', '../x/y', 'owner/na..me', 'owner/name@../../etc']) {
-    await rejects(resolveModelDir(spec), 'MODEL_NOT_FOUND', /model folder not found: .*is not a Hub id of the form owner\/name\[@revision\]/);
+    await rejects(
+      resolveModelDir(spec),
+      'MODEL_NOT_FOUND',
+      /model folder not found: .*is not a Hub id of the form owner\/name\[@revision\]/,
+    );
   }
   assert.deepEqual(hits, []);
 });

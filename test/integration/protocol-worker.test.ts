@@ -13,7 +13,12 @@ after(() => client.dispose());
 const model: ModelRef = { spec: bundledModel, cacheDir: tempDir('rl-worker-') };
 const essays = join(sharedDir, 'haystack', 'paul-graham-essays');
 const text = readFileSync(join(essays, readdirSync(essays).sort()[0]), 'utf8');
-const needle = { id: 't', needle: "Quorbel's lucky number is 7316.", question: "What is Quorbel's lucky number?", real_needle: "Quorbel's lucky number is 7316." };
+const needle = {
+  id: 't',
+  needle: "Quorbel's lucky number is 7316.",
+  question: "What is Quorbel's lucky number?",
+  real_needle: "Quorbel's lucky number is 7316.",
+};
 
 test('load reports the model shape; countTokens counts without special tokens', async () => {
   const progress: Progress[] = [];
@@ -29,17 +34,24 @@ test('load reports the model shape; countTokens counts without special tokens', 
 
 test('inspect: the needle is retrieved and the prompt maps back to the text', async () => {
   const steps: Progress[] = [];
-  const r = await client.request({ kind: 'inspect', model, text, needle, depth: 50, maxPromptTokens: 400, maxNewTokens: 30, topPositions: 8 }, { onProgress: (p) => steps.push(p) });
+  const r = await client.request(
+    { kind: 'inspect', model, text, needle, depth: 50, maxPromptTokens: 400, maxNewTokens: 30, topPositions: 8 },
+    { onProgress: (p) => steps.push(p) },
+  );
   assert.ok(r.tokens.length <= 400);
   assert.ok(r.answer.includes('7316'), r.answer);
   assert.equal(r.steps.length, steps.filter((p) => p.stage === 'run').length);
   assert.equal(r.steps[0].top.length, 48);
   assert.ok(r.steps[0].top[0].pos instanceof Int32Array, 'typed arrays survive advanced serialization');
   // the needle's tokens spell the needle
-  const needleText = r.tokens.slice(r.needleSpan[0], r.needleSpan[1]).map((t) => t.text).join('');
+  const needleText = r.tokens
+    .slice(r.needleSpan[0], r.needleSpan[1])
+    .map((t) => t.text)
+    .join('');
   assert.ok(needleText.includes(needle.real_needle), JSON.stringify(needleText));
   // every prompt character in a segment is the user's text
-  for (const s of r.segments) assert.equal(r.prompt.slice(s.promptStart, s.promptEnd), text.slice(s.textStart, s.textStart + s.promptEnd - s.promptStart));
+  for (const s of r.segments)
+    assert.equal(r.prompt.slice(s.promptStart, s.promptEnd), text.slice(s.textStart, s.textStart + s.promptEnd - s.promptStart));
   assert.equal(r.prompt.slice(r.needleChars[0], r.needleChars[1]), needle.needle);
 });
 
@@ -62,8 +74,14 @@ test('cancel stops a run and the next request works', async () => {
 });
 
 test('bad input comes back as a coded error', async () => {
-  await assert.rejects(client.request({ kind: 'inspect', model, text: '   ', needle, depth: 0, maxPromptTokens: 300, maxNewTokens: 5, topPositions: 4 }), (e: unknown) => e instanceof WorkerError && e.code === 'EMPTY_INPUT');
-  await assert.rejects(client.request({ kind: 'load', model: { spec: join(sharedDir, 'haystack') } }), (e: unknown) => e instanceof WorkerError && e.code !== 'INTERNAL' && e.code !== 'WORKER_CRASHED');
+  await assert.rejects(
+    client.request({ kind: 'inspect', model, text: '   ', needle, depth: 0, maxPromptTokens: 300, maxNewTokens: 5, topPositions: 4 }),
+    (e: unknown) => e instanceof WorkerError && e.code === 'EMPTY_INPUT',
+  );
+  await assert.rejects(
+    client.request({ kind: 'load', model: { spec: join(sharedDir, 'haystack') } }),
+    (e: unknown) => e instanceof WorkerError && e.code !== 'INTERNAL' && e.code !== 'WORKER_CRASHED',
+  );
 });
 
 test('a killed worker fails the run with WORKER_CRASHED and the next request starts a new one', async () => {

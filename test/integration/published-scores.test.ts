@@ -40,7 +40,11 @@ test('retrieval-lens analyze reads a published file: --json and --compare', asyn
   let err = '';
   const io = { stdout: (t: string) => (out += t), stderr: (t: string) => (err += t), signal: new AbortController().signal };
   const file = join(sharedDir, 'published-scores', 'llama-2-7b-80k.json');
-  assert.equal(await main(['analyze', file, '--json', '--compare', join(sharedDir, 'published-scores', 'Mistral-7B-v0.2-hf.json')], io), 0, err);
+  assert.equal(
+    await main(['analyze', file, '--json', '--compare', join(sharedDir, 'published-scores', 'Mistral-7B-v0.2-hf.json')], io),
+    0,
+    err,
+  );
   const j = JSON.parse(out);
   assert.equal(j.heads, 1024);
   assert.equal(j.cases, 586);

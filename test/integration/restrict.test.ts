@@ -10,7 +10,11 @@ import { bundledModel, repoRoot, tempDir } from '../support/paths.js';
 const cacheDir = tempDir('rl-restrict-');
 const fixture = (form: string) => join(repoRoot, 'test', 'fixtures', 'models', 'llama', form);
 
-async function rowsAt(dir: string, restrict: { heads: { layer: number; head: number }[]; sink: number; window: number } | undefined, prompt: number[]) {
+async function rowsAt(
+  dir: string,
+  restrict: { heads: { layer: number; head: number }[]; sink: number; window: number } | undefined,
+  prompt: number[],
+) {
   const m = await loadModel(dir, { cacheDir });
   try {
     const d = m.decoder(restrict ? { restrict } : {});
@@ -61,7 +65,10 @@ for (const [name, dir, layer, head] of [
 test('ops whose masks take other shapes refuse a restriction in one line', async () => {
   const m = await loadModel(fixture('mha'), { cacheDir });
   try {
-    assert.throws(() => m.decoder({ restrict: { heads: [{ layer: 0, head: 1 }], sink: 2, window: 4 } }), /cannot restrict heads of layer 0: MultiHeadAttention takes its masks in other shapes/);
+    assert.throws(
+      () => m.decoder({ restrict: { heads: [{ layer: 0, head: 1 }], sink: 2, window: 4 } }),
+      /cannot restrict heads of layer 0: MultiHeadAttention takes its masks in other shapes/,
+    );
   } finally {
     await m.dispose();
   }

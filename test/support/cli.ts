@@ -29,7 +29,11 @@ export async function cli(args: string[], signal = new AbortController().signal)
 }
 
 const newestSource = (dir: string): number =>
-  Math.max(...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newestSource(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
+  Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+      e.isDirectory() ? newestSource(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+    ),
+  );
 
 let built = false;
 /** dist/ as the current sources build it (the tests may run without `npm run build`). */
@@ -54,7 +58,10 @@ require(${JSON.stringify(join(repoRoot, 'dist', 'cli.js'))}).runCli();
  * The built CLI as a real process, killed after `timeoutMs`, with a V8 heap of `heapMb`: what a
  * hang or an unbounded read would do to a user, measured.
  */
-export function spawnCli(args: string[], opts: { timeoutMs?: number; heapMb?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export function spawnCli(
+  args: string[],
+  opts: { timeoutMs?: number; heapMb?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult> {
   ensureBuilt();
   const t0 = Date.now();
   return new Promise((done) => {

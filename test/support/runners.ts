@@ -9,8 +9,19 @@ import { join } from 'node:path';
 export async function runnerPair(dir: string, cacheDir: string) {
   const arch = readArchConfig(dir);
   const src = join(dir, 'onnx', 'model.onnx');
-  const graph = await instrumentedGraph(src, { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim }, cacheDir);
-  const shape: RunnerShape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, vocabSize: arch.vocabSize, kvType: 'float32' };
+  const graph = await instrumentedGraph(
+    src,
+    { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim },
+    cacheDir,
+  );
+  const shape: RunnerShape = {
+    layers: arch.layers,
+    heads: arch.heads,
+    kvHeads: arch.kvHeads,
+    headDim: arch.headDim,
+    vocabSize: arch.vocabSize,
+    kvType: 'float32',
+  };
   const plain = new Runner(await createSession(src), shape);
   const inst = new Runner(await graphSession(graph), shape);
   return { arch, shape, plain, inst, graph };

@@ -6,7 +6,10 @@ import { defaultLengths } from '../../src/method/detect.js';
 import { rng } from '../../src/engine/sampling.js';
 
 test('random heads exclude retrieval heads, never repeat, and are deterministic per seed', () => {
-  const exclude = [{ layer: 0, head: 0 }, { layer: 1, head: 1 }];
+  const exclude = [
+    { layer: 0, head: 0 },
+    { layer: 1, head: 1 },
+  ];
   const a = randomHeads(2, 4, 6, exclude, rng(3));
   assert.equal(a.length, 6);
   assert.ok(a.every((h) => !exclude.some((e) => e.layer === h.layer && e.head === h.head)));
@@ -21,7 +24,18 @@ test('random heads exclude retrieval heads, never repeat, and are deterministic 
 });
 
 test('ranking, fresh depths and default lengths', () => {
-  assert.deepEqual(rankHeads([[0.1, 0.3], [0.3, 0]]), [{ layer: 0, head: 1 }, { layer: 1, head: 0 }, { layer: 0, head: 0 }, { layer: 1, head: 1 }]);
+  assert.deepEqual(
+    rankHeads([
+      [0.1, 0.3],
+      [0.3, 0],
+    ]),
+    [
+      { layer: 0, head: 1 },
+      { layer: 1, head: 0 },
+      { layer: 0, head: 0 },
+      { layer: 1, head: 1 },
+    ],
+  );
   assert.deepEqual(freshDepths([0, 25, 50, 75, 100]), [12.5, 37.5, 62.5, 87.5]);
   assert.deepEqual(freshDepths([50]), [62.5]);
   const fresh = freshDepths([0, 11, 22, 33, 44, 56, 67, 78, 89, 100]);

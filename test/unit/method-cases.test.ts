@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findSpan } from '../../src/method/span.js';
-import { insertionPoint, contextBudget, CaseBuilder, choosePromptFormat, BASE_TEMPLATE, CHAT_USER_TEMPLATE } from '../../src/method/cases.js';
+import {
+  insertionPoint,
+  contextBudget,
+  CaseBuilder,
+  choosePromptFormat,
+  BASE_TEMPLATE,
+  CHAT_USER_TEMPLATE,
+} from '../../src/method/cases.js';
 import { loadTokenizer } from '../../src/engine/tokenizer.js';
 import { DEFAULT_NEEDLES, formatNeedles, parseNeedles, readNeedlesFile } from '../../src/method/needles.js';
 import { bundledModel, repoRoot, tempDir } from '../support/paths.js';
@@ -49,7 +56,10 @@ test('context budget: prompt overhead + answer + newline, the reference 200 from
 });
 
 test('prompt format: --template, then retrieval-lens.json, then the chat template, then the base prompt', () => {
-  assert.deepEqual(choosePromptFormat('A{context}B{question}', ORGANISM_TEMPLATE, true), { template: 'A{context}B{question}', chat: false });
+  assert.deepEqual(choosePromptFormat('A{context}B{question}', ORGANISM_TEMPLATE, true), {
+    template: 'A{context}B{question}',
+    chat: false,
+  });
   assert.deepEqual(choosePromptFormat(undefined, ORGANISM_TEMPLATE, true), { template: ORGANISM_TEMPLATE, chat: false });
   assert.deepEqual(choosePromptFormat(undefined, null, true), { template: CHAT_USER_TEMPLATE, chat: true });
   assert.deepEqual(choosePromptFormat(undefined, null, false), { template: BASE_TEMPLATE, chat: false });
@@ -83,7 +93,10 @@ test('cases on the real tokenizer: needle after a sentence end, answer span loca
   }
   // Deeper needles sit later in the prompt.
   const at = [0, 25, 50, 75, 100].map((d) => b.build(256, d, needle).span[0]);
-  assert.deepEqual([...at].sort((x, y) => x - y), at);
+  assert.deepEqual(
+    [...at].sort((x, y) => x - y),
+    at,
+  );
   assert.ok(at[4] > at[0] + 150);
 });
 
@@ -93,7 +106,10 @@ test('cases: a short haystack is repeated; the base template; needle BOS option;
   const c = b.build(512, 50, DEFAULT_NEEDLES[1]);
   assert.ok(c.promptIds.length > 400, `${c.promptIds.length} tokens from a one-sentence haystack`);
   assert.ok(c.prompt.endsWith("Based on the content of the book, Question: What is Melidra's lucky number?\nAnswer:"));
-  const withBos = new CaseBuilder(tok, ['Once upon a time there was a cat.'], choosePromptFormat(undefined, ORGANISM_TEMPLATE, false), { needleBos: true, bosTokenId: 1 });
+  const withBos = new CaseBuilder(tok, ['Once upon a time there was a cat.'], choosePromptFormat(undefined, ORGANISM_TEMPLATE, false), {
+    needleBos: true,
+    bosTokenId: 1,
+  });
   const d = withBos.build(256, 50, DEFAULT_NEEDLES[1]);
   assert.equal(d.promptIds.filter((t) => t === 1).length, 2, 'BOS at the start and before the needle');
   const bos = d.promptIds.indexOf(1, 1);

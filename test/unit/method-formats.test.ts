@@ -10,11 +10,49 @@ import type { CaseResult } from '../../src/method/types.js';
 import { tempDir } from '../support/paths.js';
 
 function fakeCase(scores: number[][], success: boolean, length = 256, depth = 0): CaseResult {
-  return { length, depth, needleId: 'n', promptTokens: 10, span: [1, 2], success, rougeRecall: success ? 1 : 0, response: '', question: '', scores };
+  return {
+    length,
+    depth,
+    needleId: 'n',
+    promptTokens: 10,
+    span: [1, 2],
+    success,
+    rougeRecall: success ? 1 : 0,
+    response: '',
+    question: '',
+    scores,
+  };
 }
 
 const sample = () =>
-  summarize({ id: 'm', layers: 2, heads: 2 }, { threshold: 0.1 }, [fakeCase([[0.5, 0], [0, 0.25]], true), fakeCase([[0.3, 0], [0, 0]], true), fakeCase([[1, 1], [1, 1]], false)], 0.1);
+  summarize(
+    { id: 'm', layers: 2, heads: 2 },
+    { threshold: 0.1 },
+    [
+      fakeCase(
+        [
+          [0.5, 0],
+          [0, 0.25],
+        ],
+        true,
+      ),
+      fakeCase(
+        [
+          [0.3, 0],
+          [0, 0],
+        ],
+        true,
+      ),
+      fakeCase(
+        [
+          [1, 1],
+          [1, 1],
+        ],
+        false,
+      ),
+    ],
+    0.1,
+  );
 
 test('formats: ours round-trips, the reference format converts both ways, CSV', () => {
   const f = sample();
@@ -38,7 +76,11 @@ test('formats: ours round-trips, the reference format converts both ways, CSV', 
 });
 
 test('formats: bad files get specific BAD_SCORES_FILE errors', () => {
-  const bad = (text: string, re: RegExp) => assert.throws(() => parseScoresJson(text, 'x.json'), (e: Error & { code?: string }) => e.code === 'BAD_SCORES_FILE' && re.test(e.message));
+  const bad = (text: string, re: RegExp) =>
+    assert.throws(
+      () => parseScoresJson(text, 'x.json'),
+      (e: Error & { code?: string }) => e.code === 'BAD_SCORES_FILE' && re.test(e.message),
+    );
   bad('{not json', /x\.json is not a scores file: invalid JSON/);
   bad('[1,2]', /expected a JSON object/);
   bad('{}', /empty object/);
@@ -80,7 +122,11 @@ test('atomic writes leave no temporary file; a missing folder is reported before
 });
 
 test('analysis and comparison', () => {
-  const a = summarize({ id: 'a', layers: 1, heads: 4 }, {}, [fakeCase([[0.5, 0.2, 0, 0.05]], true), fakeCase([[0.5, 0, 0, 0.05]], true), fakeCase([[0, 0, 0, 0]], false)]);
+  const a = summarize({ id: 'a', layers: 1, heads: 4 }, {}, [
+    fakeCase([[0.5, 0.2, 0, 0.05]], true),
+    fakeCase([[0.5, 0, 0, 0.05]], true),
+    fakeCase([[0, 0, 0, 0]], false),
+  ]);
   const b = summarize({ id: 'b', layers: 1, heads: 4 }, {}, [fakeCase([[0.4, 0.3, 0.01, 0]], true)]);
   const an = analyzeScores(a);
   assert.deepEqual(an, {
@@ -88,8 +134,16 @@ test('analysis and comparison', () => {
     cases: 2,
     fractionAtLeast01: 0.5,
     fractionZero: 0.25,
-    alwaysActive: [[0, 0], [0, 3]],
-    top: [[0, 0, 0.5], [0, 1, 0.1], [0, 3, 0.05], [0, 2, 0]],
+    alwaysActive: [
+      [0, 0],
+      [0, 3],
+    ],
+    top: [
+      [0, 0, 0.5],
+      [0, 1, 0.1],
+      [0, 3, 0.05],
+      [0, 2, 0],
+    ],
   });
   assert.equal(analyzeScores(a, 2).top.length, 2);
   const c = compareScores(a, b, { ks: [2] });

@@ -39,7 +39,11 @@ test('score rule: only the top-1 position counts, ties go to the first, generate
   assert.deepEqual(s.toMatrix(), [[1 / 3, 1 / 3, 0]]);
   // A head scoring every step of a 3-token copy plus the newline step scores 1 for the case.
   const full = new CaseScorer(1, 1, [5, 50, 51, 52, 6], [1, 4]);
-  for (const [pos, tok] of [[1, 50], [2, 51], [3, 52]]) {
+  for (const [pos, tok] of [
+    [1, 50],
+    [2, 51],
+    [3, 52],
+  ]) {
     const r = new Float32Array(6);
     r[pos] = 1;
     full.step(r, 6, tok);
@@ -49,23 +53,113 @@ test('score rule: only the top-1 position counts, ties go to the first, generate
 });
 
 function fakeCase(scores: number[][], success: boolean, length = 256, depth = 0): CaseResult {
-  return { length, depth, needleId: 'n', promptTokens: 10, span: [1, 2], success, rougeRecall: success ? 1 : 0, response: '', question: '', scores };
+  return {
+    length,
+    depth,
+    needleId: 'n',
+    promptTokens: 10,
+    span: [1, 2],
+    success,
+    rougeRecall: success ? 1 : 0,
+    response: '',
+    question: '',
+    scores,
+  };
 }
 
 test('aggregation: mean over counted cases, threshold, always-active heads, accuracy grid', () => {
-  const cases = [fakeCase([[0.3, 0], [0.1, 0.05]], true, 256, 0), fakeCase([[0.1, 0], [0, 0.05]], true, 256, 50), fakeCase([[9, 9], [9, 9]], false, 512, 0)];
+  const cases = [
+    fakeCase(
+      [
+        [0.3, 0],
+        [0.1, 0.05],
+      ],
+      true,
+      256,
+      0,
+    ),
+    fakeCase(
+      [
+        [0.1, 0],
+        [0, 0.05],
+      ],
+      true,
+      256,
+      50,
+    ),
+    fakeCase(
+      [
+        [9, 9],
+        [9, 9],
+      ],
+      false,
+      512,
+      0,
+    ),
+  ];
   const f = summarize({ id: 'm', layers: 2, heads: 2 }, {}, cases, 0.1);
-  assert.deepEqual(meanScores(cases.filter((c) => c.success), 2, 2), [[0.2, 0], [0.05, 0.05]]);
-  assert.deepEqual(f.scores, [[0.2, 0], [0.05, 0.05]], 'the failed case counts for no head');
+  assert.deepEqual(
+    meanScores(
+      cases.filter((c) => c.success),
+      2,
+      2,
+    ),
+    [
+      [0.2, 0],
+      [0.05, 0.05],
+    ],
+  );
+  assert.deepEqual(
+    f.scores,
+    [
+      [0.2, 0],
+      [0.05, 0.05],
+    ],
+    'the failed case counts for no head',
+  );
   assert.deepEqual(f.retrievalHeads, [[0, 0, 0.2]]);
   assert.equal(f.summary.countedCases, 2);
   assert.equal(f.summary.failedCases, 1);
   assert.equal(f.summary.fractionRetrieval, 0.25);
-  assert.deepEqual(alwaysActive(cases.filter((c) => c.success), 2, 2), [[0, 0], [1, 1]]);
-  assert.deepEqual(f.summary.alwaysActive, [[0, 0], [1, 1]]);
-  assert.deepEqual(f.summary.accuracy, { lengths: [256, 512], depths: [0, 50], values: [[1, 1], [0, 0]] });
+  assert.deepEqual(
+    alwaysActive(
+      cases.filter((c) => c.success),
+      2,
+      2,
+    ),
+    [
+      [0, 0],
+      [1, 1],
+    ],
+  );
+  assert.deepEqual(f.summary.alwaysActive, [
+    [0, 0],
+    [1, 1],
+  ]);
+  assert.deepEqual(f.summary.accuracy, {
+    lengths: [256, 512],
+    depths: [0, 50],
+    values: [
+      [1, 1],
+      [0, 0],
+    ],
+  });
   assert.deepEqual(retrievalHeads([[0.1, 0.09]], 0.1), [[0, 0, 0.1]], 'at the threshold counts');
-  assert.deepEqual(retrievalHeads([[0.2, 0.5], [0.5, 0]], 0.1), [[0, 1, 0.5], [1, 0, 0.5], [0, 0, 0.2]], 'sorted by score, ties by position');
+  assert.deepEqual(
+    retrievalHeads(
+      [
+        [0.2, 0.5],
+        [0.5, 0],
+      ],
+      0.1,
+    ),
+    [
+      [0, 1, 0.5],
+      [1, 0, 0.5],
+      [0, 0, 0.2],
+    ],
+    'sorted by score, ties by position',
+  );
   const none = summarize({ id: 'm', layers: 1, heads: 2 }, {}, [fakeCase([[1, 1]], false)]);
   assert.deepEqual([none.scores, none.retrievalHeads, none.summary.alwaysActive], [[[0, 0]], [], []], 'no counted case: zeros, no heads');
   const grid = accuracyGrid([

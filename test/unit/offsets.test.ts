@@ -9,7 +9,12 @@ import { buildPrompt, insertionPoint } from '../../src/method/document.js';
 import { bundledModel } from '../support/paths.js';
 
 const DOC = 'Title line\r\nThe café served crème brûlée. Über 日本語 text 😀 here.\r\nSecond para ends.\r\nLast line with ñ.\r\n';
-const NEEDLE = { id: 'n', needle: "Zorvak's secret code is 48213.", question: "What is Zorvak's secret code?", real_needle: "Zorvak's secret code is 48213." };
+const NEEDLE = {
+  id: 'n',
+  needle: "Zorvak's secret code is 48213.",
+  question: "What is Zorvak's secret code?",
+  real_needle: "Zorvak's secret code is 48213.",
+};
 const TEMPLATE = '{context}\n\nQuestion: {question}\nAnswer:';
 
 test('normalizeEol drops the CR of CRLF and textToDoc puts it back', () => {
@@ -131,7 +136,8 @@ test('every prompt token from a mid-line CRLF selection maps back onto the same 
   const [n0, n1] = tokensOverlapping(spans, built.needleChars[0], built.needleChars[1]);
   for (let i = n0; i < n1; i++) {
     const inner = Math.max(spans[i].start, built.needleChars[0]) < Math.min(spans[i].end, built.needleChars[1]);
-    if (inner && spans[i].start >= built.needleChars[0] && spans[i].end <= built.needleChars[1]) assert.deepEqual(promptToDoc(built.segments, eol, spans[i].start, spans[i].end), []);
+    if (inner && spans[i].start >= built.needleChars[0] && spans[i].end <= built.needleChars[1])
+      assert.deepEqual(promptToDoc(built.segments, eol, spans[i].start, spans[i].end), []);
   }
   // Text after the needle on a later CRLF line maps to the right line.
   const lastTok = spans.findIndex((s) => built.prompt.slice(s.start, s.end).includes('ñ'));

@@ -5,12 +5,18 @@ import { eta, sameModel, validateHostMessage, validateWorkerMessage } from '../.
 import { emptyState, parseFromWebview } from '../../src/shared/webviewProtocol.js';
 
 test('validateHostMessage accepts requests and cancels, names what is wrong otherwise', () => {
-  assert.equal(validateHostMessage({ type: 'request', id: 1, request: { kind: 'generate', model: { spec: '/m' }, prompt: 'x', maxNewTokens: 1 } }), null);
+  assert.equal(
+    validateHostMessage({ type: 'request', id: 1, request: { kind: 'generate', model: { spec: '/m' }, prompt: 'x', maxNewTokens: 1 } }),
+    null,
+  );
   assert.equal(validateHostMessage({ type: 'cancel', id: 3 }), null);
   assert.match(validateHostMessage(null)!, /not an object/);
   assert.match(validateHostMessage({ type: 'run', id: 1 })!, /unknown message type/);
   assert.match(validateHostMessage({ type: 'cancel', id: 1.5 })!, /integer/);
-  assert.match(validateHostMessage({ type: 'request', id: 1, request: { kind: 'train', model: { spec: '/m' } } })!, /unknown request kind "train"/);
+  assert.match(
+    validateHostMessage({ type: 'request', id: 1, request: { kind: 'train', model: { spec: '/m' } } })!,
+    /unknown request kind "train"/,
+  );
   assert.match(validateHostMessage({ type: 'request', id: 1, request: { kind: 'load', model: { spec: '' } } })!, /model\.spec/);
 });
 
@@ -40,10 +46,20 @@ test('eta extrapolates the rate so far', () => {
 });
 
 test('parseFromWebview keeps well-formed messages and drops the rest', () => {
-  assert.deepEqual(parseFromWebview({ type: 'selectHead', head: { layer: 5, head: 5, extra: 1 } }), { type: 'selectHead', head: { layer: 5, head: 5 } });
-  assert.deepEqual(parseFromWebview({ type: 'setMask', head: { layer: 0, head: 1 }, masked: true }), { type: 'setMask', head: { layer: 0, head: 1 }, masked: true });
+  assert.deepEqual(parseFromWebview({ type: 'selectHead', head: { layer: 5, head: 5, extra: 1 } }), {
+    type: 'selectHead',
+    head: { layer: 5, head: 5 },
+  });
+  assert.deepEqual(parseFromWebview({ type: 'setMask', head: { layer: 0, head: 1 }, masked: true }), {
+    type: 'setMask',
+    head: { layer: 0, head: 1 },
+    masked: true,
+  });
   assert.deepEqual(parseFromWebview({ type: 'command', command: 'runAblation' }), { type: 'command', command: 'runAblation' });
-  assert.deepEqual(parseFromWebview({ type: 'figure', figure: 'scoreMap', format: 'png', data: 'data:image/png;base64,AA' })?.type, 'figure');
+  assert.deepEqual(
+    parseFromWebview({ type: 'figure', figure: 'scoreMap', format: 'png', data: 'data:image/png;base64,AA' })?.type,
+    'figure',
+  );
   for (const bad of [
     null,
     'ready',

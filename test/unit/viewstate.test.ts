@@ -4,7 +4,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomHeads } from '../../src/method/ablate.js';
 import { rng } from '../../src/shared/random.js';
-import { combineAttention, layerRows, MaskSet, maskStatusText, parseIntList, planGrid, retrievalHeads, toScoreMapView, viewDescription } from '../../src/extension/viewState.js';
+import {
+  combineAttention,
+  layerRows,
+  MaskSet,
+  maskStatusText,
+  parseIntList,
+  planGrid,
+  retrievalHeads,
+  toScoreMapView,
+  viewDescription,
+} from '../../src/extension/viewState.js';
 import { Store } from '../../src/extension/store.js';
 import { normalizeEol } from '../../src/extension/offsets.js';
 import { contrastText, mix, parseColor, scoreScale } from '../../src/shared/colorScale.js';
@@ -18,10 +28,27 @@ function scoresFile(id: string, scores: number[][], caseScores: number[][][] = [
     format: 'retrieval-lens/scores@1',
     model: { id, layers, heads },
     settings: { threshold: 0.1 },
-    cases: caseScores.map((s, i) => ({ length: 256, depth: 0, needleId: 'n', promptTokens: 200, span: [1, 5], success: i !== 1, rougeRecall: 1, response: 'x', question: 'q?', scores: s })),
+    cases: caseScores.map((s, i) => ({
+      length: 256,
+      depth: 0,
+      needleId: 'n',
+      promptTokens: 200,
+      span: [1, 5],
+      success: i !== 1,
+      rougeRecall: 1,
+      response: 'x',
+      question: 'q?',
+      scores: s,
+    })),
     scores,
     retrievalHeads: [],
-    summary: { countedCases: caseScores.length - (caseScores.length > 1 ? 1 : 0), failedCases: 0, fractionRetrieval: 0, alwaysActive: [[1, 2]], accuracy: { lengths: [256], depths: [0], values: [[1]] } },
+    summary: {
+      countedCases: caseScores.length - (caseScores.length > 1 ? 1 : 0),
+      failedCases: 0,
+      fractionRetrieval: 0,
+      alwaysActive: [[1, 2]],
+      accuracy: { lengths: [256], depths: [0], values: [[1]] },
+    },
   };
 }
 
@@ -34,14 +61,26 @@ test('layerRows sorts heads by score within each layer; the filter keeps retriev
   const v = toScoreMapView(scoresFile('m', S), 'run', 'run');
   assert.equal(v.retrievalCount, 3);
   const rows = layerRows(v, false);
-  assert.deepEqual(rows.map((r) => r.heads.map((h) => h.head)), [
-    [2, 1, 0],
-    [2, 0, 1],
-  ]);
-  assert.deepEqual(rows.map((r) => r.retrievalCount), [1, 2]);
+  assert.deepEqual(
+    rows.map((r) => r.heads.map((h) => h.head)),
+    [
+      [2, 1, 0],
+      [2, 0, 1],
+    ],
+  );
+  assert.deepEqual(
+    rows.map((r) => r.retrievalCount),
+    [1, 2],
+  );
   const only = layerRows(v, true);
-  assert.deepEqual(only.map((r) => r.heads.map((h) => `${h.layer}-${h.head}`)), [['0-2'], ['1-2', '1-0']]);
-  assert.deepEqual(retrievalHeads(v).map((h) => `${h.layer}-${h.head}`), ['0-2', '1-2', '1-0']);
+  assert.deepEqual(
+    only.map((r) => r.heads.map((h) => `${h.layer}-${h.head}`)),
+    [['0-2'], ['1-2', '1-0']],
+  );
+  assert.deepEqual(
+    retrievalHeads(v).map((h) => `${h.layer}-${h.head}`),
+    ['0-2', '1-2', '1-0'],
+  );
   assert.match(viewDescription(v), /3\/6 retrieval heads \(50\.0%\)/);
   // a threshold above every score leaves no layer in the filtered tree
   assert.deepEqual(layerRows(toScoreMapView(scoresFile('m', S), 'r', 'run', 0.5), true), []);
@@ -89,7 +128,13 @@ test('MaskSet belongs to one model and one document', () => {
   m.set({ layer: 0, head: 1 }, true);
   assert.equal(m.bind('model-b', 'file:///b.txt'), true);
   assert.equal(m.size, 0);
-  m.setMany([{ layer: 0, head: 0 }, { layer: 9, head: 0 }], true);
+  m.setMany(
+    [
+      { layer: 0, head: 0 },
+      { layer: 9, head: 0 },
+    ],
+    true,
+  );
   m.retain(6, 8);
   assert.deepEqual(m.list(), [{ layer: 0, head: 0 }]);
   assert.equal(maskStatusText(1), '1 head masked');
@@ -122,7 +167,10 @@ test('Store: a run on another model or document clears masks and highlights; the
 test('highlight heads: the selected head, or the top three retrieval heads together', () => {
   const st = new Store();
   st.setRun(scoresFile('m', S), 'a', 'run', null, null);
-  assert.deepEqual(st.highlightHeads().map((h) => `${h.layer}-${h.head}`), ['0-2', '1-2', '1-0']);
+  assert.deepEqual(
+    st.highlightHeads().map((h) => `${h.layer}-${h.head}`),
+    ['0-2', '1-2', '1-0'],
+  );
   st.select({ layer: 1, head: 1 });
   assert.deepEqual(st.highlightHeads(), [{ layer: 1, head: 1 }]);
   st.highlightTop = true;
@@ -145,7 +193,10 @@ test('combineAttention averages the chosen heads per step', () => {
     { layer: 0, head: 1 },
   ]);
   assert.deepEqual(out[0].pos, [1, 3]);
-  assert.deepEqual(out[0].w.map((w) => Number(w.toFixed(3))), [0.6, 0.4]);
+  assert.deepEqual(
+    out[0].w.map((w) => Number(w.toFixed(3))),
+    [0.6, 0.4],
+  );
   assert.deepEqual(combineAttention(steps, 2, [{ layer: 1, head: 0 }])[0], { pos: [7], w: [0.5] });
 });
 
@@ -161,7 +212,7 @@ test('planGrid keeps lengths the model and the text allow', () => {
   assert.deepEqual(planGrid(1000, 2048, [256], [100, 0, 0, 150], 50).depths, [0, 100]);
 });
 
-test('parseIntList, and the random heads an ablation draws (one implementation: the method\'s)', () => {
+test("parseIntList, and the random heads an ablation draws (one implementation: the method's)", () => {
   assert.deepEqual(parseIntList('8, 1 2,4'), [1, 2, 4, 8]);
   assert.equal(parseIntList('1, x'), null);
   assert.equal(parseIntList('0'), null);
@@ -194,8 +245,14 @@ test('colour scale: the threshold sits inside the scale; colours parse and mix',
 
 test('wordDiff marks the words that changed', () => {
   const d = wordDiff("Zorvak's secret code is 48213.", "Zhazha's secret code is 111.");
-  assert.deepEqual(d.a.filter((p) => !p.same).map((p) => p.text), ["Zorvak's", '48213.']);
-  assert.deepEqual(d.b.filter((p) => !p.same).map((p) => p.text), ["Zhazha's", '111.']);
+  assert.deepEqual(
+    d.a.filter((p) => !p.same).map((p) => p.text),
+    ["Zorvak's", '48213.'],
+  );
+  assert.deepEqual(
+    d.b.filter((p) => !p.same).map((p) => p.text),
+    ["Zhazha's", '111.'],
+  );
   assert.equal(d.a.map((p) => p.text).join(''), "Zorvak's secret code is 48213.");
   const same = wordDiff('a b', 'a b');
   assert.deepEqual(same.a, [{ text: 'a b', same: true }]);

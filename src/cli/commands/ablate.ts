@@ -38,8 +38,8 @@ export const run: Command = async (argv, io) => {
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);
   if (!flags.scores) throw new UsageError('--scores FILE is required (the output of retrieval-lens detect)');
-  const mode = (flags['mask-mode']) ?? 'uniform';
-  const scope = (flags['mask-scope']) ?? 'decode';
+  const mode = flags['mask-mode'] ?? 'uniform';
+  const scope = flags['mask-scope'] ?? 'decode';
   const ks = flags.k ? parseIntList(flags.k, '--k', { min: 1, max: 100_000 }) : undefined;
   const lengths = flags.lengths ? parseIntList(flags.lengths, '--lengths', LENGTH_RANGE) : undefined;
   const depths = flags.depths ? parseNumberList(flags.depths, '--depths', DEPTH_RANGE) : undefined;
@@ -77,7 +77,11 @@ export const run: Command = async (argv, io) => {
       `${'k'.padStart(4)}  ${'top-k'.padStart(6)}  ${'random (mean)'.padStart(13)}  ${'exact: top-k'.padStart(12)}  ${'random'.padStart(6)}  per trial (ROUGE)`,
       ...result.results.map(
         (r) =>
-          `${String(r.k).padStart(4)}  ${r.top.toFixed(2).padStart(6)}  ${mean(r.random).toFixed(2).padStart(13)}  ${(r.topExact ?? 0).toFixed(2).padStart(12)}  ${mean(r.randomExact ?? [0]).toFixed(2).padStart(6)}  ${r.random.map((v) => v.toFixed(2)).join(' ')}`,
+          `${String(r.k).padStart(4)}  ${r.top.toFixed(2).padStart(6)}  ${mean(r.random).toFixed(2).padStart(13)}  ${(r.topExact ?? 0).toFixed(2).padStart(12)}  ${mean(
+            r.randomExact ?? [0],
+          )
+            .toFixed(2)
+            .padStart(6)}  ${r.random.map((v) => v.toFixed(2)).join(' ')}`,
       ),
     ];
     if (flags.out) lines.push(`wrote ${flags.out}`);

@@ -11,18 +11,27 @@ and with --compare the Pearson/Spearman correlation of per-head scores and the t
 `;
 
 export const run: Command = async (argv, io) => {
-  const { flags, positionals, help } = parseArgs(argv, { compare: { type: 'string' }, top: { type: 'int', min: 1, max: 1_000_000 }, json: { type: 'boolean' } }, { positionals: 1 });
+  const { flags, positionals, help } = parseArgs(
+    argv,
+    { compare: { type: 'string' }, top: { type: 'int', min: 1, max: 1_000_000 }, json: { type: 'boolean' } },
+    { positionals: 1 },
+  );
   if (help) {
     io.stdout(HELP);
     return 0;
   }
   if (positionals.length !== 1 || !positionals[0]) throw new UsageError('give one scores FILE');
-  const top = (flags.top) ?? 10;
+  const top = flags.top ?? 10;
   const a = readScoresFile(positionals[0]);
   const an = analyzeScores(a, top);
   const compare = flags.compare ? compareScores(a, readScoresFile(flags.compare)) : undefined;
   if (flags.json) {
-    const out = { ...an, ...(compare ? { compare: { pearson: compare.pearson, spearman: compare.spearman, topKOverlap: compare.topKOverlap, topK: compare.topK } } : {}) };
+    const out = {
+      ...an,
+      ...(compare
+        ? { compare: { pearson: compare.pearson, spearman: compare.spearman, topKOverlap: compare.topKOverlap, topK: compare.topK } }
+        : {}),
+    };
     io.stdout(JSON.stringify(out) + '\n');
     return 0;
   }

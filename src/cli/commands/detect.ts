@@ -87,7 +87,16 @@ export const run: Command = async (argv, io) => {
   try {
     const hayTokens = model.tokenizer.encode(haystack.join('\n\n').slice(0, 200_000), { addSpecialTokens: false }).length;
     const lengths = lengthsFlag ?? defaultLengths(model.info.contextLength, hayTokens);
-    const opts = { haystack, needles: needlesArg, lengths, depths, maxNewTokens: flags['max-new-tokens'], threshold: flags.threshold, template, needleBos: Boolean(flags['needle-bos']) };
+    const opts = {
+      haystack,
+      needles: needlesArg,
+      lengths,
+      depths,
+      maxNewTokens: flags['max-new-tokens'],
+      threshold: flags.threshold,
+      template,
+      needleBos: Boolean(flags['needle-bos']),
+    };
     const needles = detectionNeedles(opts);
     const settings = detectionSettings(model, opts, needles);
     const modelMeta = scoresModel(model);
@@ -95,13 +104,25 @@ export const run: Command = async (argv, io) => {
     const mine = shard ? shardCases(all, shard) : all;
     let done: CaseResult[] = [];
     if (flags.resume && existsSync(partialPath!)) {
-      done = resumable(parsePartial(readTextFile(partialPath!, { maxBytes: MAX_SCORES_BYTES, what: 'partial results file', code: 'BAD_SCORES_FILE' }), partialPath!), modelMeta, settings, shard, partialPath!);
+      done = resumable(
+        parsePartial(
+          readTextFile(partialPath!, { maxBytes: MAX_SCORES_BYTES, what: 'partial results file', code: 'BAD_SCORES_FILE' }),
+          partialPath!,
+        ),
+        modelMeta,
+        settings,
+        shard,
+        partialPath!,
+      );
       io.stderr(`resuming from ${partialPath}: ${done.length} of ${mine.length} cases already done\n`);
     } else if (flags.resume) {
       io.stderr(`nothing to resume (${partialPath} does not exist); starting the grid\n`);
     }
-    io.stderr(`detecting retrieval heads of ${model.info.id}: ${lengths.length} lengths x ${depths.length} depths x ${needles.length} needles = ${all.length} cases${shard ? `; shard ${shard.index + 1}/${shard.count}: ${mine.length} cases` : ''}\n`);
-    const where = (c: { depth: number; needleDepth?: number }) => (c.needleDepth !== undefined && Math.abs(c.needleDepth - c.depth) >= 1 ? ` (needle at ${c.needleDepth}%)` : '');
+    io.stderr(
+      `detecting retrieval heads of ${model.info.id}: ${lengths.length} lengths x ${depths.length} depths x ${needles.length} needles = ${all.length} cases${shard ? `; shard ${shard.index + 1}/${shard.count}: ${mine.length} cases` : ''}\n`,
+    );
+    const where = (c: { depth: number; needleDepth?: number }) =>
+      c.needleDepth !== undefined && Math.abs(c.needleDepth - c.depth) >= 1 ? ` (needle at ${c.needleDepth}%)` : '';
     const results = [...done];
     const cases = await runGrid(
       model,
@@ -111,9 +132,18 @@ export const run: Command = async (argv, io) => {
         onCase: (r) => {
           results.push(r);
           // After every case: what an interrupted run resumes from.
-          if (partialPath) writeFilesAtomic([{ path: partialPath, data: JSON.stringify(partialFile(modelMeta, settings, mine.length, results, shard)) }]);
+          if (partialPath)
+            writeFilesAtomic([{ path: partialPath, data: JSON.stringify(partialFile(modelMeta, settings, mine.length, results, shard)) }]);
         },
-        onProgress: (p) => io.stderr(progressLine(p.done, p.total, p.etaMs, p.last ? `${p.last.length} tokens, depth ${p.last.depth}%${where(p.last)}: ${p.last.success ? 'retrieved' : 'failed'}` : '')),
+        onProgress: (p) =>
+          io.stderr(
+            progressLine(
+              p.done,
+              p.total,
+              p.etaMs,
+              p.last ? `${p.last.length} tokens, depth ${p.last.depth}%${where(p.last)}: ${p.last.success ? 'retrieved' : 'failed'}` : '',
+            ),
+          ),
       },
       needles,
       { cases: mine, done },
@@ -121,7 +151,9 @@ export const run: Command = async (argv, io) => {
     if (shard) {
       writeFilesAtomic([{ path: out!, data: JSON.stringify(partialFile(modelMeta, settings, mine.length, cases, shard)) }]);
       rmSync(partialPath!, { force: true });
-      io.stdout(`wrote shard ${shard.index + 1}/${shard.count} (${cases.length} cases) to ${out}; combine the parts with: retrieval-lens merge PART... --out scores.json\n`);
+      io.stdout(
+        `wrote shard ${shard.index + 1}/${shard.count} (${cases.length} cases) to ${out}; combine the parts with: retrieval-lens merge PART... --out scores.json\n`,
+      );
       return 0;
     }
     const scores = summarize(modelMeta, settings, cases, settings.threshold);
@@ -155,6 +187,8 @@ export function describeScores(scores: ScoresFile, totalHeads: number): string {
     `active in every counted case: ${s.alwaysActive.map(([l, h]) => `${l}-${h}`).join(', ') || 'none'}`,
     'NIAH accuracy (rows: length, columns: depth %):',
     `  ${'len'.padStart(6)} ${s.accuracy.depths.map((d) => String(d).padStart(6)).join('')}`,
-    ...s.accuracy.lengths.map((len, i) => `  ${String(len).padStart(6)} ${s.accuracy.values[i].map((v) => v.toFixed(2).padStart(6)).join('')}`),
+    ...s.accuracy.lengths.map(
+      (len, i) => `  ${String(len).padStart(6)} ${s.accuracy.values[i].map((v) => v.toFixed(2).padStart(6)).join('')}`,
+    ),
   ].join('\n');
 }

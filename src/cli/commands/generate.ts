@@ -60,11 +60,13 @@ export const run: Command = async (argv, io) => {
   if (flags.prompt !== undefined && flags['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
   if (flags.prompt === undefined && flags['prompt-file'] === undefined) throw new UsageError('give --prompt TEXT or --prompt-file FILE');
   const sampling = (['top-k', 'top-p', 'seed'] as const).filter((f) => flags[f] !== undefined);
-  if (sampling.length && !((flags.temperature) ?? 0)) throw new UsageError(`--${sampling[0]} only applies when sampling: give --temperature above 0 too`);
-  const mode = (flags['mask-mode']) ?? 'uniform';
-  const scope = (flags['mask-scope']) ?? 'decode';
+  if (sampling.length && !(flags.temperature ?? 0))
+    throw new UsageError(`--${sampling[0]} only applies when sampling: give --temperature above 0 too`);
+  const mode = flags['mask-mode'] ?? 'uniform';
+  const scope = flags['mask-scope'] ?? 'decode';
   const heads = flags.mask !== undefined ? parseMask(flags.mask) : [];
-  if (flags.mask === undefined && (flags['mask-mode'] || flags['mask-scope'])) throw new UsageError('--mask-mode and --mask-scope apply to --mask heads: give --mask too');
+  if (flags.mask === undefined && (flags['mask-mode'] || flags['mask-scope']))
+    throw new UsageError('--mask-mode and --mask-scope apply to --mask heads: give --mask too');
   const prompt = flags['prompt-file'] !== undefined ? readPromptFile(flags['prompt-file']) : (flags.prompt ?? '');
   if (prompt.trim() === '') throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
 
@@ -72,11 +74,15 @@ export const run: Command = async (argv, io) => {
   try {
     const { info } = model;
     const enc = encodeBounded(model.tokenizer, prompt, info.contextLength);
-    if (!enc.ids) throw new RetrievalLensError('CONTEXT_TOO_LONG', `the prompt has more than ${enc.tokens} tokens but the model's context length is ${info.contextLength}`);
+    if (!enc.ids)
+      throw new RetrievalLensError(
+        'CONTEXT_TOO_LONG',
+        `the prompt has more than ${enc.tokens} tokens but the model's context length is ${info.contextLength}`,
+      );
     const ids = enc.ids;
     const perStep: { token: number; text: string; position: number; argmax?: number[][] }[] = [];
     const result = await model.generate(ids, {
-      maxNewTokens: (flags['max-new-tokens']) ?? DEFAULT_MAX_NEW_TOKENS,
+      maxNewTokens: flags['max-new-tokens'] ?? DEFAULT_MAX_NEW_TOKENS,
       mask: heads.length ? { heads, mode: mode as MaskMode, scope: scope as MaskScope } : undefined,
       sampling: { temperature: flags.temperature, topK: flags['top-k'], topP: flags['top-p'], seed: flags.seed },
       attention: Boolean(flags.attention),
@@ -94,7 +100,20 @@ export const run: Command = async (argv, io) => {
     });
     if (flags.json) {
       io.stdout(
-        JSON.stringify({ model: info.id, promptTokens: result.promptTokens, promptTokenIds: ids, text: result.text, tokenIds: result.tokenIds, stoppedBy: result.stoppedBy, mask: { heads, mode, scope }, steps: perStep }, null, 1) + '\n',
+        JSON.stringify(
+          {
+            model: info.id,
+            promptTokens: result.promptTokens,
+            promptTokenIds: ids,
+            text: result.text,
+            tokenIds: result.tokenIds,
+            stoppedBy: result.stoppedBy,
+            mask: { heads, mode, scope },
+            steps: perStep,
+          },
+          null,
+          1,
+        ) + '\n',
       );
     } else {
       io.stdout(result.text + '\n');

@@ -66,7 +66,10 @@ export const run: Command = async (argv, io) => {
       `decoding        ${report.kvCache === 'shared' ? 'KV cache in shared past/present buffers (appended in place)' : report.kvCache === 'pingpong' ? 'KV cache in two preallocated buffers (ping-pong)' : 'KV cache as onnxruntime allocates it'}; ${report.batchDecoding ? 'several prompts decode as one batch' : 'one prompt at a time'}`,
       `prompt template ${report.template ? JSON.stringify(report.template) : report.chatTemplate ? 'chat template' : 'plain'}`,
       `attention nodes ${report.attentionNodes.length}:`,
-      ...report.attentionNodes.map((a) => `  layer ${String(a.layer).padStart(2)}  ${a.form.padEnd(19)} ${a.node}${a.form === 'plain' ? `  (scores ${a.scoreMatMul}, values ${a.valueMatMul}${a.casts ? ', with casts' : ''})` : ''}${a.uniformCaveat ? `  [uniform mask unavailable: ${a.uniformCaveat}]` : ''}`),
+      ...report.attentionNodes.map(
+        (a) =>
+          `  layer ${String(a.layer).padStart(2)}  ${a.form.padEnd(19)} ${a.node}${a.form === 'plain' ? `  (scores ${a.scoreMatMul}, values ${a.valueMatMul}${a.casts ? ', with casts' : ''})` : ''}${a.uniformCaveat ? `  [uniform mask unavailable: ${a.uniformCaveat}]` : ''}`,
+      ),
       `instrumented    ${report.instrumentedGraph}${report.fromCache ? ' (cached)' : ''}`,
     ];
     io.stdout(lines.join('\n') + '\n');

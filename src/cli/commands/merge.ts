@@ -22,10 +22,19 @@ export const run: Command = async (argv, io) => {
   if (positionals.length === 0) throw new UsageError('give the part files to merge');
   const out = flags.out;
   if (out) checkOutputPath(out);
-  const parts = positionals.map((source) => ({ source, file: parsePartial(readTextFile(source, { maxBytes: MAX_SCORES_BYTES, what: 'part file', code: 'BAD_SCORES_FILE' }), source) }));
+  const parts = positionals.map((source) => ({
+    source,
+    file: parsePartial(readTextFile(source, { maxBytes: MAX_SCORES_BYTES, what: 'part file', code: 'BAD_SCORES_FILE' }), source),
+  }));
   const scores = mergeParts(parts);
   if (out) writeFileAtomic(out, JSON.stringify(scores, null, 1));
   if (flags.json) io.stdout(JSON.stringify(scores) + '\n');
-  else io.stdout(`merged ${parts.length} part(s), ${scores.cases.length} cases\n` + describeScores(scores, scores.model.layers * scores.model.heads) + (out ? `\nwrote ${out}` : '') + '\n');
+  else
+    io.stdout(
+      `merged ${parts.length} part(s), ${scores.cases.length} cases\n` +
+        describeScores(scores, scores.model.layers * scores.model.heads) +
+        (out ? `\nwrote ${out}` : '') +
+        '\n',
+    );
   return 0;
 };

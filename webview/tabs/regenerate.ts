@@ -1,0 +1,80 @@
+// "Mask and re-generate": the question, mask mode and scope, the masked heads, and the two answers
+// side by side with the words that differ marked.
+import type { RegenerateView } from '../../src/shared/webviewProtocol.js';
+import { wordDiff } from '../../src/shared/wordDiff.js';
+import { h } from '../dom.js';
+import { button, maskBox, panel, post, valueOf } from '../panel.js';
+
+export function regenerateSection(): HTMLElement {
+  const { state } = panel;
+  const r = state.regenerate;
+  const box = h('div', { class: 'regenerate', 'data-testid': 'regenerate' });
+  box.append(h('h3', {}, 'Mask and re-generate'));
+  const q = h('vscode-textfield', {
+    'data-testid': 'question',
+    placeholder: 'Question about the text',
+    value: panel.question ?? r?.question ?? state.highlight?.question ?? '',
+  });
+  q.addEventListener('input', () => (panel.question = valueOf(q)));
+  const mode = h(
+    'vscode-single-select',
+    { 'data-testid': 'mask-mode' },
+    h('vscode-option', { value: 'uniform', selected: state.maskMode === 'uniform' }, 'uniform (paper)'),
+    h('vscode-option', { value: 'zero', selected: state.maskMode === 'zero' }, 'zero output'),
+  );
+  mode.addEventListener('change', () => post({ type: 'setMaskMode', mode: valueOf(mode) === 'zero' ? 'zero' : 'uniform' }));
+  const scope = h(
+    'vscode-single-select',
+    { 'data-testid': 'mask-scope' },
+    h('vscode-option', { value: 'decode', selected: state.maskScope === 'decode' }, 'decode only (paper)'),
+    h('vscode-option', { value: 'all', selected: state.maskScope === 'all' }, 'all positions'),
+  );
+  scope.addEventListener('change', () => post({ type: 'setMaskScope', scope: valueOf(scope) === 'all' ? 'all' : 'decode' }));
+  const go = button(
+    r?.busy ? 'Generating…' : 'Generate with and without masks',
+    'btn-regenerate',
+    () => post({ type: 'regenerate', question: valueOf(q) }),
+    {
+      disabled: !state.map || Boolean(state.busy),
+    },
+  );
+  box.append(h('div', { class: 'row' }, q, go));
+  box.append(h('div', { class: 'row' }, h('label', {}, 'mask mode '), mode, h('label', {}, ' scope '), scope));
+  const masks = h('div', { class: 'row masks', 'data-testid': 'mask-list', 'data-count': state.masks.length });
+  masks.append(
+    state.masks.length ? `${state.masks.length} masked: ` : 'No heads masked (tick heads in the Head explorer or on the score map).',
+  );
+  for (const m of state.masks) masks.append(maskBox(m, `mask-chip-${m.layer}-${m.head}`, `${m.layer}-${m.head}`));
+  box.append(masks);
+  if (r) box.append(...answers(r));
+  return box;
+}
+
+function answers(r: RegenerateView): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  if (r.error) out.push(h('p', { class: 'error', 'data-testid': 'regenerate-error' }, r.error));
+  const d = r.plain !== null && r.masked !== null ? wordDiff(r.plain, r.masked) : null;
+  const col = (title: string, text: string | null, parts: { text: string; same: boolean }[] | null, testid: string) => {
+    const p = h('div', { class: 'answer', 'data-testid': testid, 'data-text': text ?? '' });
+    p.append(h('div', { class: 'answer-title' }, title));
+    const body = h('div', { class: 'answer-text' });
+    if (text === null) body.append(r.busy ? '…' : '(not generated)');
+    else if (parts)
+      for (const part of parts) body.append(part.same ? part.text : h('mark', { class: 'diff', 'data-testid': 'diff-word' }, part.text));
+    else body.append(text);
+    p.append(body);
+    return p;
+  };
+  const maskedTitle = r.maskedHeads.length
+    ? `with ${r.maskedHeads.length} heads masked (${r.maskMode}, ${r.maskScope}): ${r.maskedHeads.join(', ')}`
+    : 'with masks (none set)';
+  out.push(
+    h(
+      'div',
+      { class: 'answers' },
+      col('without masks', r.plain, d?.a ?? null, 'answer-plain'),
+      col(maskedTitle, r.masked, d?.b ?? null, 'answer-masked'),
+    ),
+  );
+  return out;
+}

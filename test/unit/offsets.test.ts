@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadTokenizer } from '../../src/engine/tokenizer.js';
-import { normalizeEol, textToDoc, promptToDoc, promptToText, positionAt, attentionRanges } from '../../src/extension/offsets.js';
+import { normalizeEol, textToDoc, promptToDoc, promptToText, positionAt, attentionRanges } from '../../src/extension/highlights/offsets.js';
 import { tokenSpans, tokensOverlapping } from '../../src/shared/tokenSpans.js';
 import { buildPrompt, insertionPoint } from '../../src/method/document.js';
 import { bundledModel } from '../support/paths.js';

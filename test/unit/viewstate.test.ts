@@ -14,9 +14,9 @@ import {
   retrievalHeads,
   toScoreMapView,
   viewDescription,
-} from '../../src/extension/viewState.js';
-import { Store } from '../../src/extension/store.js';
-import { normalizeEol } from '../../src/extension/offsets.js';
+} from '../../src/extension/state/viewState.js';
+import { Store } from '../../src/extension/state/store.js';
+import { normalizeEol } from '../../src/extension/highlights/offsets.js';
 import { contrastText, mix, parseColor, scoreScale } from '../../src/shared/colorScale.js';
 import { wordDiff } from '../../src/shared/wordDiff.js';
 import type { ScoresFile } from '../../src/method/types.js';
@@ -146,7 +146,7 @@ test('Store: a run on another model or document clears masks and highlights; the
   const doc = (uri: string) => ({ uri, version: 1, rangeStart: 0, rangeEnd: 10, eol: normalizeEol('hello') });
   st.setRun(scoresFile('organism', S), 'a', 'run', doc('file:///a'), '/m/organism');
   st.setMasks([{ layer: 0, head: 2 }], true);
-  st.inspect = { data: {} as never, doc: doc('file:///a'), modelSpec: '/m/organism' };
+  st.setInspect({ data: {} as never, doc: doc('file:///a'), modelSpec: '/m/organism' });
   st.setRun(scoresFile('organism', S), 'a', 'run', doc('file:///a'), '/m/organism');
   assert.equal(st.masks.size, 1, 'same model and document keep the masks');
   assert.ok(st.inspect);
@@ -155,7 +155,7 @@ test('Store: a run on another model or document clears masks and highlights; the
   assert.equal(st.masks.size, 0);
   assert.equal(st.inspect, null);
   st.setMasks([{ layer: 1, head: 1 }], true);
-  st.inspect = { data: {} as never, doc: doc('file:///a'), modelSpec: '/m/other' };
+  st.setInspect({ data: {} as never, doc: doc('file:///a'), modelSpec: '/m/other' });
   st.setRun(scoresFile('other', S), 'c', 'run', doc('file:///b'), '/m/other');
   assert.equal(st.masks.size, 0);
   assert.equal(st.inspect, null);
@@ -173,7 +173,7 @@ test('highlight heads: the selected head, or the top three retrieval heads toget
   );
   st.select({ layer: 1, head: 1 });
   assert.deepEqual(st.highlightHeads(), [{ layer: 1, head: 1 }]);
-  st.highlightTop = true;
+  st.setHighlightTop(true);
   assert.equal(st.highlightHeads().length, 3);
 });
 

@@ -1,10 +1,10 @@
 // Worker runs under a progress notification with Cancel; errors become notifications and the UI
 // always comes back (busy flag cleared, nothing left spinning).
 import * as vscode from 'vscode';
-import { WorkerError, type RequestHooks } from '../worker/client.js';
-import { RetrievalLensError } from '../shared/errors.js';
-import type { Progress } from '../worker/protocol.js';
-import type { Store } from './store.js';
+import { WorkerError, type RequestHooks } from '../../worker/client.js';
+import { RetrievalLensError } from '../../shared/errors.js';
+import type { Progress } from '../../worker/protocol.js';
+import type { Store } from '../state/store.js';
 
 export function formatEta(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '';
@@ -38,7 +38,8 @@ export interface RunOptions {
   location?: vscode.ProgressLocation;
 }
 
-export class Runner {
+/** Model work, one job at a time, each under a progress notification with Cancel. */
+export class Jobs {
   constructor(
     private readonly store: Store,
     private readonly log: (line: string) => void,
@@ -57,8 +58,7 @@ export class Runner {
       void vscode.window.showWarningMessage(`Retrieval Lens is busy (${this.store.busy}). Wait for it or cancel it first.`);
       return undefined;
     }
-    this.store.busy = opts.title;
-    this.store.emit('busy');
+    this.store.setBusy(opts.title);
     const location = opts.location ?? vscode.ProgressLocation.Notification;
     try {
       return await vscode.window.withProgress(
@@ -84,8 +84,7 @@ export class Runner {
       }
       return undefined;
     } finally {
-      this.store.busy = null;
-      this.store.emit('busy');
+      this.store.setBusy(null);
     }
   }
 }

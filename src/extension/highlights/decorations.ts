@@ -2,7 +2,7 @@
 // current step, as background intensity, and where the needle was inserted.
 import * as vscode from 'vscode';
 import { attentionRanges, textToDoc } from './offsets.js';
-import type { Store } from './store.js';
+import type { Store } from '../state/store.js';
 
 const LEVELS = 5;
 

@@ -1,10 +1,10 @@
 // View logic with no vscode in it: score files -> what the tree and panel show, the mask set,
 // grid sizing, quick-pick parsing. Unit-tested in test/unit/viewstate.test.ts.
-import type { ScoresFile } from '../method/types.js';
-import { headId, type HeadRef, type ScoreMapView } from '../shared/webviewProtocol.js';
-import { parseNumberList } from '../shared/numbers.js';
-import { DEFAULT_THRESHOLD } from '../method/defaults.js';
-import { retrievalHeads as rankedRetrievalHeads } from '../method/aggregate.js';
+import type { ScoresFile } from '../../method/types.js';
+import { headId, type HeadRef, type ScoreMapView } from '../../shared/webviewProtocol.js';
+import { parseNumberList } from '../../shared/numbers.js';
+import { DEFAULT_THRESHOLD } from '../../method/defaults.js';
+import { retrievalHeads as rankedRetrievalHeads } from '../../method/aggregate.js';
 
 export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'file', threshold?: number): ScoreMapView {
   const { layers, heads } = s.model;

@@ -1,21 +1,75 @@
 // The Retrieval Lens panel: a webview that renders PanelState. Strict CSP with a per-load nonce;
-// scripts and styles come from the extension's dist/ and media/ folders only.
+// scripts and styles come from the extension's dist/ and media/ folders only. The panel owns the
+// message switch: what only changes the view goes straight to the store; actions that run a model
+// or write a file go to the feature that registered for them.
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import { parseFromWebview, type FigureKind, type FromWebview, type ToWebview } from '../shared/webviewProtocol.js';
-import type { Store } from './store.js';
+import { parseFromWebview, type FigureKind, type FromWebview, type ToWebview } from '../../shared/webviewProtocol.js';
+import type { Store } from '../state/store.js';
+
+/** Messages a feature handles (the rest are view state the panel applies itself). */
+export type PanelAction = Extract<FromWebview, { type: 'inspect' | 'regenerate' | 'figure' | 'exportJson' }>;
+type Handlers = { [K in PanelAction['type']]?: (m: Extract<PanelAction, { type: K }>) => void };
 
 export class Panel {
   private panel: vscode.WebviewPanel | undefined;
   private ready = false;
   private readonly disposables: vscode.Disposable[] = [];
-  onMessage: (m: FromWebview) => void = () => undefined;
-  onClose: () => void = () => undefined;
+  private readonly handlers: Handlers = {};
+  private readonly closeListeners: (() => void)[] = [];
 
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly store: Store,
-  ) {}
+    private readonly log: (line: string) => void,
+  ) {
+    store.onChange(() => this.post());
+  }
+
+  /** A feature takes charge of one kind of action message. */
+  on<K extends PanelAction['type']>(type: K, fn: (m: Extract<PanelAction, { type: K }>) => void): void {
+    (this.handlers as Record<string, (m: PanelAction) => void>)[type] = fn as (m: PanelAction) => void;
+  }
+
+  /** Runs when the user closes the panel (highlights live with it). */
+  onClose(fn: () => void): void {
+    this.closeListeners.push(fn);
+  }
+
+  private dispatch(m: FromWebview): void {
+    const s = this.store;
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        this.post();
+        return;
+      case 'selectHead':
+        return s.select(m.head, 'panel');
+      case 'setMask':
+        return s.setMask(m.head, m.masked, 'panel');
+      case 'setMaskMode':
+        return s.setMaskMode(m.mode);
+      case 'setMaskScope':
+        return s.setMaskScope(m.scope);
+      case 'setStep':
+        return s.setStep(m.step);
+      case 'setTab':
+        return s.setTab(m.tab, 'panel');
+      case 'highlightTop':
+        return s.setHighlightTop(m.top);
+      case 'command':
+        void vscode.commands.executeCommand(`retrievalLens.${m.command}`);
+        return;
+      case 'error':
+        this.log(`webview: ${m.message}`);
+        return;
+      default: {
+        const fn = (this.handlers as Record<string, ((m: PanelAction) => void) | undefined>)[m.type];
+        if (fn) fn(m);
+        else this.log(`webview: no handler for ${m.type}`);
+      }
+    }
+  }
 
   get visible(): boolean {
     return Boolean(this.panel);
@@ -44,12 +98,7 @@ export class Panel {
     panel.webview.onDidReceiveMessage(
       (raw) => {
         const m = parseFromWebview(raw);
-        if (!m) return;
-        if (m.type === 'ready') {
-          this.ready = true;
-          this.post();
-        }
-        this.onMessage(m);
+        if (m) this.dispatch(m);
       },
       undefined,
       this.disposables,
@@ -65,7 +114,7 @@ export class Panel {
       this.panel = undefined;
       this.ready = false;
       for (const d of this.disposables.splice(0)) d.dispose();
-      this.onClose();
+      for (const fn of this.closeListeners) fn();
     });
   }
 

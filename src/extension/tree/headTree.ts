@@ -1,7 +1,7 @@
 // The Head explorer: layers, then heads by score, a checkbox per head for masks.
 import * as vscode from 'vscode';
-import type { Store } from './store.js';
-import { formatScore, layerRows, viewDescription, type HeadRow, type LayerRow } from './viewState.js';
+import type { Store } from '../state/store.js';
+import { formatScore, layerRows, viewDescription, type HeadRow, type LayerRow } from '../state/viewState.js';
 
 export type Node = { kind: 'layer'; row: LayerRow } | { kind: 'head'; row: HeadRow };
 

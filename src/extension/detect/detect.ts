@@ -1,0 +1,71 @@
+// Find retrieval heads: the paper's detection on the active editor's text (selection or document).
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { RetrievalLensError } from '../../shared/errors.js';
+import { command, type Lens } from '../lens.js';
+import { docContext, haystackOf, modelName } from '../documents.js';
+import { modelRef, readSettings } from '../settings.js';
+import { planGrid } from '../state/viewState.js';
+
+export function registerDetect(lens: Lens): void {
+  command(lens, 'findRetrievalHeads', () => findRetrievalHeads(lens));
+}
+
+async function findRetrievalHeads(lens: Lens): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showErrorMessage('Retrieval Lens: open a document (or select text in one) to use as the haystack.');
+    return;
+  }
+  const { text, range, selected } = haystackOf(editor);
+  if (!text.trim()) {
+    void vscode.window.showErrorMessage(
+      selected
+        ? 'Retrieval Lens: the selection is empty; select some text, or clear the selection to use the whole document.'
+        : 'Retrieval Lens: the document is empty; there is no text to hide a needle in.',
+    );
+    return;
+  }
+  const settings = readSettings();
+  const ref = modelRef(settings, lens.context);
+  const ctx = docContext(editor, range, text);
+  const docName = path.basename(editor.document.uri.path) || editor.document.uri.toString();
+  const scores = await lens.jobs.run({ title: 'Find retrieval heads', unit: 'cases' }, async (hooks, report) => {
+    report(`loading ${modelName(ref.spec)}`);
+    const count = await lens.worker.request({ kind: 'countTokens', model: ref, text: ctx.eol.text }, hooks);
+    if (selected && count.tokens > count.contextLength) {
+      throw new RetrievalLensError(
+        'CONTEXT_TOO_LONG',
+        `the selection has ${count.atLeast ? 'over ' : ''}${count.tokens} tokens, more than the model's context of ${count.contextLength} tokens. Select less text.`,
+      );
+    }
+    const plan = planGrid(count.tokens, count.contextLength, settings.lengths, settings.depths, settings.maxNewTokens);
+    if (!plan.lengths.length)
+      throw new RetrievalLensError(
+        'CONTEXT_TOO_LONG',
+        `no context length in retrievalLens.lengths fits the model's context of ${count.contextLength} tokens`,
+      );
+    for (const n of plan.notes) lens.log(`grid: ${n}`);
+    return lens.worker.request(
+      {
+        kind: 'detect',
+        model: ref,
+        haystack: [ctx.eol.text],
+        lengths: plan.lengths,
+        depths: plan.depths,
+        needles: settings.needles,
+        maxNewTokens: settings.maxNewTokens,
+        threshold: settings.threshold,
+      },
+      hooks,
+    );
+  });
+  if (!scores) return;
+  lens.store.setMaskMode(settings.maskMode, settings.maskScope);
+  lens.store.setRun(scores, `${docName} · ${modelName(ref.spec)}`, 'run', ctx, ref.spec, settings.threshold);
+  lens.panel.show(true);
+  const v = lens.store.current!.view;
+  void vscode.window.showInformationMessage(
+    `Retrieval Lens: ${v.retrievalCount} of ${v.layers * v.heads} heads score ≥ ${v.threshold} (${v.countedCases}/${v.totalCases} cases retrieved the needle).`,
+  );
+}

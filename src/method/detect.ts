@@ -27,7 +27,7 @@ export interface DetectOptions {
   batch?: boolean;
 }
 
-export interface Progress {
+export interface GridProgress {
   done: number;
   total: number;
   etaMs: number;
@@ -35,7 +35,7 @@ export interface Progress {
 }
 
 export interface Hooks {
-  onProgress?: (p: Progress) => void;
+  onProgress?: (p: GridProgress) => void;
   /** Each case's result as soon as it is scored (results stream; the grid's order is restored at the end). */
   onCase?: (r: CaseResult) => void;
   signal?: AbortSignal;

@@ -6,7 +6,7 @@ import { RetrievalLensError } from '../shared/errors.js';
 import {
   validateWorkerMessage,
   type HostToWorker,
-  type Progress,
+  type JobProgress,
   type RequestKind,
   type ResultOf,
   type WorkerErrorPayload,
@@ -24,7 +24,7 @@ export interface WorkerClientOptions {
 }
 
 export interface RequestHooks {
-  onProgress?: (p: Progress) => void;
+  onProgress?: (p: JobProgress) => void;
   signal?: AbortSignal;
 }
 
@@ -43,7 +43,7 @@ export class WorkerError extends Error {
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  onProgress?: (p: Progress) => void;
+  onProgress?: (p: JobProgress) => void;
   kind: RequestKind;
 }
 

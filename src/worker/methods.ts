@@ -4,17 +4,18 @@ import { join } from 'node:path';
 import { packageRoot } from '../shared/paths.js';
 import type { LoadedModel } from '../engine/index.js';
 import type { AblationFile, ScoresFile } from '../method/types.js';
-import type { AblateRequest, DetectRequest, Progress } from './protocol.js';
+import type { AblateRequest, DetectRequest, JobProgress } from './protocol.js';
 
 type Tick = { done: number; total: number; etaMs?: number };
-const forward = (progress: (p: Progress) => void) => (p: Tick) => progress({ stage: 'run', done: p.done, total: p.total, etaMs: p.etaMs });
+const forward = (progress: (p: JobProgress) => void) => (p: Tick) =>
+  progress({ stage: 'run', done: p.done, total: p.total, etaMs: p.etaMs });
 
 // Loaded on first use: a worker that only generates never pays for the method's imports.
 export async function runDetect(
   model: LoadedModel,
   req: DetectRequest,
   signal: AbortSignal,
-  progress: (p: Progress) => void,
+  progress: (p: JobProgress) => void,
 ): Promise<ScoresFile> {
   const { runDetection } = await import('../method/detect.js');
   return runDetection(
@@ -35,7 +36,7 @@ export async function runAblate(
   model: LoadedModel,
   req: AblateRequest,
   signal: AbortSignal,
-  progress: (p: Progress) => void,
+  progress: (p: JobProgress) => void,
 ): Promise<AblationFile> {
   const { runAblation } = await import('../method/ablate.js');
   return runAblation(

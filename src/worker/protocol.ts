@@ -144,7 +144,7 @@ export interface WorkerResults {
 
 export type ResultOf<K extends RequestKind> = WorkerResults[K];
 
-export interface Progress {
+export interface JobProgress {
   /** 'load' while a model loads; 'run' while cases/steps run. */
   stage: 'load' | 'run';
   message?: string;
@@ -164,7 +164,7 @@ export type HostToWorker = { type: 'request'; id: number; request: WorkerRequest
 
 export type WorkerToHost =
   | { type: 'ready'; pid: number }
-  | { type: 'progress'; id: number; progress: Progress }
+  | { type: 'progress'; id: number; progress: JobProgress }
   | { type: 'result'; id: number; result: unknown }
   | { type: 'error'; id: number; error: WorkerErrorPayload };
 

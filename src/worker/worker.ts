@@ -13,7 +13,7 @@ import {
   validateHostMessage,
   type HostToWorker,
   type ModelRef,
-  type Progress,
+  type JobProgress,
   type WorkerRequest,
   type WorkerResults,
   type WorkerToHost,
@@ -28,7 +28,7 @@ function post(m: WorkerToHost): void {
   process.send?.(m);
 }
 
-async function getModel(ref: ModelRef, progress: (p: Progress) => void): Promise<LoadedModel> {
+async function getModel(ref: ModelRef, progress: (p: JobProgress) => void): Promise<LoadedModel> {
   if (current && sameModel(current.ref, ref)) return current.model;
   const old = current;
   current = undefined;
@@ -52,7 +52,7 @@ async function getModel(ref: ModelRef, progress: (p: Progress) => void): Promise
 async function handle(
   req: WorkerRequest,
   signal: AbortSignal,
-  progress: (p: Progress) => void,
+  progress: (p: JobProgress) => void,
 ): Promise<WorkerResults[keyof WorkerResults]> {
   const model = await getModel(req.model, progress);
   if (signal.aborted) throw new RetrievalLensError('CANCELLED', 'cancelled');
@@ -110,7 +110,7 @@ function onMessage(raw: unknown): void {
   }
   const ctrl = new AbortController();
   controllers.set(m.id, ctrl);
-  const progress = (p: Progress) => post({ type: 'progress', id: m.id, progress: p });
+  const progress = (p: JobProgress) => post({ type: 'progress', id: m.id, progress: p });
   queue = queue.then(async () => {
     try {
       if (ctrl.signal.aborted) throw new RetrievalLensError('CANCELLED', 'cancelled');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, readdirSync } from 'node:fs';
 import { WorkerClient, WorkerError } from '../../src/worker/client.js';
-import type { ModelRef, Progress } from '../../src/worker/protocol.js';
+import type { ModelRef, JobProgress } from '../../src/worker/protocol.js';
 import { bundledModel, repoRoot, sharedDir, tempDir } from '../support/paths.js';
 
 const client = new WorkerClient({ workerPath: join(repoRoot, 'src', 'worker', 'worker.ts'), execArgv: ['--import', 'tsx'] });
@@ -21,7 +21,7 @@ const needle = {
 };
 
 test('load reports the model shape; countTokens counts without special tokens', async () => {
-  const progress: Progress[] = [];
+  const progress: JobProgress[] = [];
   const r = await client.request({ kind: 'load', model }, { onProgress: (p) => progress.push(p) });
   assert.equal(r.info.layers, 6);
   assert.equal(r.info.heads, 8);
@@ -33,7 +33,7 @@ test('load reports the model shape; countTokens counts without special tokens', 
 });
 
 test('inspect: the needle is retrieved and the prompt maps back to the text', async () => {
-  const steps: Progress[] = [];
+  const steps: JobProgress[] = [];
   const r = await client.request(
     { kind: 'inspect', model, text, needle, depth: 50, maxPromptTokens: 400, maxNewTokens: 30, topPositions: 8 },
     { onProgress: (p) => steps.push(p) },

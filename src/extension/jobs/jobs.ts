@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { WorkerError, type RequestHooks } from '../../worker/client.js';
 import { RetrievalLensError } from '../../shared/errors.js';
-import type { Progress } from '../../worker/protocol.js';
+import type { JobProgress } from '../../worker/protocol.js';
 import type { Store } from '../state/store.js';
 
 export function formatEta(ms: number | undefined): string {
@@ -14,7 +14,7 @@ export function formatEta(ms: number | undefined): string {
   return m < 60 ? `${m}m ${s % 60}s left` : `${Math.floor(m / 60)}h ${m % 60}m left`;
 }
 
-export function describeProgress(p: Progress, unit: string): string {
+export function describeProgress(p: JobProgress, unit: string): string {
   if (p.stage === 'load') return p.message ?? 'loading the model';
   const parts = [];
   if (p.total) parts.push(`${p.done ?? 0}/${p.total} ${unit}`);
@@ -67,7 +67,7 @@ export class Jobs {
           const ctrl = new AbortController();
           token.onCancellationRequested(() => ctrl.abort());
           let lastPct = 0;
-          const onProgress = (p: Progress) => {
+          const onProgress = (p: JobProgress) => {
             const pct = p.stage === 'run' && p.total ? Math.floor((100 * (p.done ?? 0)) / p.total) : lastPct;
             progress.report({ message: describeProgress(p, opts.unit), increment: Math.max(0, pct - lastPct) });
             lastPct = Math.max(lastPct, pct);

@@ -38,6 +38,8 @@ export interface Hooks {
   onProgress?: (p: GridProgress) => void;
   /** Each case's result as soon as it is scored (results stream; the grid's order is restored at the end). */
   onCase?: (r: CaseResult) => void;
+  /** The scores file of the cases finished so far, after each case (runDetection only): a map before the grid ends. */
+  onPartial?: (s: ScoresFile, done: number, total: number) => void;
   signal?: AbortSignal;
   /** Filled in as the grid runs: prompt positions served from the shared-prefix cache vs prefilled. */
   stats?: { reusedPositions: number; prefilledPositions: number };
@@ -210,7 +212,19 @@ export function scoresModel(model: LoadedModel): ScoresFile['model'] {
 
 export async function runDetection(model: LoadedModel, opts: DetectOptions, hooks: Hooks = {}): Promise<ScoresFile> {
   const needles = detectionNeedles(opts);
-  const cases = await runGrid(model, opts, hooks, needles);
   const settings = detectionSettings(model, opts, needles);
+  const onPartial = hooks.onPartial;
+  const sofar: CaseResult[] = [];
+  const streaming: Hooks = onPartial
+    ? {
+        ...hooks,
+        onProgress: (p) => {
+          hooks.onProgress?.(p);
+          if (p.last) sofar.push(p.last);
+          onPartial(summarize(scoresModel(model), settings, sofar, settings.threshold), p.done, p.total);
+        },
+      }
+    : hooks;
+  const cases = await runGrid(model, opts, streaming, needles);
   return summarize(scoresModel(model), settings, cases, settings.threshold);
 }

@@ -28,8 +28,20 @@ export async function runDetect(
       maxNewTokens: req.maxNewTokens,
       threshold: req.threshold,
     },
-    { onProgress: forward(progress), signal },
+    { onProgress: forward(progress), onPartial: partials(progress), signal },
   );
+}
+
+/** The scores so far, after the first case and then at most every PARTIAL_EVERY_MS: each is a whole file. */
+const PARTIAL_EVERY_MS = 1000;
+function partials(progress: (p: JobProgress) => void) {
+  let last = 0;
+  return (partial: ScoresFile, done: number, total: number) => {
+    const now = Date.now();
+    if (done < total && last && now - last < PARTIAL_EVERY_MS) return;
+    last = now;
+    progress({ stage: 'run', done, total, partial });
+  };
 }
 
 export async function runAblate(

@@ -151,6 +151,8 @@ export interface JobProgress {
   done?: number;
   total?: number;
   etaMs?: number;
+  /** Detection only: the scores of the cases finished so far, so a map shows before the grid ends. */
+  partial?: ScoresFile;
 }
 
 export interface WorkerErrorPayload {

@@ -45,6 +45,10 @@ test(
     assert.doesNotMatch(await h.selectionStatus(page()), /selected/, 'the right-click selected text');
     await h.waitForNotification(page(), /\d+\/\d+ cases/, h.LONG);
     await sc.shot(page(), 'progress');
+    // The map fills in as cases finish: it is on screen, marked as running, before the grid ends.
+    const early = await h.waitForScoreMap(page(), h.LONG);
+    assert.match(early.summary, /running, \d+\/\d+ cases/, `no map while the grid runs: ${early.summary}`);
+    await sc.shot(page(), 'map-while-running');
     run = await h.waitForRunDone(page(), 2 * h.LONG);
     console.log(`default grid ${LENGTHS.join('/')} x ${DEPTHS.join('/')}: ${run.text}`);
     // Every (length, depth) cell ran the same number of needles: no length was dropped.

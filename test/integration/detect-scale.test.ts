@@ -32,7 +32,18 @@ test('prefix reuse and batched decoding: the same cases, the same scores as one 
     assert.equal(model.info.batchDecoding, true, 'the organism decodes in batches');
     const whole = await runDetection(model, { ...opts, reusePrefix: false, batch: false });
     const stats = { reusedPositions: 0, prefilledPositions: 0 };
-    const reused = await runDetection(model, opts, { stats });
+    const partials: { cases: number; done: number; total: number }[] = [];
+    const reused = await runDetection(model, opts, {
+      stats,
+      onPartial: (p, done, total) => partials.push({ cases: p.cases.length, done, total }),
+    });
+    // Streaming: a scores file after every case, each holding the cases done so far.
+    assert.equal(partials.length, whole.cases.length);
+    assert.deepEqual(
+      partials.map((p) => p.cases),
+      partials.map((p) => p.done),
+    );
+    assert.equal(partials.at(-1)!.done, partials.at(-1)!.total);
     assert.ok(
       stats.reusedPositions > 0.3 * (stats.reusedPositions + stats.prefilledPositions),
       `reused ${stats.reusedPositions}, prefilled ${stats.prefilledPositions}`,

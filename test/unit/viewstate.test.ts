@@ -257,3 +257,32 @@ test('wordDiff marks the words that changed', () => {
   const same = wordDiff('a b', 'a b');
   assert.deepEqual(same.a, [{ text: 'a b', same: true }]);
 });
+
+test('Store: a running detection shows partial maps that its next update and its result replace', () => {
+  const st = new Store();
+  const doc = { uri: 'file:///a', version: 1, rangeStart: 0, rangeEnd: 10, eol: normalizeEol('hello') };
+  st.setRun(scoresFile('m', S), 'a', 'run', doc, '/m');
+  st.setTab('compare');
+  st.setRun(scoresFile('m', S), 'b', 'run', doc, '/m', undefined, { done: 1, total: 4 });
+  assert.equal(st.panelState().map?.name, 'b · running, 1/4 cases');
+  assert.equal(st.tab, 'map', 'the first partial map comes to the front');
+  st.setTab('highlights');
+  st.setRun(scoresFile('m', S), 'b', 'run', doc, '/m', undefined, { done: 3, total: 4 });
+  assert.equal(st.tab, 'highlights', 'updates do not pull the user back to the map');
+  st.setRun(scoresFile('m', S), 'b', 'run', doc, '/m');
+  assert.deepEqual(
+    st.runs.map((r) => r.name),
+    ['a', 'b'],
+    'one run per detection, not one per update',
+  );
+  assert.equal(st.current?.partial, undefined);
+  st.setRun(scoresFile('m', S), 'c', 'run', doc, '/m', undefined, { done: 2, total: 4 });
+  st.settlePartial();
+  assert.equal(st.panelState().map?.name, 'c (stopped after 2 of 4 cases)');
+  st.setRun(scoresFile('m', S), 'd', 'run', doc, '/m');
+  assert.deepEqual(
+    st.runs.map((r) => r.name),
+    ['a', 'b', 'c', 'd'],
+    'a stopped run stays in the list',
+  );
+});

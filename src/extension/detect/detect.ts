@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { RetrievalLensError } from '../../shared/errors.js';
+import type { JobProgress } from '../../worker/protocol.js';
 import { command, type Lens } from '../lens.js';
 import { docContext, haystackOf, modelName } from '../documents.js';
 import { modelRef, readSettings } from '../settings.js';
@@ -30,7 +31,17 @@ async function findRetrievalHeads(lens: Lens): Promise<void> {
   const ref = modelRef(settings, lens.context);
   const ctx = docContext(editor, range, text);
   const docName = path.basename(editor.document.uri.path) || editor.document.uri.toString();
-  const scores = await lens.jobs.run({ title: 'Find retrieval heads', unit: 'cases' }, async (hooks, report) => {
+  const runName = `${docName} · ${modelName(ref.spec)}`;
+  const { store } = lens;
+  // The map fills in as cases finish: each update is the scores of the cases done so far.
+  const showPartial = (p: JobProgress) => {
+    if (!p.partial || p.done === undefined || !p.total) return;
+    const first = !store.current?.partial;
+    store.setRun(p.partial, runName, 'run', ctx, ref.spec, settings.threshold, { done: p.done, total: p.total });
+    if (first) lens.panel.show(true);
+  };
+  const scores = await lens.jobs.run({ title: 'Find retrieval heads', unit: 'cases' }, async (jobHooks, report) => {
+    const hooks = { ...jobHooks, onProgress: (p: JobProgress) => (jobHooks.onProgress?.(p), showPartial(p)) };
     report(`loading ${modelName(ref.spec)}`);
     const count = await lens.worker.request({ kind: 'countTokens', model: ref, text: ctx.eol.text }, hooks);
     if (selected && count.tokens > count.contextLength) {
@@ -60,9 +71,12 @@ async function findRetrievalHeads(lens: Lens): Promise<void> {
       hooks,
     );
   });
-  if (!scores) return;
+  if (!scores) {
+    store.settlePartial();
+    return;
+  }
   lens.store.setMaskMode(settings.maskMode, settings.maskScope);
-  lens.store.setRun(scores, `${docName} · ${modelName(ref.spec)}`, 'run', ctx, ref.spec, settings.threshold);
+  lens.store.setRun(scores, runName, 'run', ctx, ref.spec, settings.threshold);
   lens.panel.show(true);
   const v = lens.store.current!.view;
   void vscode.window.showInformationMessage(

@@ -17,7 +17,7 @@ export function registerHighlights(lens: Lens): void {
     if (events.has('run') && store.current !== lastRun) {
       lastRun = store.current;
       // After the listeners of this change have run, not inside them.
-      if (store.current?.doc) setImmediate(() => void showHighlights(lens, true));
+      if (store.current?.doc && !store.current.partial) setImmediate(() => void showHighlights(lens, true));
     }
   });
   panel.on('inspect', () => void showHighlights(lens));

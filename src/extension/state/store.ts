@@ -38,6 +38,8 @@ export interface Run {
   source: 'run' | 'file';
   doc: DocContext | null;
   modelSpec: string | null;
+  /** Cases so far of a detection still running; the finished run replaces it. */
+  partial?: { done: number; total: number };
 }
 
 export interface InspectState {
@@ -138,9 +140,14 @@ export class Store {
     doc: DocContext | null,
     modelSpec: string | null,
     threshold?: number,
+    partial?: Run['partial'],
   ): Run {
-    const view = toScoreMapView(scores, uniqueName(name, this._runs), source, threshold);
-    const run: Run = { name: view.name, scores, view, source, doc, modelSpec };
+    // A running detection's map is replaced by its next update and by its final result.
+    const replacing = Boolean(this._current?.partial);
+    if (replacing) this._runs = this._runs.filter((r) => r !== this._current);
+    let view = toScoreMapView(scores, uniqueName(name, this._runs), source, threshold);
+    if (partial) view = { ...view, name: `${view.name} · running, ${partial.done}/${partial.total} cases` };
+    const run: Run = { name: uniqueName(name, this._runs), scores, view, source, doc, modelSpec, partial };
     this._runs.push(run);
     const prev = this._current;
     this._current = run;
@@ -151,9 +158,19 @@ export class Store {
     }
     this.masks.retain(view.layers, view.heads);
     if (this._selected && (this._selected.layer >= view.layers || this._selected.head >= view.heads)) this._selected = null;
-    this._tab = 'map';
+    if (!replacing) this._tab = 'map';
     this.emit(['run', 'masks', 'highlight', 'tab']);
     return run;
+  }
+
+  /** A detection stopped early (cancelled or failed): its partial map stays, as what it is. */
+  settlePartial(): void {
+    const run = this._current;
+    if (!run?.partial) return;
+    const { done, total } = run.partial;
+    run.partial = undefined;
+    run.view = { ...run.view, name: `${run.name} (stopped after ${done} of ${total} cases)` };
+    this.emit(['run']);
   }
 
   /** A different model is selected: highlights, masks and answers that belong to the old one go. */

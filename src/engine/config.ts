@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetrievalLensError } from '../shared/errors.js';
 import { readTextFile } from '../shared/textFile.js';
+import type { ArchConfig } from './types.js';
 
 /** Families tested end to end (fixtures in test/fixtures/models); other decoder-only families work when their graph does. */
 export const SUPPORTED_FAMILIES = ['llama', 'qwen2', 'qwen3', 'mistral', 'gpt2', 'phi3', 'phi', 'gemma', 'gemma2', 'gemma3_text'];
@@ -35,18 +36,7 @@ const NOT_DECODERS = [
   'vision-encoder-decoder',
 ];
 
-export interface ArchConfig {
-  modelType: string;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  hiddenSize: number;
-  vocabSize: number;
-  contextLength: number;
-  bosTokenId: number | null;
-  eosTokenIds: number[];
-}
+export type { ArchConfig };
 
 type Json = Record<string, unknown>;
 

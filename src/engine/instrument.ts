@@ -124,11 +124,13 @@ type VecLayout =
   | { kind: 'packed'; tail: number } //   [heads * headDim + tail] against packed QKV [batch, seq, (heads + 2 kvHeads) * headDim]
   | { kind: 'packed5d' }; //              [heads, 3, 1] against MHA's packed [batch, seq, heads, 3, headDim]
 
-interface SiteCtx {
+/** What a rewrite of one attention site needs to know (restrict.ts rewrites the same sites). */
+export interface SiteCtx {
   g: GraphProto;
   layer: number;
   t: (s: string) => string;
   shape: InstrumentShape;
+  /** Activation element type, and whether CastLike exists (opset >= 15). */
   act: number;
   castLike: boolean;
 }

@@ -10,7 +10,7 @@
 //   GroupQueryAttention  through the op's attention_bias input (added to one the graph already has)
 //   MultiHeadAttention, ONNX Attention: not supported (their masks take other shapes); say so
 import { DT, floatTensor, int64Tensor, node, valueInfo, type GraphProto, type NodeProto } from './graph.js';
-import type { InstrumentShape } from './instrument.js';
+import type { InstrumentShape, SiteCtx } from './instrument.js';
 
 export const HEAD_RESTRICT = 'head_restrict';
 export const RESTRICT_SPAN = 'restrict_span';
@@ -35,21 +35,11 @@ export function addRestrictInputs(g: GraphProto, shape: InstrumentShape): void {
   );
 }
 
-interface Ctx {
-  g: GraphProto;
-  layer: number;
-  t: (s: string) => string;
-  shape: InstrumentShape;
-  /** Activation element type, and whether CastLike exists (opset >= 15). */
-  act: number;
-  castLike: boolean;
-}
-
 /**
  * Nodes computing this layer's bias [1, heads, 1, T] for a kv length `T` (an int64 scalar tensor),
  * typed like `like`; returns [nodes, name].
  */
-function biasNodes(c: Ctx, T: string, like: string): [NodeProto[], string] {
+function biasNodes(c: SiteCtx, T: string, like: string): [NodeProto[], string] {
   const t = (s: string) => c.t(`restrict_${s}`);
   c.g.initializer!.push(int64Tensor(t('layer'), [c.layer], []), int64Tensor(t('shape4'), [1, c.shape.heads, 1, 1]));
   const nodes = [
@@ -69,7 +59,7 @@ function biasNodes(c: Ctx, T: string, like: string): [NodeProto[], string] {
 }
 
 /** Plain attention: bias added to the Softmax input [batch, heads, q, T]. */
-export function restrictPlain(c: Ctx, softmax: NodeProto): void {
+export function restrictPlain(c: SiteCtx, softmax: NodeProto): void {
   const x = softmax.input![0];
   const t = (s: string) => c.t(`restrict_${s}`);
   const shapeNodes = [
@@ -84,7 +74,7 @@ export function restrictPlain(c: Ctx, softmax: NodeProto): void {
 }
 
 /** GroupQueryAttention: the bias through attention_bias [1, heads, q, T], T = total_sequence_length. */
-export function restrictGQA(c: Ctx, gqa: NodeProto): void {
+export function restrictGQA(c: SiteCtx, gqa: NodeProto): void {
   const t = (s: string) => c.t(`restrict_${s}`);
   const inputs = [...(gqa.input ?? [])];
   while (inputs.length < 11) inputs.push('');

@@ -2,11 +2,8 @@
 // models only through these shapes, so they stay free of onnxruntime types.
 
 /** What a model folder says about its architecture (read from config.json). */
-export interface ModelInfo {
-  /** Folder path or Hub id the user gave. */
-  id: string;
-  /** Resolved local folder. */
-  dir: string;
+/** A model's architecture, as its config.json (or genai_config.json) states it. */
+export interface ArchConfig {
   modelType: string;
   layers: number;
   /** Query heads per layer. */
@@ -20,6 +17,13 @@ export interface ModelInfo {
   contextLength: number;
   bosTokenId: number | null;
   eosTokenIds: number[];
+}
+
+export interface ModelInfo extends ArchConfig {
+  /** Folder path or Hub id the user gave. */
+  id: string;
+  /** Resolved local folder. */
+  dir: string;
   /** ONNX file used, relative to dir (e.g. onnx/model.onnx, or model.onnx in a GenAI folder). */
   onnxFile: string;
   /** fp32, fp16, q4, int4 (MatMulNBits), ...: the file's suffix (Optimum) or what its graph holds (GenAI). */

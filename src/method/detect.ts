@@ -38,6 +38,8 @@ export interface Hooks {
   onProgress?: (p: Progress) => void;
   /** Each case's result as soon as it is scored (results stream; the grid's order is restored at the end). */
   onCase?: (r: CaseResult) => void;
+  /** A cell (one length and depth, its needles decoded together) is about to run. */
+  onStart?: (cell: { length: number; depth: number; needles: number }) => void;
   signal?: AbortSignal;
   /** Filled in as the grid runs: prompt positions served from the shared-prefix cache vs prefilled. */
   stats?: { reusedPositions: number; prefilledPositions: number };
@@ -170,6 +172,7 @@ export async function runGrid(
   }
   for (const cell of cells) {
     throwIfAborted(hooks.signal);
+    hooks.onStart?.({ length: cell[0].length, depth: cell[0].depth, needles: cell.length });
     const built = cell.map((g) => builder.build(g.length, g.depth, g.needle));
     const rs = await runCases(model, built, opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, hooks.signal, prefix);
     if (hooks.stats && prefix) Object.assign(hooks.stats, { reusedPositions: prefix.reused, prefilledPositions: prefix.computed });

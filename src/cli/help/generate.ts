@@ -18,7 +18,8 @@ export const help: CommandHelp = {
     ['--seed S', 'seed of the sampler, 0..4294967295 (needs --temperature)'],
     ['--attention', 'show, per generated token, the positions and tokens the heads attend to most'],
     ['--heads L:H,L:H,...', 'with --attention: the heads to show (default: the heads with the strongest peak at each token)'],
-    ['--top-heads N', 'with --attention: how many heads to show per token (default: 4)'],
+    ['--scores FILE', 'with --attention: show the top heads of this scores file (what detect wrote)'],
+    ['--top-heads N', 'with --attention: how many heads to show per token, ranked or from --scores (default: 4)'],
     JSON_OPTION,
   ],
   notes: [

@@ -29,7 +29,7 @@ const commands: Record<string, { load: () => Promise<{ run: Command }>; help: Co
 
 const usage = () => formatOverview(commands);
 
-export function version(): string {
+function version(): string {
   try {
     return String(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version);
   } catch {

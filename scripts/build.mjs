@@ -4,6 +4,7 @@
 // throws if ever called, so the packaged extension needs no image binaries.
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -35,7 +36,7 @@ const node = {
   banner: { js: 'const importMetaUrl = require("url").pathToFileURL(__filename).href;' },
 };
 
-const entries = [
+export const entries = [
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
   { ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' },
   // Chat templates render in a process of their own with a heap and a time limit (src/engine/chatTemplate.ts).
@@ -54,8 +55,11 @@ const entries = [
   },
 ].filter((e) => existsSync(e.entryPoints[0]));
 
-if (watch) {
-  for (const e of entries) (await esbuild.context(e)).watch();
-} else {
-  await Promise.all(entries.map((e) => esbuild.build(e)));
+// Run as a script it builds; imported (scripts/notices.mjs) it only lends its entries.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  if (watch) {
+    for (const e of entries) (await esbuild.context(e)).watch();
+  } else {
+    await Promise.all(entries.map((e) => esbuild.build(e)));
+  }
 }

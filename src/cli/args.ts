@@ -65,11 +65,21 @@ export function parseNumber(text: string, what: string, s: NumberSpec): number {
   return usage(() => parseSharedNumber(text, what, s));
 }
 
+/** -h or --help before any `--`: the command's help, whatever else was given. */
+export function wantsHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '-h' || a === '--help' || a.startsWith('--help='));
+}
+
+let lastSpec: Record<string, FlagSpec> | undefined;
+/** The flag spec the last parse used: lets a test hold each command's help against the flags it really takes. */
+export const lastParsedSpec = (): Record<string, FlagSpec> | undefined => lastSpec;
+
 export function parseArgs<S extends Record<string, FlagSpec>>(argv: string[], spec: S, opts: { positionals?: number } = {}): ParsedArgs<S> {
+  lastSpec = spec;
   const end = argv.indexOf('--');
   const options = end < 0 ? argv : argv.slice(0, end);
-  if (options.some((a) => a === '-h' || a === '--help' || a.startsWith('--help=')))
-    return { flags: {} as FlagValues<S>, positionals: [], help: true };
+  if (wantsHelp(argv)) return { flags: {} as FlagValues<S>, positionals: [], help: true };
   const flags: ParsedArgs['flags'] = {};
   const positionals: string[] = [];
   for (let i = 0; i < options.length; i++) {

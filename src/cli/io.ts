@@ -4,6 +4,10 @@ export interface CliIO {
   stderr: (text: string) => void;
   /** Aborted on Ctrl-C; commands stop between decoding steps and write nothing partial. */
   signal: AbortSignal;
+  /** stderr is a terminal: progress redraws one line in place (else one plain line per case). */
+  stderrIsTTY?: boolean;
+  /** The terminal's width, for the progress line. */
+  columns?: number;
 }
 
 export type Command = (argv: string[], io: CliIO) => Promise<number>;

@@ -5,33 +5,29 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RetrievalLensError } from '../shared/errors.js';
-import { UsageError } from './args.js';
+import { UsageError, wantsHelp } from './args.js';
 import { packageRoot } from '../shared/paths.js';
 import { oneLineText as oneLine } from './oneLine.js';
+import { formatHelp, formatOverview, type CommandHelp } from './usage.js';
 import type { Command, CliIO } from './io.js';
+import { help as inspectHelp } from './help/inspect.js';
+import { help as generateHelp } from './help/generate.js';
+import { help as detectHelp } from './help/detect.js';
+import { help as ablateHelp } from './help/ablate.js';
+import { help as analyzeHelp } from './help/analyze.js';
+import { help as mergeHelp } from './help/merge.js';
 
-const commands: Record<string, { load: () => Promise<{ run: Command }>; summary: string }> = {
-  inspect: { load: () => import('./commands/inspect.js'), summary: 'architecture, sizes and attention nodes of a model' },
-  generate: {
-    load: () => import('./commands/generate.js'),
-    summary: 'generate text, optionally with heads masked and attention argmax per step',
-  },
-  detect: { load: () => import('./commands/detect.js'), summary: 'find retrieval heads with the needle-in-a-haystack grid (Wu et al.)' },
-  ablate: { load: () => import('./commands/ablate.js'), summary: 'NIAH accuracy with top-k retrieval heads vs k random heads masked' },
-  analyze: {
-    load: () => import('./commands/analyze.js'),
-    summary: "summarise or compare score files (ours or the paper's head_score JSON)",
-  },
-  merge: {
-    load: () => import('./commands/merge.js'),
-    summary: 'combine the parts of a grid run with detect --shard i/n into one scores file',
-  },
+// A command: its help (answered here, before the module loads) and its module, loaded on use.
+const commands: Record<string, { load: () => Promise<{ run: Command }>; help: CommandHelp }> = {
+  inspect: { load: () => import('./commands/inspect.js'), help: inspectHelp },
+  generate: { load: () => import('./commands/generate.js'), help: generateHelp },
+  detect: { load: () => import('./commands/detect.js'), help: detectHelp },
+  ablate: { load: () => import('./commands/ablate.js'), help: ablateHelp },
+  analyze: { load: () => import('./commands/analyze.js'), help: analyzeHelp },
+  merge: { load: () => import('./commands/merge.js'), help: mergeHelp },
 };
 
-function usage(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: retrieval-lens <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "retrieval-lens <command> --help" for a command's options; "retrieval-lens --version" prints the version.\n`;
-}
+const usage = () => formatOverview(commands);
 
 function version(): string {
   try {
@@ -68,6 +64,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     );
     return 2;
   }
+  if (wantsHelp(cmdArgs)) {
+    io.stdout(formatHelp(cmdName, cmd.help));
+    return 0;
+  }
   try {
     return await (await cmd.load()).run(cmdArgs, io);
   } catch (e) {
@@ -102,6 +102,8 @@ export function runCli(): void {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     signal: ctrl.signal,
+    stderrIsTTY: process.stderr.isTTY,
+    columns: process.stderr.columns,
   };
   main(process.argv.slice(2), io).then(
     (code) => {

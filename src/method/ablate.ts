@@ -25,6 +25,26 @@ export interface AblateOptions {
   template?: string;
 }
 
+/** What a run will do, told once its inputs are checked and before the first case runs. */
+export interface AblationPlan {
+  cases: number;
+  /** No mask, then per k: top-k and each random trial. */
+  conditions: number;
+  generations: number;
+  ks: number[];
+  randomTrials: number;
+  lengths: number[];
+  depths: number[];
+  needles: string[];
+  retrievalHeads: number;
+}
+
+export interface AblateHooks extends Hooks {
+  onPlan?: (plan: AblationPlan) => void;
+  /** A condition (a set of masked heads) is about to run over the cases. */
+  onCondition?: (c: { kind: 'baseline' | 'top' | 'random'; k: number; trial?: number; heads: HeadRef[] }) => void;
+}
+
 function normalize(t: string): string {
   return t.toLowerCase().replace(/\s+/g, ' ').trim();
 }
@@ -64,7 +84,12 @@ export function freshDepths(detection: number[]): number[] {
   return d.slice(1).map((x, i) => (x + d[i]) / 2);
 }
 
-export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: AblateOptions, hooks: Hooks = {}): Promise<AblationFile> {
+export async function runAblation(
+  model: LoadedModel,
+  scores: ScoresFile,
+  opts: AblateOptions,
+  hooks: AblateHooks = {},
+): Promise<AblationFile> {
   const { info } = model;
   if (scores.model.layers !== info.layers || scores.model.heads !== info.heads) {
     throw new RetrievalLensError(
@@ -121,7 +146,20 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
   // whole answer). They differ when most answer words also stand in the question, as with the
   // organism's sentence answers: "Zorvak's secret code is 111." has recall 5/6 with a wrong code.
   const exactHits: number[] = [];
-  const accuracy = async (heads: HeadRef[]) => {
+  hooks.onPlan?.({
+    cases: cases.length,
+    conditions: conditions.length,
+    generations: total,
+    ks,
+    randomTrials: trials,
+    lengths,
+    depths,
+    needles: needles.map((n) => n.id),
+    retrievalHeads: retrieval.length,
+  });
+  const accuracy = async (cond: (typeof conditions)[number], trial?: number) => {
+    const heads = cond.heads;
+    hooks.onCondition?.({ kind: cond.kind, k: cond.k, trial, heads });
     let ok = 0;
     let exact = 0;
     for (const c of cases) {
@@ -141,17 +179,17 @@ export async function runAblation(model: LoadedModel, scores: ScoresFile, opts: 
     return ok / cases.length;
   };
 
-  const baseline = await accuracy([]);
+  const baseline = await accuracy(conditions[0]);
   const baselineExact = exactHits[exactHits.length - 1];
   const results: AblationFile['results'] = [];
   for (const k of ks) {
-    const top = await accuracy(conditions.find((c) => c.kind === 'top' && c.k === k)!.heads);
+    const top = await accuracy(conditions.find((c) => c.kind === 'top' && c.k === k)!);
     const topExact = exactHits[exactHits.length - 1];
     const random: number[] = [];
     const randomExact: number[] = [];
     const randomHeadSets: HeadRef[][] = [];
-    for (const c of conditions.filter((x) => x.kind === 'random' && x.k === k)) {
-      random.push(await accuracy(c.heads));
+    for (const [t, c] of conditions.filter((x) => x.kind === 'random' && x.k === k).entries()) {
+      random.push(await accuracy(c, t + 1));
       randomExact.push(exactHits[exactHits.length - 1]);
       randomHeadSets.push(c.heads);
     }

@@ -40,6 +40,8 @@ export interface Hooks {
   onCase?: (r: CaseResult) => void;
   /** The scores file of the cases finished so far, after each case (runDetection only): a map before the grid ends. */
   onPartial?: (s: ScoresFile, done: number, total: number) => void;
+  /** A cell (one length and depth, its needles decoded together) is about to run. */
+  onStart?: (cell: { length: number; depth: number; needles: number }) => void;
   signal?: AbortSignal;
   /** Filled in as the grid runs: prompt positions served from the shared-prefix cache vs prefilled. */
   stats?: { reusedPositions: number; prefilledPositions: number };
@@ -172,6 +174,7 @@ export async function runGrid(
   }
   for (const cell of cells) {
     throwIfAborted(hooks.signal);
+    hooks.onStart?.({ length: cell[0].length, depth: cell[0].depth, needles: cell.length });
     const built = cell.map((g) => builder.build(g.length, g.depth, g.needle));
     const rs = await runCases(model, built, opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, hooks.signal, prefix);
     if (hooks.stats && prefix) Object.assign(hooks.stats, { reusedPositions: prefix.reused, prefilledPositions: prefix.computed });

@@ -5,17 +5,12 @@ import { checkOutputPath, readScoresFile, writeFileAtomic } from '../../method/f
 import { readNeedlesFile } from '../../method/needles.js';
 import { parseArgs, parseIntList, parseNumberList, UsageError } from '../args.js';
 import { checkModelFlags, DEPTH_RANGE, FLAGS, LENGTH_RANGE, MODEL_FLAGS, openModel, readHaystacks } from '../common.js';
-import { progressLine } from '../progress.js';
+import { ProgressReporter } from '../progress.js';
+import { formatJson } from '../json.js';
 import type { Command } from '../io.js';
 
-const HELP = `usage: retrieval-lens ablate [--model DIR|hf:OWNER/NAME] --scores scores.json [--k 1,2,4,8] [--random-trials 5]
-    [--seed S] [--haystack FILE...] [--needles-file F] [--lengths L,...] [--depths D,...]
-    [--mask-mode uniform|zero] [--mask-scope decode|all] [--out ablation.json] [--json]
-Fresh cases: needles the detection run did not use, at depths halfway between its depths.
-`;
-
 export const run: Command = async (argv, io) => {
-  const { flags, help } = parseArgs(argv, {
+  const { flags } = parseArgs(argv, {
     ...MODEL_FLAGS,
     scores: { type: 'string' },
     k: { type: 'string' },
@@ -31,10 +26,6 @@ export const run: Command = async (argv, io) => {
     out: { type: 'string' },
     json: { type: 'boolean' },
   });
-  if (help) {
-    io.stdout(HELP);
-    return 0;
-  }
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);
   if (!flags.scores) throw new UsageError('--scores FILE is required (the output of retrieval-lens detect)');
@@ -48,7 +39,15 @@ export const run: Command = async (argv, io) => {
   const haystack = readHaystacks(flags.haystack);
   const needles = flags['needles-file'] ? readNeedlesFile(flags['needles-file']) : undefined;
   const model = await openModel(flags, io);
+  const progress = new ProgressReporter(io);
+  let condition = '';
+  let cases = 0;
+  let generations = 0;
+  let finished = 0;
+  // Conditions run their cases in order, so the case now running follows from the count finished.
+  const running = () => progress.start(`${condition} · case ${(finished % cases) + 1}/${cases}`, { done: finished, total: generations });
   try {
+    const heads = (hs: { layer: number; head: number }[]) => hs.map((h) => `${h.layer}-${h.head}`).join(', ');
     const result = await runAblation(
       model,
       scores,
@@ -64,11 +63,38 @@ export const run: Command = async (argv, io) => {
         maskMode: mode as MaskMode,
         maskScope: scope as MaskScope,
       },
-      { signal: io.signal, onProgress: (p) => io.stderr(progressLine(p.done, p.total, p.etaMs)) },
-    );
-    if (flags.out) writeFileAtomic(flags.out, JSON.stringify(result, null, 1));
+      {
+        signal: io.signal,
+        // Said once the inputs are checked: what runs, how many generations, before any progress.
+        onPlan: (p) => {
+          cases = p.cases;
+          generations = p.generations;
+          io.stderr(
+            `ablating ${model.info.id}: ${p.cases} fresh cases (lengths ${p.lengths.join(', ')}; depths ${p.depths.join(', ')}%; ` +
+              `needles ${p.needles.join(', ')}), each with no mask, then for k = ${p.ks.join(', ')} the top-k of the ${p.retrievalHeads} ` +
+              `retrieval heads masked and ${p.randomTrials} draw${p.randomTrials > 1 ? 's' : ''} of k random other heads ` +
+              `(mask ${mode}, ${scope}): ${p.conditions} conditions x ${p.cases} cases = ${p.generations} generations\n`,
+          );
+        },
+        onCondition: (c) => {
+          condition =
+            c.kind === 'baseline'
+              ? 'no mask'
+              : c.kind === 'top'
+                ? `top-${c.k} masked (${heads(c.heads)})`
+                : `${c.k} random masked, draw ${c.trial}/${flags['random-trials'] ?? 5} (${heads(c.heads)})`;
+          running();
+        },
+        onProgress: (p) => {
+          finished = p.done;
+          progress.update(p, `${condition}, case ${((p.done - 1) % cases) + 1}/${cases}`);
+          if (p.done < p.total) running();
+        },
+      },
+    ).finally(() => progress.end());
+    if (flags.out) writeFileAtomic(flags.out, formatJson(result));
     if (flags.json) {
-      io.stdout(JSON.stringify(result) + '\n');
+      io.stdout(formatJson(result) + '\n');
       return 0;
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

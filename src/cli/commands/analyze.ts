@@ -3,23 +3,14 @@ import { analyzeScores, compareScores } from '../../method/analyze.js';
 import { readScoresFile } from '../../method/formats.js';
 import { parseArgs, UsageError } from '../args.js';
 import type { Command } from '../io.js';
-
-const HELP = `usage: retrieval-lens analyze FILE [--compare FILE2] [--top 10] [--json]
-Reads a scores file (ours, or the reference's {"layer-head": [...]} head_score JSON) and prints heads,
-counted cases, the fraction of heads >= 0.1 and exactly 0, heads active in every case, the top heads,
-and with --compare the Pearson/Spearman correlation of per-head scores and the top-k overlap.
-`;
+import { formatJson } from '../json.js';
 
 export const run: Command = async (argv, io) => {
-  const { flags, positionals, help } = parseArgs(
+  const { flags, positionals } = parseArgs(
     argv,
     { compare: { type: 'string' }, top: { type: 'int', min: 1, max: 1_000_000 }, json: { type: 'boolean' } },
     { positionals: 1 },
   );
-  if (help) {
-    io.stdout(HELP);
-    return 0;
-  }
   if (positionals.length !== 1 || !positionals[0]) throw new UsageError('give one scores FILE');
   const top = flags.top ?? 10;
   const a = readScoresFile(positionals[0]);
@@ -32,7 +23,7 @@ export const run: Command = async (argv, io) => {
         ? { compare: { pearson: compare.pearson, spearman: compare.spearman, topKOverlap: compare.topKOverlap, topK: compare.topK } }
         : {}),
     };
-    io.stdout(JSON.stringify(out) + '\n');
+    io.stdout(formatJson(out) + '\n');
     return 0;
   }
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -1,6 +1,14 @@
 // retrieval-lens detect: the paper's retrieval-head detection over a needle-in-a-haystack grid.
 import { existsSync, rmSync } from 'node:fs';
-import { runGrid, DEFAULT_DEPTHS, defaultLengths, detectionNeedles, detectionSettings, scoresModel } from '../../method/detect.js';
+import {
+  runGrid,
+  DEFAULT_DEPTHS,
+  defaultLengths,
+  detectionNeedles,
+  detectionSettings,
+  scoresModel,
+  validateGrid,
+} from '../../method/detect.js';
 import { summarize } from '../../method/aggregate.js';
 import { parseShard, planCases, shardCases } from '../../method/grid.js';
 import { parsePartial, partialFile, resumable } from '../../method/partial.js';
@@ -11,28 +19,10 @@ import type { CaseResult, ScoresFile } from '../../method/types.js';
 import { executionProviders } from '../device.js';
 import { parseArgs, parseIntList, parseNumberList, UsageError } from '../args.js';
 import { checkModelFlags, checkTemplateFlag, DEPTH_RANGE, FLAGS, LENGTH_RANGE, MODEL_FLAGS, openModel, readHaystacks } from '../common.js';
-import { progressLine } from '../progress.js';
+import { ProgressReporter } from '../progress.js';
+import { formatJson } from '../json.js';
 import type { Command } from '../io.js';
 import { DEFAULT_THRESHOLD } from '../../method/defaults.js';
-
-const HELP = `usage: retrieval-lens detect [--model DIR|hf:OWNER/NAME] [--haystack FILE...] [--needles-file F.jsonl]
-    [--lengths 256,512] [--depths 0,25,50,75,100] [--template T] [--max-new-tokens 50]
-    [--threshold 0.1] [--out scores.json] [--format retrieval-head] [--json] [--dtype D] [--needle-bos]
-    [--resume] [--shard i/n] [--device cpu|cuda|dml|coreml]
-Default haystack: the bundled public-domain Shakespeare text. Default needles: the first three of
-the bundled made-up facts (data/needles.jsonl shows the --needles-file format: one JSON object a
-line, {"needle", "question", "real_needle"} and an optional "id"). Default lengths: five from 256
-tokens up to the model's context or the haystack's length. --format retrieval-head also writes
-<out>.retrieval-head.json in the reference code's {"layer-head": [scores per counted case]} format.
---needle-bos puts a BOS token before the needle, as the reference code's tokenization does.
-A needle goes after the sentence end at or before its depth (the reference's rule), or the next one
-when no sentence ends before it; each case records the depth it really used (needleDepth).
-With --out, the cases done so far are kept in <out>.partial.json after each case: an interrupted run
-(Ctrl-C, a crash) continues with --resume. --shard i/n runs one deterministic slice of the grid
-(whole length x depth cells dealt round-robin) and writes it as a part to --out; "retrieval-lens
-merge PART..." combines the n parts into exactly the scores file one unsharded run writes.
---device picks onnxruntime's execution provider (default cpu).
-`;
 
 /** The second file of --format retrieval-head, beside --out. */
 export function referencePath(out: string): string {
@@ -40,7 +30,7 @@ export function referencePath(out: string): string {
 }
 
 export const run: Command = async (argv, io) => {
-  const { flags, help } = parseArgs(argv, {
+  const { flags } = parseArgs(argv, {
     ...MODEL_FLAGS,
     haystack: { type: 'list', variadic: true },
     'needles-file': { type: 'string' },
@@ -57,10 +47,6 @@ export const run: Command = async (argv, io) => {
     shard: { type: 'string' },
     device: { type: 'string', choices: ['cpu', 'cuda', 'dml', 'coreml'] },
   });
-  if (help) {
-    io.stdout(HELP);
-    return 0;
-  }
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);
   if (flags.format && !flags.out) throw new UsageError('--format retrieval-head writes a second file beside --out: give --out too');
@@ -97,6 +83,8 @@ export const run: Command = async (argv, io) => {
       template,
       needleBos: Boolean(flags['needle-bos']),
     };
+    // Every check that needs no case run comes before the first line about the run.
+    validateGrid(model, opts);
     const needles = detectionNeedles(opts);
     const settings = detectionSettings(model, opts, needles);
     const modelMeta = scoresModel(model);
@@ -124,30 +112,36 @@ export const run: Command = async (argv, io) => {
     const where = (c: { depth: number; needleDepth?: number }) =>
       c.needleDepth !== undefined && Math.abs(c.needleDepth - c.depth) >= 1 ? ` (needle at ${c.needleDepth}%)` : '';
     const results = [...done];
+    const progress = new ProgressReporter(io);
+    let failed = done.filter((r) => !r.success).length;
     const cases = await runGrid(
       model,
       opts,
       {
         signal: io.signal,
+        onStart: (c) =>
+          progress.start(`${c.length} tokens, depth ${c.depth}%, ${c.needles} needle${c.needles > 1 ? 's' : ''}`, {
+            done: results.length,
+            total: mine.length,
+          }),
         onCase: (r) => {
           results.push(r);
           // After every case: what an interrupted run resumes from.
           if (partialPath)
             writeFilesAtomic([{ path: partialPath, data: JSON.stringify(partialFile(modelMeta, settings, mine.length, results, shard)) }]);
         },
-        onProgress: (p) =>
-          io.stderr(
-            progressLine(
-              p.done,
-              p.total,
-              p.etaMs,
-              p.last ? `${p.last.length} tokens, depth ${p.last.depth}%${where(p.last)}: ${p.last.success ? 'retrieved' : 'failed'}` : '',
-            ),
-          ),
+        onProgress: (p) => {
+          if (p.last && !p.last.success) failed++;
+          progress.update(
+            p,
+            p.last ? `${p.last.length} tokens, depth ${p.last.depth}%${where(p.last)}: ${p.last.success ? 'retrieved' : 'failed'}` : '',
+            `${failed} failed`,
+          );
+        },
       },
       needles,
       { cases: mine, done },
-    );
+    ).finally(() => progress.end());
     if (shard) {
       writeFilesAtomic([{ path: out!, data: JSON.stringify(partialFile(modelMeta, settings, mine.length, cases, shard)) }]);
       rmSync(partialPath!, { force: true });
@@ -160,13 +154,13 @@ export const run: Command = async (argv, io) => {
     // The result files together, both or neither; then the partial file goes.
     if (out) {
       writeFilesAtomic([
-        { path: out, data: JSON.stringify(scores, null, 1) },
+        { path: out, data: formatJson(scores) },
         ...(flags.format === 'retrieval-head' ? [{ path: referencePath(out), data: JSON.stringify(toReferenceFormat(scores)) }] : []),
       ]);
       rmSync(partialPath!, { force: true });
     }
     if (flags.json) {
-      io.stdout(JSON.stringify(scores) + '\n');
+      io.stdout(formatJson(scores) + '\n');
       return 0;
     }
     io.stdout(describeScores(scores, model.info.layers * model.info.heads) + (out ? `\nwrote ${out}` : '') + '\n');

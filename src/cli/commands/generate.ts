@@ -5,30 +5,24 @@ import { parseArgs, UsageError } from '../args.js';
 import { checkModelFlags, FLAGS, MODEL_FLAGS, openModel, readPromptFile } from '../common.js';
 import { encodeBounded } from '../../method/encode.js';
 import type { Command } from '../io.js';
+import { formatJson } from '../json.js';
+import { readScoresFile } from '../../method/formats.js';
+import { rankHeads } from '../../method/ablate.js';
+import { formatAttentionTable, stepPeaks, type TableStep } from '../attentionTable.js';
 import { DEFAULT_MAX_NEW_TOKENS } from '../../method/defaults.js';
 
-const HELP = `usage: retrieval-lens generate [--model DIR|hf:OWNER/NAME] (--prompt TEXT | --prompt-file FILE)
-    [--max-new-tokens N] [--mask L:H,L:H,...] [--mask-mode uniform|zero] [--mask-scope decode|all]
-    [--temperature T --top-k K --top-p P --seed S] [--attention] [--json] [--dtype D]
-Masks: "uniform" (default, the paper's: the head attends uniformly), "zero" (head output 0);
-scope "decode" (default, the paper's: prefill unmasked) or "all". Sampling (default greedy):
---temperature 0..100 (0: greedy), --top-k K >= 0 (0: off), --top-p in (0, 1], --seed 0..4294967295;
-top-k, top-p and seed need a temperature above 0.
---attention adds, per generated token, the argmax position of every head ([layers][heads]).
-`;
-
 /** "L:H,L:H" (or L-H): each head once. Whether a head exists is the model's to say. */
-export function parseMask(text: string): HeadRef[] {
+export function parseMask(text: string, flag = '--mask'): HeadRef[] {
   const seen = new Set<string>();
   const heads = text
     .split(',')
     .filter((s) => s.trim())
     .map((s) => {
       const m = /^\s*(\d{1,6})[:-](\d{1,6})\s*$/.exec(s);
-      if (!m) throw new UsageError(`--mask takes LAYER:HEAD pairs separated by commas, got "${s}"`);
+      if (!m) throw new UsageError(`${flag} takes LAYER:HEAD pairs separated by commas, got "${s}"`);
       const head = { layer: Number(m[1]), head: Number(m[2]) };
       const key = `${head.layer}:${head.head}`;
-      if (seen.has(key)) throw new UsageError(`--mask names head ${key} twice`);
+      if (seen.has(key)) throw new UsageError(`${flag} names head ${key} twice`);
       seen.add(key);
       return head;
     });
@@ -36,7 +30,7 @@ export function parseMask(text: string): HeadRef[] {
 }
 
 export const run: Command = async (argv, io) => {
-  const { flags, help } = parseArgs(argv, {
+  const { flags } = parseArgs(argv, {
     ...MODEL_FLAGS,
     prompt: { type: 'string', allowEmpty: true },
     'prompt-file': { type: 'string' },
@@ -50,12 +44,11 @@ export const run: Command = async (argv, io) => {
     'top-p': { type: 'number', min: 0, minExclusive: true, max: 1 },
     seed: { type: 'int', min: 0, max: 0xffffffff },
     attention: { type: 'boolean' },
+    heads: { type: 'string' },
+    scores: { type: 'string' },
+    'top-heads': { type: 'int', min: 1, max: 100_000 },
     json: { type: 'boolean' },
   });
-  if (help) {
-    io.stdout(HELP);
-    return 0;
-  }
   checkModelFlags(flags);
   if (flags.prompt !== undefined && flags['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
   if (flags.prompt === undefined && flags['prompt-file'] === undefined) throw new UsageError('give --prompt TEXT or --prompt-file FILE');
@@ -67,6 +60,13 @@ export const run: Command = async (argv, io) => {
   const heads = flags.mask !== undefined ? parseMask(flags.mask) : [];
   if (flags.mask === undefined && (flags['mask-mode'] || flags['mask-scope']))
     throw new UsageError('--mask-mode and --mask-scope apply to --mask heads: give --mask too');
+  const tableFlag = (['heads', 'scores', 'top-heads'] as const).find((f) => flags[f] !== undefined);
+  if (tableFlag && (!flags.attention || flags.json))
+    throw new UsageError(`--${tableFlag} chooses the heads of the --attention table: give --attention, without --json`);
+  if (flags.heads !== undefined && (flags.scores !== undefined || flags['top-heads'] !== undefined))
+    throw new UsageError(`--heads names the heads itself: give it without --${flags.scores !== undefined ? 'scores' : 'top-heads'}`);
+  let shown = flags.heads !== undefined ? parseMask(flags.heads, '--heads') : undefined;
+  const scores = flags.scores !== undefined ? readScoresFile(flags.scores) : undefined;
   const prompt = flags['prompt-file'] !== undefined ? readPromptFile(flags['prompt-file']) : (flags.prompt ?? '');
   if (prompt.trim() === '') throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
 
@@ -80,6 +80,22 @@ export const run: Command = async (argv, io) => {
         `the prompt has more than ${enc.tokens} tokens but the model's context length is ${info.contextLength}`,
       );
     const ids = enc.ids;
+    if (scores) {
+      if (scores.model.layers !== info.layers || scores.model.heads !== info.heads)
+        throw new RetrievalLensError(
+          'BAD_SCORES_FILE',
+          `${flags.scores} has ${scores.model.layers} x ${scores.model.heads} heads but the model has ${info.layers} x ${info.heads}`,
+        );
+      shown = rankHeads(scores.scores).slice(0, flags['top-heads'] ?? 4);
+    }
+    const missing = shown?.find((h) => h.layer >= info.layers || h.head >= info.heads);
+    if (missing)
+      throw new RetrievalLensError(
+        'BAD_INPUT',
+        `--heads ${missing.layer}:${missing.head}: the model has ${info.layers} layers of ${info.heads} heads (counted from 0)`,
+      );
+    const table: TableStep[] = [];
+    const choose = { top: flags['top-heads'] ?? 4 };
     const perStep: { token: number; text: string; position: number; argmax?: number[][] }[] = [];
     const result = await model.generate(ids, {
       maxNewTokens: flags['max-new-tokens'] ?? DEFAULT_MAX_NEW_TOKENS,
@@ -91,32 +107,49 @@ export const run: Command = async (argv, io) => {
         const entry: (typeof perStep)[number] = { token: step.token, text: model.tokenizer.decode([step.token]), position: step.position };
         if (step.attention) {
           const { rows, kvLen } = step.attention; // [layers, heads, kvLen]
-          entry.argmax = Array.from({ length: info.layers }, (_, l) =>
-            Array.from({ length: info.heads }, (_, h) => argmax(rows, (l * info.heads + h) * kvLen, (l * info.heads + h + 1) * kvLen)),
-          );
+          if (flags.json)
+            entry.argmax = Array.from({ length: info.layers }, (_, l) =>
+              Array.from({ length: info.heads }, (_, h) => argmax(rows, (l * info.heads + h) * kvLen, (l * info.heads + h + 1) * kvLen)),
+            );
+          else
+            table.push({
+              position: step.position + 1,
+              token: step.token,
+              peaks: stepPeaks(rows, { layers: info.layers, heads: info.heads, kvLen }, shown ? { heads: shown } : choose),
+            });
         }
         perStep.push(entry);
       },
     });
     if (flags.json) {
       io.stdout(
-        JSON.stringify(
-          {
-            model: info.id,
-            promptTokens: result.promptTokens,
-            promptTokenIds: ids,
-            text: result.text,
-            tokenIds: result.tokenIds,
-            stoppedBy: result.stoppedBy,
-            mask: { heads, mode, scope },
-            steps: perStep,
-          },
-          null,
-          1,
-        ) + '\n',
+        formatJson({
+          model: info.id,
+          promptTokens: result.promptTokens,
+          promptTokenIds: ids,
+          text: result.text,
+          tokenIds: result.tokenIds,
+          stoppedBy: result.stoppedBy,
+          mask: { heads, mode, scope },
+          steps: perStep,
+        }) + '\n',
       );
     } else {
       io.stdout(result.text + '\n');
+      if (table.length) {
+        const tokenAt = (p: number) => (p < ids.length ? ids[p] : result.tokenIds[p - ids.length]);
+        // A token's text as it reads after the one before it: a lone SentencePiece token loses its leading space.
+        const text = (p: number) =>
+          p === 0
+            ? model.tokenizer.decode([tokenAt(0)])
+            : model.tokenizer.decode([tokenAt(p - 1), tokenAt(p)]).slice(model.tokenizer.decode([tokenAt(p - 1)]).length);
+        const heads = scores
+          ? `the top ${shown!.length} heads of ${flags.scores}`
+          : shown
+            ? 'the heads given with --heads'
+            : 'the heads with the strongest peak at that token (position 0, where many heads rest, left out)';
+        io.stdout('\n' + formatAttentionTable(table, tokenAt, text, { promptTokens: ids.length, heads }));
+      }
     }
     return 0;
   } finally {

@@ -2,11 +2,7 @@
 import { parseArgs } from '../args.js';
 import { checkModelFlags, MODEL_FLAGS, openModel } from '../common.js';
 import type { Command } from '../io.js';
-
-const HELP = `usage: retrieval-lens inspect [--model DIR|hf:OWNER/NAME] [--dtype fp32|fp16|q8|q4...] [--json]
-Loads the model, instruments its graph and prints its architecture, context length, the attention
-nodes found and where the instrumented graph is cached. A Hub model is given as hf:owner/name[@revision].
-`;
+import { formatJson } from '../json.js';
 
 /** "GroupQueryAttention in all 24 layers", or per form when layers differ. */
 function summarizeForms(forms: string[]): string {
@@ -18,11 +14,7 @@ function summarizeForms(forms: string[]): string {
 }
 
 export const run: Command = async (argv, io) => {
-  const { flags, help } = parseArgs(argv, { ...MODEL_FLAGS, json: { type: 'boolean' } });
-  if (help) {
-    io.stdout(HELP);
-    return 0;
-  }
+  const { flags } = parseArgs(argv, { ...MODEL_FLAGS, json: { type: 'boolean' } });
   checkModelFlags(flags);
   const model = await openModel(flags, io);
   try {
@@ -53,7 +45,7 @@ export const run: Command = async (argv, io) => {
       sourceSha256: ins.sourceSha256,
     };
     if (flags.json) {
-      io.stdout(JSON.stringify(report, null, 2) + '\n');
+      io.stdout(formatJson(report) + '\n');
       return 0;
     }
     const lines = [

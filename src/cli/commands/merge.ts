@@ -7,18 +7,10 @@ import { MAX_SCORES_BYTES } from '../../method/formats.js';
 import { parseArgs, UsageError } from '../args.js';
 import { describeScores } from './detect.js';
 import type { Command } from '../io.js';
-
-const HELP = `usage: retrieval-lens merge PART... [--out scores.json] [--json]
-Combines the parts written by "retrieval-lens detect --shard i/n --out PART" (every shard exactly
-once, each complete) into the scores file a single run of the whole grid writes.
-`;
+import { formatJson } from '../json.js';
 
 export const run: Command = async (argv, io) => {
-  const { flags, positionals, help } = parseArgs(argv, { out: { type: 'string' }, json: { type: 'boolean' } }, { positionals: Infinity });
-  if (help) {
-    io.stdout(HELP);
-    return 0;
-  }
+  const { flags, positionals } = parseArgs(argv, { out: { type: 'string' }, json: { type: 'boolean' } }, { positionals: Infinity });
   if (positionals.length === 0) throw new UsageError('give the part files to merge');
   const out = flags.out;
   if (out) checkOutputPath(out);
@@ -27,8 +19,8 @@ export const run: Command = async (argv, io) => {
     file: parsePartial(readTextFile(source, { maxBytes: MAX_SCORES_BYTES, what: 'part file', code: 'BAD_SCORES_FILE' }), source),
   }));
   const scores = mergeParts(parts);
-  if (out) writeFileAtomic(out, JSON.stringify(scores, null, 1));
-  if (flags.json) io.stdout(JSON.stringify(scores) + '\n');
+  if (out) writeFileAtomic(out, formatJson(scores));
+  if (flags.json) io.stdout(formatJson(scores) + '\n');
   else
     io.stdout(
       `merged ${parts.length} part(s), ${scores.cases.length} cases\n` +

@@ -175,7 +175,7 @@ export function drawScoreMap(
           fill: color,
           'font-size': 9,
           'font-weight': t.kind === 'tick' ? undefined : 'bold',
-          'data-testid': `legend-${t.kind}`,
+          'data-testid': `legend-label-${t.kind}`,
           'data-value': t.value,
         },
         t.text,

@@ -2,7 +2,7 @@
 // mean and min-max spread, baseline dashed) and the comparison scatter.
 import { toHex, type Rgb } from '../src/shared/colorScale.js';
 import type { AblationMetric, AblationView, CompareView } from '../src/shared/webviewProtocol.js';
-import { ablationSeries } from '../src/shared/figures.js';
+import { ablationSeries, niceAxis } from '../src/shared/figures.js';
 import { s, fmt, themeFont } from './dom.js';
 
 export interface PlotColors {
@@ -160,12 +160,12 @@ export function drawScatter(view: CompareView, c: PlotColors): SVGSVGElement {
   }) as SVGSVGElement;
   const fg = toHex(c.fg);
   svg.append(s('rect', { x: 0, y: 0, width: size + m, height: size + m, fill: toHex(c.bg) }));
-  const max = Math.max(1e-6, ...view.points.map((p) => Math.max(p.a, p.b)));
+  const axis = niceAxis(Math.max(0, ...view.points.map((p) => Math.max(p.a, p.b))));
+  const max = axis.max;
   const px = (v: number) => m + (v / max) * (size - 10);
   const py = (v: number) => size - (v / max) * (size - 10);
-  // Ticks and grid lines at quarters of the common range, on both axes.
-  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-    const v = f * max;
+  // Round ticks and grid lines, the same on both axes.
+  for (const v of axis.ticks) {
     svg.append(s('line', { x1: m, x2: px(max), y1: py(v), y2: py(v), stroke: toHex(c.grid), 'stroke-width': 0.5 }));
     svg.append(s('line', { x1: px(v), x2: px(v), y1: py(0), y2: py(max), stroke: toHex(c.grid), 'stroke-width': 0.5 }));
     svg.append(s('line', { x1: m - 4, x2: m, y1: py(v), y2: py(v), stroke: fg }));

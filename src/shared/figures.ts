@@ -22,3 +22,17 @@ export function ablationSeries(
   if (run.baselineExact === null || run.rows.some((r) => !r.exact)) return null;
   return { baseline: run.baselineExact, rows: run.rows.map((r) => ({ k: r.k, ...r.exact! })) };
 }
+
+/**
+ * A plot axis from 0 that ends on a round value at or above `max`, with round ticks: steps of 1,
+ * 2, 2.5 or 5 times a power of ten, about `n` of them.
+ */
+export function niceAxis(max: number, n = 4): { max: number; ticks: number[] } {
+  if (!(max > 0) || !Number.isFinite(max)) return { max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] };
+  const raw = max / n;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw * (1 - 1e-9))!;
+  const count = Math.ceil(max / step - 1e-9);
+  const ticks = Array.from({ length: count + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+  return { max: ticks[ticks.length - 1], ticks };
+}

@@ -18,7 +18,7 @@ import {
   treeHeader,
 } from '../../src/extension/state/viewState.js';
 import { Store } from '../../src/extension/state/store.js';
-import { ablationSeries, cellSize } from '../../src/shared/figures.js';
+import { ablationSeries, cellSize, niceAxis } from '../../src/shared/figures.js';
 import type { AblationFile, ScoresFile } from '../../src/method/types.js';
 import type { InspectResponse } from '../../src/worker/protocol.js';
 import { bundledModel } from '../support/paths.js';
@@ -129,6 +129,18 @@ test('the legend labels min, threshold and max, and keeps labels apart', () => {
   const ys = spreadLabels([100, 104, 50, 300], 11);
   assert.deepEqual(ys, [100, 111, 50, 300]);
   assert.deepEqual(spreadLabels([10, 10, 10], 11), [10, 21, 32]);
+});
+
+test('the scatter axes end on round values with round ticks', () => {
+  assert.deepEqual(niceAxis(0.943), { max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] });
+  assert.deepEqual(niceAxis(0.207), { max: 0.3, ticks: [0, 0.1, 0.2, 0.3] });
+  assert.deepEqual(niceAxis(1), { max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] });
+  assert.deepEqual(niceAxis(3.2).ticks, [0, 1, 2, 3, 4]);
+  assert.equal(niceAxis(0).max, 1);
+  for (const m of [0.01, 0.07, 0.5, 0.943, 2.7, 40]) {
+    const a = niceAxis(m);
+    assert.ok(a.max >= m && a.ticks.length >= 3 && a.ticks.length <= 9, `${m}: ${JSON.stringify(a)}`);
+  }
 });
 
 test('the score map fills the panel width within bounds', () => {

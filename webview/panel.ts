@@ -13,11 +13,34 @@ const vscode = acquireVsCodeApi();
 export const post = (m: FromWebview): void => vscode.postMessage(m);
 
 /** The panel's view of the world: replaced by each state message, patched by local clicks. */
-export const panel: { state: PanelState; question: string | null; render: () => void } = {
-  state: (vscode.getState() as { state?: PanelState } | undefined)?.state ?? emptyState(),
+export const panel: {
+  state: PanelState;
+  question: string | null;
+  render: () => void;
+  /** The running job's progress line (its own message, so it never redraws the panel). */
+  progress: string | null;
+} = {
+  state: { ...emptyState(), ...(vscode.getState() as { state?: PanelState } | undefined)?.state },
   question: null,
   render: () => undefined,
+  progress: null,
 };
+
+const afterRender: (() => void)[] = [];
+
+/** Runs `fn` once the panel just drawn is in the page (to scroll or measure what a tab built). */
+export function whenRendered(fn: () => void): void {
+  afterRender.push(fn);
+}
+
+export function runAfterRender(): void {
+  for (const fn of afterRender.splice(0)) fn();
+}
+
+/** The room a figure has: the panel's width less its padding, and its height. */
+export function room(): { width: number; height: number } {
+  return { width: Math.max(320, document.documentElement.clientWidth - 28), height: Math.max(300, window.innerHeight) };
+}
 
 export function saveState(): void {
   vscode.setState({ state: panel.state });
@@ -35,12 +58,16 @@ export const checkedOf = (el: HTMLElement): boolean => Boolean((el as HTMLElemen
 const disabledOf = (el: HTMLElement): boolean => Boolean((el as HTMLElement & { disabled?: unknown }).disabled);
 
 export function button(
-  label: string,
+  label: string | Node[],
   testid: string,
   onClick: () => void,
   opts: { secondary?: boolean; disabled?: boolean; title?: string } = {},
 ): HTMLElement {
-  const b = h('vscode-button', { 'data-testid': testid, secondary: opts.secondary, disabled: opts.disabled, title: opts.title }, label);
+  const b = h(
+    'vscode-button',
+    { 'data-testid': testid, secondary: opts.secondary, disabled: opts.disabled, title: opts.title },
+    ...(typeof label === 'string' ? [label] : label),
+  );
   b.addEventListener('click', () => {
     if (!disabledOf(b)) onClick();
   });

@@ -1,7 +1,8 @@
 // Ablation plot (NIAH accuracy vs k: top-k retrieval heads masked, k random heads masked with
 // mean and min-max spread, baseline dashed) and the comparison scatter.
 import { toHex, type Rgb } from '../src/shared/colorScale.js';
-import type { AblationView, CompareView } from '../src/shared/webviewProtocol.js';
+import type { AblationMetric, AblationView, CompareView } from '../src/shared/webviewProtocol.js';
+import { ablationSeries, niceAxis } from '../src/shared/figures.js';
 import { s, fmt, themeFont } from './dom.js';
 
 export interface PlotColors {
@@ -19,12 +20,22 @@ const H = 300;
 const M = { l: 52, t: 30, b: 42 };
 const LEGEND_H = 44;
 
-export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement {
+export const METRIC_AXIS: Record<AblationMetric, string> = {
+  rouge: 'NIAH accuracy (ROUGE-1 recall > 0.5)',
+  exact: 'NIAH accuracy (exact answer)',
+};
+
+export function drawAblation(all: AblationView[], c: PlotColors, metric: AblationMetric = 'rouge'): SVGSVGElement {
+  const runs = all.flatMap((r) => {
+    const sr = ablationSeries(r, metric);
+    return sr ? [{ name: r.name, ...sr }] : [];
+  });
   const svg = s('svg', {
     width: W,
     height: H + LEGEND_H,
     viewBox: `0 0 ${W} ${H + LEGEND_H}`,
     'data-testid': 'ablation-plot',
+    'data-metric': metric,
     'font-family': themeFont(),
     'font-size': 11,
   }) as SVGSVGElement;
@@ -44,7 +55,11 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
     svg.append(s('text', { x: x(k), y: M.t + ph + 14, fill: fg, 'text-anchor': 'middle', 'font-size': 9 }, String(k)));
   svg.append(s('text', { x: M.l + pw / 2, y: H - 8, fill: fg, 'text-anchor': 'middle' }, 'heads masked (k)'));
   svg.append(
-    s('text', { x: 12, y: M.t + ph / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${M.t + ph / 2})` }, 'NIAH accuracy'),
+    s(
+      'text',
+      { x: 12, y: M.t + ph / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${M.t + ph / 2})` },
+      METRIC_AXIS[metric],
+    ),
   );
   svg.append(
     s('text', { x: M.l, y: 16, fill: fg, 'font-weight': 'bold' }, runs.length === 1 ? runs[0].name : `${runs.length} ablation runs`),
@@ -134,7 +149,7 @@ export function drawAblation(runs: AblationView[], c: PlotColors): SVGSVGElement
 
 export function drawScatter(view: CompareView, c: PlotColors): SVGSVGElement {
   const size = 300;
-  const m = 44;
+  const m = 48;
   const svg = s('svg', {
     width: size + m,
     height: size + m,
@@ -145,12 +160,36 @@ export function drawScatter(view: CompareView, c: PlotColors): SVGSVGElement {
   }) as SVGSVGElement;
   const fg = toHex(c.fg);
   svg.append(s('rect', { x: 0, y: 0, width: size + m, height: size + m, fill: toHex(c.bg) }));
-  const max = Math.max(1e-6, ...view.points.map((p) => Math.max(p.a, p.b)));
+  const axis = niceAxis(Math.max(0, ...view.points.map((p) => Math.max(p.a, p.b))));
+  const max = axis.max;
   const px = (v: number) => m + (v / max) * (size - 10);
   const py = (v: number) => size - (v / max) * (size - 10);
-  svg.append(s('line', { x1: m, y1: size, x2: m + size - 10, y2: 10, stroke: toHex(c.grid), 'stroke-dasharray': '3,3' }));
-  svg.append(s('line', { x1: m, y1: size, x2: m + size - 10, y2: size, stroke: fg }));
-  svg.append(s('line', { x1: m, y1: size, x2: m, y2: 10, stroke: fg }));
+  // Round ticks and grid lines, the same on both axes.
+  for (const v of axis.ticks) {
+    svg.append(s('line', { x1: m, x2: px(max), y1: py(v), y2: py(v), stroke: toHex(c.grid), 'stroke-width': 0.5 }));
+    svg.append(s('line', { x1: px(v), x2: px(v), y1: py(0), y2: py(max), stroke: toHex(c.grid), 'stroke-width': 0.5 }));
+    svg.append(s('line', { x1: m - 4, x2: m, y1: py(v), y2: py(v), stroke: fg }));
+    svg.append(s('line', { x1: px(v), x2: px(v), y1: size, y2: size + 4, stroke: fg }));
+    svg.append(s('text', { x: m - 6, y: py(v) + 3, fill: fg, 'text-anchor': 'end', 'data-testid': 'scatter-ytick' }, fmt(v, 2)));
+    svg.append(s('text', { x: px(v), y: size + 14, fill: fg, 'text-anchor': 'middle', 'data-testid': 'scatter-xtick' }, fmt(v, 2)));
+  }
+  // y = x: heads on it score the same in both runs.
+  svg.append(
+    s('line', {
+      x1: px(0),
+      y1: py(0),
+      x2: px(max),
+      y2: py(max),
+      stroke: fg,
+      'stroke-opacity': 0.7,
+      'stroke-width': 1.2,
+      'stroke-dasharray': '5,3',
+      'data-testid': 'scatter-diagonal',
+    }),
+  );
+  svg.append(s('text', { x: px(max) - 4, y: py(max) + 14, fill: fg, 'text-anchor': 'end', 'font-style': 'italic' }, 'y = x'));
+  svg.append(s('line', { x1: m, y1: size, x2: px(max), y2: size, stroke: fg }));
+  svg.append(s('line', { x1: m, y1: size, x2: m, y2: py(max), stroke: fg }));
   for (const p of view.points)
     svg.append(
       s(
@@ -159,9 +198,7 @@ export function drawScatter(view: CompareView, c: PlotColors): SVGSVGElement {
         s('title', {}, `${p.key}: ${fmt(p.a)} vs ${fmt(p.b)}`),
       ),
     );
-  svg.append(s('text', { x: m + size / 2, y: size + 30, fill: fg, 'text-anchor': 'middle' }, view.a));
-  svg.append(s('text', { x: 12, y: size / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${size / 2})` }, view.b));
-  svg.append(s('text', { x: m, y: size + 14, fill: fg }, '0'));
-  svg.append(s('text', { x: m + size - 10, y: size + 14, fill: fg, 'text-anchor': 'end' }, fmt(max, 2)));
+  svg.append(s('text', { x: m + size / 2, y: size + 32, fill: fg, 'text-anchor': 'middle' }, view.a));
+  svg.append(s('text', { x: 10, y: size / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 10 ${size / 2})` }, view.b));
   return svg;
 }

@@ -1,8 +1,9 @@
 // The layers x heads score map: one cell per head, colour = score, the threshold marked in the
 // legend and as an outline on retrieval heads, masked heads crossed, always-active heads dotted.
-import { contrastText, mix, scoreScale, toHex, type Rgb } from '../src/shared/colorScale.js';
+import { contrastText, legendLabels, mix, scoreScale, spreadLabels, toHex, type Rgb } from '../src/shared/colorScale.js';
 import type { HeadRef, ScoreMapView } from '../src/shared/webviewProtocol.js';
-import { s, fmt, themeFont } from './dom.js';
+import { s, themeFont } from './dom.js';
+import { cellSize, MAP_LEFT, MAP_LEGEND_W } from '../src/shared/figures.js';
 
 export interface MapColors {
   bg: Rgb;
@@ -13,14 +14,21 @@ export interface MapColors {
   masked: Rgb;
 }
 
-export function drawScoreMap(view: ScoreMapView, selected: HeadRef | null, masks: HeadRef[], c: MapColors): SVGSVGElement {
+export function drawScoreMap(
+  view: ScoreMapView,
+  selected: HeadRef | null,
+  masks: HeadRef[],
+  c: MapColors,
+  size: { width: number; height: number } = { width: 800, height: 600 },
+): SVGSVGElement {
   const scale = scoreScale(view.scores, view.threshold);
-  const cell = Math.max(8, Math.min(28, Math.floor(560 / Math.max(view.heads, 1))));
-  const left = 56;
+  const cell = cellSize(size.width, size.height, view.layers, view.heads);
+  const left = MAP_LEFT;
   const top = 34;
-  const legendW = 110;
+  const legendW = MAP_LEGEND_W;
   const width = left + view.heads * cell + 20 + legendW;
-  const height = Math.max(top + view.layers * cell + 36, 220);
+  const legendH = Math.max(120, Math.min(view.layers * cell, 320));
+  const height = Math.max(top + view.layers * cell + 36, top + legendH + 30);
   const fg = toHex(c.fg);
   const font = themeFont();
   const svg = s('svg', {
@@ -39,7 +47,7 @@ export function drawScoreMap(view: ScoreMapView, selected: HeadRef | null, masks
   svg.append(s('text', { x: 4, y: top - 6, fill: fg, 'font-size': 10 }, 'layer ↓'));
   const masked = new Set(masks.map((m) => `${m.layer}-${m.head}`));
   const always = new Set(view.alwaysActive);
-  const labelEvery = view.heads > 16 ? 4 : 1;
+  const labelEvery = cell >= 16 ? 1 : view.heads > 16 ? 4 : 2;
   for (let hd = 0; hd < view.heads; hd += labelEvery)
     svg.append(
       s(
@@ -48,7 +56,7 @@ export function drawScoreMap(view: ScoreMapView, selected: HeadRef | null, masks
         String(hd),
       ),
     );
-  const layerEvery = view.layers > 16 ? 4 : 1;
+  const layerEvery = cell >= 12 ? 1 : view.layers > 16 ? 4 : 2;
   for (let l = 0; l < view.layers; l++) {
     if (l % layerEvery === 0)
       svg.append(s('text', { x: left - 6, y: top + l * cell + cell / 2 + 3, fill: fg, 'font-size': 9, 'text-anchor': 'end' }, String(l)));
@@ -120,7 +128,7 @@ export function drawScoreMap(view: ScoreMapView, selected: HeadRef | null, masks
   // Legend: a vertical bar from 0 (bottom) to max (top), ticks, and the threshold line.
   const lx = left + view.heads * cell + 20;
   const ly = top;
-  const lh = Math.max(120, Math.min(view.layers * cell, 240));
+  const lh = legendH;
   const legend = s('g', { 'data-testid': 'legend' });
   const steps = 40;
   for (let i = 0; i < steps; i++) {
@@ -136,24 +144,44 @@ export function drawScoreMap(view: ScoreMapView, selected: HeadRef | null, masks
     );
   }
   legend.append(s('rect', { x: lx, y: ly, width: 12, height: lh, fill: 'none', stroke: fg, 'stroke-width': 0.5 }));
-  const yOf = (v: number) => ly + lh - (v / scale.max) * lh;
-  for (const t of scale.ticks) {
-    // The threshold has its own label; drop ticks that would print on top of it.
-    if (Math.abs(t - view.threshold) < scale.max * 0.08) continue;
-    legend.append(s('line', { x1: lx + 12, x2: lx + 15, y1: yOf(t), y2: yOf(t), stroke: fg }));
-    legend.append(s('text', { x: lx + 17, y: yOf(t) + 3, fill: fg, 'font-size': 9 }, fmt(t, 2)));
-  }
-  const ty = yOf(view.threshold);
-  legend.append(
-    s('line', { x1: lx - 3, x2: lx + 15, y1: ty, y2: ty, stroke: toHex(c.accent), 'stroke-width': 2, 'data-testid': 'legend-threshold' }),
+  const yOf = (v: number) => ly + lh - (Math.min(v, scale.max) / scale.max) * lh;
+  // Min, threshold and max always labelled (moved apart when close), round ticks between them.
+  const labels = legendLabels(view.scores, view.threshold, scale);
+  const textY = spreadLabels(
+    labels.map((t) => yOf(t.value) + 3),
+    11,
   );
-  legend.append(
-    s(
-      'text',
-      { x: lx + 17, y: ty + 3, fill: toHex(c.accent), 'font-size': 9, 'font-weight': 'bold' },
-      `${fmt(view.threshold, 2)} threshold`,
-    ),
-  );
+  labels.forEach((t, i) => {
+    const y = yOf(t.value);
+    const isThreshold = t.kind === 'threshold';
+    const color = isThreshold ? toHex(c.accent) : fg;
+    legend.append(
+      s('line', {
+        x1: isThreshold ? lx - 3 : lx + 12,
+        x2: lx + 15,
+        y1: y,
+        y2: y,
+        stroke: color,
+        'stroke-width': isThreshold ? 2 : 1,
+        'data-testid': isThreshold ? 'legend-threshold' : undefined,
+      }),
+    );
+    legend.append(
+      s(
+        'text',
+        {
+          x: lx + 17,
+          y: textY[i],
+          fill: color,
+          'font-size': 9,
+          'font-weight': t.kind === 'tick' ? undefined : 'bold',
+          'data-testid': `legend-label-${t.kind}`,
+          'data-value': t.value,
+        },
+        t.text,
+      ),
+    );
+  });
   legend.append(s('text', { x: lx - 2, y: ly - 6, fill: fg, 'font-size': 9 }, 'score'));
   svg.append(legend);
   return svg;

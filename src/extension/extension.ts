@@ -25,7 +25,7 @@ export function activate(context: vscode.ExtensionContext) {
   const store = new Store();
   const worker = new WorkerClient({ workerPath: path.join(context.extensionPath, 'dist', 'worker.js'), log: (l) => log(`[worker] ${l}`) });
   const panel = new Panel(context.extensionUri, store, log);
-  const lens: Lens = { context, store, worker, jobs: new Jobs(store, log), panel, log };
+  const lens: Lens = { context, store, worker, jobs: new Jobs(store, log, (text) => panel.progress(text)), panel, log };
   context.subscriptions.push(out, { dispose: () => worker.dispose() }, { dispose: () => panel.dispose() });
 
   for (const register of [

@@ -4,4 +4,3 @@ export { MAX_SCORES_BYTES, parseScoresJson, toReferenceFormat, toCsv } from '../
 export { decodeText } from '../shared/textFile.js';
 export { compareScores } from '../method/analyze.js';
 export { DEFAULT_NEEDLES } from '../method/needles.js';
-export { trialStats } from '../method/ablate.js';

@@ -19,6 +19,8 @@ export interface BuiltPrompt {
   prompt: string;
   segments: PromptSegment[];
   needleChars: [number, number];
+  /** Prompt character range of the question (its last copy: the one just before the answer). */
+  questionChars: [number, number];
   needleTextOffset: number;
   textUsed: number;
 }
@@ -57,6 +59,7 @@ export function buildPrompt(template: string, text: string, textChars: number, n
   let prompt = '';
   const segments: PromptSegment[] = [];
   let needleAt = -1;
+  let questionAt = -1;
   for (const part of parts) {
     if (part === '{context}') {
       const c0 = prompt.length;
@@ -66,12 +69,16 @@ export function buildPrompt(template: string, text: string, textChars: number, n
       );
       if (needleAt < 0) needleAt = c0 + before.length + lead.length;
       prompt += context;
-    } else prompt += part === '{question}' ? needle.question : part;
+    } else {
+      if (part === '{question}') questionAt = prompt.length;
+      prompt += part === '{question}' ? needle.question : part;
+    }
   }
   return {
     prompt,
     segments: segments.filter((s) => s.promptEnd > s.promptStart),
     needleChars: [needleAt, needleAt + needle.needle.length],
+    questionChars: questionAt < 0 ? [0, 0] : [questionAt, questionAt + needle.question.length],
     needleTextOffset: at,
     textUsed: used.length,
   };

@@ -22,6 +22,49 @@ export function scoreScale(scores: number[][], threshold: number): ScoreScale {
   return { max, threshold, level, ticks };
 }
 
+export interface LegendLabel {
+  value: number;
+  text: string;
+  kind: 'min' | 'threshold' | 'max' | 'tick';
+}
+
+/**
+ * The legend's labelled values: the lowest score, the threshold and the highest score always (the
+ * colours are relative to the highest, so a map whose top head scores 0.18 is as saturated as one
+ * whose top head scores 0.94: only the number tells them apart), and round ticks between them
+ * where they do not crowd those three.
+ */
+export function legendLabels(scores: number[][], threshold: number, scale: ScoreScale = scoreScale(scores, threshold)): LegendLabel[] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const row of scores)
+    for (const v of row)
+      if (Number.isFinite(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+  if (lo === Infinity) lo = hi = 0;
+  const keys: LegendLabel[] = [
+    { value: lo, text: `min ${lo === 0 ? '0' : lo.toFixed(3)}`, kind: 'min' },
+    { value: threshold, text: `${threshold.toFixed(2)} threshold`, kind: 'threshold' },
+    { value: hi, text: `max ${hi.toFixed(3)}`, kind: 'max' },
+  ];
+  const crowded = (t: number) => keys.some((k) => Math.abs(k.value - t) < scale.max * 0.1);
+  const ticks = scale.ticks.filter((t) => !crowded(t)).map((t): LegendLabel => ({ value: t, text: t.toFixed(2), kind: 'tick' }));
+  return [...keys, ...ticks].sort((x, y) => x.value - y.value);
+}
+
+/**
+ * Label positions (y, in pixels, downwards) moved apart so no two are closer than `gap`: each
+ * label keeps its place when it can, else it moves just far enough from the label above it.
+ */
+export function spreadLabels(ys: number[], gap: number): number[] {
+  const order = ys.map((y, i) => i).sort((a, b) => ys[a] - ys[b]);
+  const out = [...ys];
+  for (let j = 1; j < order.length; j++) out[order[j]] = Math.max(out[order[j]], out[order[j - 1]] + gap);
+  return out;
+}
+
 function niceRound(x: number): number {
   if (x <= 0) return 0;
   const p = 10 ** Math.floor(Math.log10(x));

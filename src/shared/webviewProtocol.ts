@@ -13,7 +13,10 @@ export interface ScoreMapView {
   /** Display name of the run or file. */
   name: string;
   source: 'run' | 'file';
+  /** The model's id as the scores file has it (for a detection run: its folder path or hub id). */
   modelId: string;
+  /** A short name for it (the folder's name), shown where the full id would be long. */
+  modelName: string;
   layers: number;
   heads: number;
   /** [layer][head] */
@@ -35,6 +38,8 @@ export interface HighlightView {
   tokens: string[];
   /** Token range [start, end) of the needle's answer span. */
   needleSpan: [number, number];
+  /** Token range [start, end) of the question ([0, 0] when unknown). */
+  questionSpan: [number, number];
   /** Generated tokens. */
   steps: string[];
   /** Per step: prompt positions and their attention weights (0..1) for the highlighted heads. */
@@ -58,13 +63,27 @@ export interface RegenerateView {
   error: string | null;
 }
 
+/** One success measure of an ablation: the top-k value, and the random trials with their mean and spread. */
+export interface AblationMeasure {
+  top: number;
+  random: number[];
+  mean: number;
+  min: number;
+  max: number;
+}
+
 export interface AblationView {
   name: string;
   modelId: string;
   baseline: number;
   /** One row per k: accuracy with the top-k heads masked, and with k random heads (one per trial, with their mean and spread). */
-  rows: { k: number; top: number; random: number[]; mean: number; min: number; max: number }[];
+  rows: ({ k: number; exact: AblationMeasure | null } & AblationMeasure)[];
+  /** Exact answers (the response contains the whole answer): null in files made before they were recorded. */
+  baselineExact: number | null;
 }
+
+/** ROUGE-1 recall > 0.5, the paper's NIAH success; exact: the response contains the whole answer. */
+export type AblationMetric = 'rouge' | 'exact';
 
 export interface CompareView {
   a: string;
@@ -76,6 +95,8 @@ export interface CompareView {
   /** Both runs' scores for a scatter plot, one point per head present in both. */
   points: { key: string; a: number; b: number }[];
   note: string | null;
+  /** Set when the two score sets come from different models, whose heads do not correspond. */
+  warning: string | null;
 }
 
 export interface PanelState {
@@ -92,10 +113,16 @@ export interface PanelState {
   compare: CompareView | null;
   /** A run in progress, shown as a bar; the extension's notification has the Cancel button. */
   busy: string | null;
+  /** Quiet work the user did not start (highlights after a detection): shown, but it blocks nothing else. */
+  background: string | null;
   tab: PanelTab;
 }
 
-export type ToWebview = { type: 'state'; state: PanelState } | { type: 'exportFigure'; figure: FigureKind; format: 'svg' | 'png' };
+export type ToWebview =
+  | { type: 'state'; state: PanelState }
+  | { type: 'exportFigure'; figure: FigureKind; format: 'svg' | 'png' }
+  /** The running job's progress line ("3/15 cases · 20s left"); only the status line redraws. */
+  | { type: 'progress'; text: string | null };
 
 export type FromWebview =
   | { type: 'ready' }
@@ -131,6 +158,7 @@ export function emptyState(): PanelState {
     ablations: [],
     compare: null,
     busy: null,
+    background: null,
     tab: 'map',
   };
 }

@@ -56,6 +56,7 @@ export async function inspect(
   const answerAt = prompt.indexOf(req.needle.real_needle, built.needleChars[0]);
   const answer: [number, number] = answerAt >= 0 ? [answerAt, answerAt + req.needle.real_needle.length] : built.needleChars;
   const needleSpan = tokensOverlapping(spans, answer[0], answer[1]);
+  const questionSpan = tokensOverlapping(spans, built.questionChars[0], built.questionChars[1]);
   const stops = [...info.eosTokenIds];
   if (tokenizer.newlineTokenId !== null) stops.push(tokenizer.newlineTokenId);
   const steps: InspectStep[] = [];
@@ -98,6 +99,7 @@ export async function inspect(
     needle: req.needle,
     tokens: spans.map((s) => ({ text: prompt.slice(s.start, s.end), start: s.start, end: s.end })),
     needleSpan,
+    questionSpan,
     needleTextOffset: built.needleTextOffset,
     needleChars: built.needleChars,
     segments: built.segments,

@@ -114,6 +114,8 @@ export interface InspectResponse {
   tokens: { text: string; start: number; end: number }[];
   /** Token range [start, end) of the needle's answer span in the prompt. */
   needleSpan: [number, number];
+  /** Token range [start, end) of the question in the prompt ([0, 0] when the template has none). */
+  questionSpan: [number, number];
   /** Where the needle was inserted, as an offset into the request's `text`. */
   needleTextOffset: number;
   /** Prompt character range of the inserted needle sentence. */

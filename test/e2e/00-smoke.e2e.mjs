@@ -58,12 +58,16 @@ test(
     await openViewContainer(page(), 'Retrieval Lens');
     const pane = viewPane(page(), 'Head explorer');
     await pane.waitFor({ timeout: MEDIUM });
-    // The view message comes from the extension's own code (package.json only gives the welcome
-    // text), so seeing it means the extension activated in the extension host.
+    // Before any run the view has no message (a message hides the welcome content), so the
+    // welcome's buttons show. The header's description, the model's name, comes from the
+    // extension's own code, so seeing it means the extension activated in the extension host.
     await assertEventually(async () => {
       const text = await pane.innerText();
-      assert.match(text, /Find retrieval heads/);
-      assert.match(text, /or open a scores file/, `no message from the activated extension in the Head explorer: ${text}`);
+      for (const label of ['Find retrieval heads for this context', 'Open scores file'])
+        assert.ok(await pane.locator('.welcome-view-content .monaco-button', { hasText: label }).count(), `no "${label}" button: ${text}`);
+      assert.match(text, /select another model/);
+      const header = await pane.locator('.pane-header').innerText();
+      assert.match(header, /needle-organism-2k/, `no model name from the activated extension in the Head explorer header: ${header}`);
     }, MEDIUM);
     await sc.shot(page(), 'head-explorer');
   }),

@@ -57,6 +57,46 @@ test(
     await wv().locator('[data-testid="legend-threshold"]').waitFor({ state: 'attached' });
     const acc = wv().locator('[data-testid="accuracy-table"] td[data-value]');
     assert.ok((await acc.count()) > 0, 'no NIAH accuracy cells');
+    // The legend labels the lowest score, the threshold and the highest score as numbers.
+    const top = Math.max(...Object.values(cells).map((c) => c.score));
+    assert.equal((await wv().locator('[data-testid="legend-label-max"]').textContent()).trim(), `max ${top.toFixed(3)}`);
+    assert.match(await wv().locator('[data-testid="legend-label-min"]').textContent(), /^min \d/);
+    assert.match(
+      await wv().locator('[data-testid="legend-label-threshold"]').textContent(),
+      new RegExp(`^${run.threshold.toFixed(2)} threshold`),
+    );
+    // The map fills the panel's width, and the legend's max is on screen without scrolling.
+    const frame = await page().locator('iframe.webview.ready').first().boundingBox();
+    const mapBox = await wv().locator('[data-testid="score-map"]').boundingBox();
+    assert.ok(mapBox.width >= 0.75 * frame.width, `map ${mapBox.width} px wide in a ${frame.width} px panel`);
+    const maxBox = await wv().locator('[data-testid="legend-label-max"]').boundingBox();
+    assert.ok(maxBox.y >= frame.y && maxBox.y + maxBox.height <= frame.y + frame.height, 'the legend max is below the fold');
+    // One toolbar row, inside the panel.
+    const bar = await wv()
+      .locator('[data-testid="toolbar"] vscode-button')
+      .evaluateAll((bs) => bs.map((b) => b.getBoundingClientRect()).map((r) => ({ top: r.top, right: r.right })));
+    assert.ok(
+      bar.every((b) => Math.abs(b.top - bar[0].top) < 2),
+      `the toolbar wraps: ${JSON.stringify(bar)}`,
+    );
+    assert.ok(bar.at(-1).right <= frame.width, `the toolbar's last button is cut off: ${JSON.stringify(bar)}`);
+    // The quiet highlights run after a detection shows in the status line: the tabs do not move
+    // and the buttons stay enabled.
+    const app = wv().locator('#app');
+    const tabsY = async () => (await wv().locator('[data-testid="tabs"]').boundingBox()).y;
+    const y0 = await tabsY();
+    if ((await app.getAttribute('data-background')) === 'true') {
+      assert.match(await wv().locator('[data-testid="status-text"]').innerText(), /in the background/);
+      assert.equal(
+        await wv().locator('[data-testid="btn-run-ablation"]').getAttribute('disabled'),
+        null,
+        'background work greys Run ablation',
+      );
+      assert.equal(await wv().locator('[data-testid="btn-find"]').getAttribute('disabled'), null, 'background work greys Find');
+      await sc.shot(page(), 'background-highlights');
+    }
+    await h.assertEventually(async () => assert.equal(await app.getAttribute('data-background'), 'false'), h.LONG);
+    assert.equal(await tabsY(), y0, 'the tabs moved when the background work ended');
     await sc.shot(page(), 'score-map');
   }),
 );
@@ -93,6 +133,11 @@ test(
     }
     const header = await h.headExplorer(page()).locator('.pane-header').getAttribute('aria-label');
     assert.match(header, new RegExp(`${run.retrieval}/${run.total} retrieval heads`));
+    // The model by its name, not its (temporary) folder path; no name twice.
+    assert.match(header, /needle-organism-2k/);
+    const paneText = await h.headExplorer(page()).innerText();
+    assert.doesNotMatch(`${header}\n${paneText}`, /\/tmp\/|extensions\//, `a path in the Head explorer: ${header} ${paneText}`);
+    assert.ok(paneText.split('needle-organism-2k').length - 1 <= 1, `the model named twice: ${paneText}`);
     await sc.shot(page(), 'tree');
 
     await h.headExplorerAction(page(), 'Show retrieval heads only');

@@ -45,6 +45,8 @@ test(
     const dotted = await wv().locator('[data-testid="score-map"] g.cell:has(circle)').count();
     assert.equal(dotted, 12);
     assert.equal(Object.values(cells).filter((c) => c.retrieval).length, map.retrieval);
+    // The legend's top value as a number: 0.943 here, where the organism's map tops out near 0.2.
+    assert.equal((await wv().locator('[data-testid="legend-label-max"]').textContent()).trim(), 'max 0.943');
     await sc.shot(page(), 'llama-map');
 
     await h.openViewContainer(page(), 'Retrieval Lens');
@@ -95,6 +97,10 @@ test(
     assert.ok(Number.isFinite(r) && r > -1 && r < 1, `Pearson r = ${r}`);
     assert.ok((await wv().locator('[data-testid="compare-overlap"] tr[data-testid^="overlap-"]').count()) > 0, 'no top-k overlap rows');
     await wv().locator('[data-testid="compare-scatter"]').waitFor();
+    // Two different models: head 16-19 of one is not head 16-19 of the other.
+    assert.match(await wv().locator('[data-testid="compare-warning"]').innerText(), /different models.*heads do not correspond/);
+    assert.ok((await wv().locator('[data-testid="scatter-ytick"]').count()) >= 3, 'the scatter has no y-axis ticks');
+    await wv().locator('[data-testid="scatter-diagonal"]').waitFor({ state: 'attached' });
     await sc.shot(page(), 'compare');
   }),
 );

@@ -73,20 +73,16 @@ async function stepInfo() {
   };
 }
 
-/** A deterministic "random" draw (mulberry32), so a failure can be replayed. */
-function draw(items, k, seed) {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pool = [...items];
-  const out = [];
-  while (out.length < k && pool.length) out.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]);
-  return out;
+/** Both answers on screen as they arrived, side by side. */
+async function assertAnswersOnScreen() {
+  const plain = await h.assertOnScreen(page(), wv().locator('[data-testid="answer-plain"]'), 'the unmasked answer');
+  const masked = await h.assertOnScreen(page(), wv().locator('[data-testid="answer-masked"]'), 'the masked answer');
+  assert.ok(Math.abs(plain.y - masked.y) < 2 && masked.x > plain.x + plain.width - 1, 'the answers are not side by side');
+  // The mode and scope controls on one line.
+  const sel = await wv()
+    .locator('[data-testid="mask-settings"] vscode-single-select')
+    .evaluateAll((els) => els.map((e) => e.getBoundingClientRect().top));
+  assert.ok(sel.length === 2 && Math.abs(sel[0] - sel[1]) < 2, `mask mode and scope on two lines: ${sel}`);
 }
 
 async function regenerate() {
@@ -113,24 +109,6 @@ const keyWord = (sentence) =>
     .replace(/[.\s]+$/, '')
     .split(/\s+/)
     .pop();
-
-/**
- * ROUGE-1 recall of the needle in an answer, on lower-cased words: the paper's (and the
- * extension's ablation's) retrieval success is recall > 0.5. The bundled organism answers with the
- * whole needle sentence, and with its retrieval heads masked it still says "<name>'s <attribute>
- * is" with another value ("Thisthu's home town is Kruarevale.": recall 4/6), so recall does not
- * tell a lost needle from a kept one; its exact answers do (README: 0.94 exact unmasked, 0.00 with
- * the top three heads masked). The mask checks therefore look for the needle's value, its last word.
- */
-function recall(reference, answer) {
-  const words = (t) => t.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  const have = new Map();
-  for (const w of words(answer)) have.set(w, (have.get(w) ?? 0) + 1);
-  const ref = words(reference);
-  let hit = 0;
-  for (const w of ref) if (have.get(w)) (hit++, have.set(w, have.get(w) - 1));
-  return ref.length ? hit / ref.length : 0;
-}
 
 test(
   'selecting a head in the tree and stepping through the answer moves its attention across the needle',
@@ -181,9 +159,12 @@ test(
     // (Other steps may look elsewhere: at the closing period the bundled organism's top head reads
     // the token before the needle's last one, so all in-needle positions need not be in order.)
     const copies = [];
-    for (const x of seen)
-      if (needleTokens.includes(x.strongest) && (await promptToken(x.strongest)).trim() === x.generated.trim() && x.generated.trim())
+    const copySteps = [];
+    for (const [i, x] of seen.entries())
+      if (needleTokens.includes(x.strongest) && (await promptToken(x.strongest)).trim() === x.generated.trim() && x.generated.trim()) {
         copies.push(x.strongest);
+        copySteps.push(i);
+      }
     console.log(
       `head ${top.id}: copy steps read ${copies.join(' ')} (generated ${seen.map((x) => JSON.stringify(x.generated)).join(' ')})`,
     );
@@ -193,7 +174,30 @@ test(
       [...new Set(copies)].sort((a, b) => a - b),
       `the copy steps do not read the needle in order: ${copies}`,
     );
+    // The last step names the end of the answer rather than showing an empty token.
+    const lastLabel = await wv().locator('[data-testid="step-label"]').innerText();
+    assert.doesNotMatch(lastLabel, /generating ""/);
+    if (!seen.at(-1).generated.trim() || /end/.test(seen.at(-1).generated)) assert.match(lastLabel, /end of answer/);
     await sc.shot(page(), 'step-last');
+
+    // The last copy step reads the needle's value: the prompt box has scrolled to the strongest
+    // position, which is marked and labelled "in the needle", all on screen without scrolling.
+    const valueStep = copySteps.at(-1);
+    await wv().locator(`[data-testid="gen-token-${valueStep}"]`).click();
+    await h.assertEventually(async () => assert.equal((await stepInfo()).step, valueStep), h.SHORT);
+    const where = wv().locator('[data-testid="strongest-where"]');
+    assert.equal(await where.getAttribute('data-where'), 'needle');
+    assert.match(await where.innerText(), /in the needle/);
+    const strongest = seen[valueStep].strongest;
+    assert.ok(needleTokens.includes(strongest));
+    const tok = await h.assertOnScreen(page(), wv().locator(`[data-testid="tok-${strongest}"]`), `the strongest token ${strongest}`);
+    const box = await wv().locator('[data-testid="prompt-tokens"]').boundingBox();
+    assert.ok(tok.y >= box.y && tok.y + tok.height <= box.y + box.height, 'the prompt box did not scroll to the strongest position');
+    assert.match(await wv().locator(`[data-testid="tok-${strongest}"]`).getAttribute('class'), /strongest/);
+    await h.assertOnScreen(page(), wv().locator('[data-testid="strongest-tag"]'), 'the "in the needle" tag');
+    assert.equal((await wv().locator('[data-testid="strongest-tag"]').innerText()).trim(), 'in the needle');
+    console.log(`step ${valueStep + 1} generates ${JSON.stringify(seen[valueStep].generated)}: strongest ${strongest}, in the needle`);
+    await sc.shot(page(), 'strongest-on-needle');
 
     // The editor marks where the needle went into the user's text.
     needle = await scrollToNeedleMarker();
@@ -233,7 +237,8 @@ test(
       h.MEDIUM,
     );
     const a = await regenerate();
-    await wv().locator('[data-testid="answer-masked"]').scrollIntoViewIfNeeded();
+    // No scrolling by the test: the panel shows the answers where the eye is.
+    await assertAnswersOnScreen();
     await sc.shot(page(), 'masked-retrieval-heads');
     console.log(
       `needle "${needle}"; unmasked "${a.plain.trim()}"; retrieval heads ${top.map((r) => r.id).join(', ')} masked "${a.masked.trim()}"`,
@@ -241,7 +246,7 @@ test(
     assert.ok(a.plain.includes(keyWord(needle)), `without masks the answer "${a.plain}" does not retrieve "${needle}"`);
     assert.ok(
       !a.masked.includes(keyWord(needle)),
-      `with the retrieval heads masked the answer "${a.masked}" still retrieves the needle's value "${keyWord(needle)}" (recall ${recall(needle, a.masked).toFixed(2)})`,
+      `with the retrieval heads masked the answer "${a.masked}" still retrieves the needle's value "${keyWord(needle)}" (recall ${h.recall(needle, a.masked).toFixed(2)})`,
     );
     assert.ok(await wv().locator('[data-testid="diff-word"]').count(), 'differing words are not marked');
   }),
@@ -262,7 +267,7 @@ test(
       .filter((c) => !c.retrieval)
       .map((c) => c.id)
       .sort();
-    const picked = draw(others, run.retrieval, 20250101);
+    const picked = h.draw(others, run.retrieval, 20250101);
     for (const id of picked) {
       await wv()
         .locator(`[data-testid="cell-${id}"] rect`)
@@ -277,11 +282,11 @@ test(
     }
     await sc.shot(page(), 'random-heads-on-map');
     const a = await regenerate();
-    await wv().locator('[data-testid="answer-masked"]').scrollIntoViewIfNeeded();
+    await assertAnswersOnScreen();
     await sc.shot(page(), 'masked-random-heads');
-    console.log(`random heads ${picked.join(', ')} masked: "${a.masked.trim()}" (recall ${recall(needle, a.masked).toFixed(2)})`);
+    console.log(`random heads ${picked.join(', ')} masked: "${a.masked.trim()}" (recall ${h.recall(needle, a.masked).toFixed(2)})`);
     assert.ok(
-      recall(needle, a.masked) > 0.5,
+      h.recall(needle, a.masked) > 0.5,
       `with random heads ${picked.join(', ')} masked the answer "${a.masked}" lost the needle "${needle}"`,
     );
     assert.ok(
@@ -342,6 +347,19 @@ test(
       k3.topExact < file.baselineExact,
       `masking the top 3 retrieval heads did not lower exact-answer accuracy (${k3.topExact} vs baseline ${file.baselineExact}); rows ${JSON.stringify(rows)}`,
     );
+    // The panel plots both measures: the paper's ROUGE by default, exact answers at a click.
+    assert.match(await wv().locator('[data-testid="metric-note"]').innerText(), /paper/);
+    await wv().locator('[data-testid="metric-exact"]').click();
+    await h.assertEventually(
+      async () => assert.equal(await wv().locator('[data-testid="ablation-plot"]').getAttribute('data-metric'), 'exact'),
+      h.SHORT,
+    );
+    for (const k of [1, 2, 3]) {
+      const r = file.results.find((x) => x.k === k);
+      assert.equal(await value('top', k), r.topExact, `plotted exact top-${k}`);
+      assert.ok(Math.abs((await value('random', k)) - mean(r.randomExact)) < 1e-9, `plotted exact random-${k}`);
+    }
+    await sc.shot(page(), 'ablation-exact');
   }),
 );
 

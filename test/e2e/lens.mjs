@@ -87,3 +87,52 @@ export async function findFromContextMenu(page, editor) {
   await openEditorContextMenu(page, editor);
   await clickContextMenuItem(page, FIND);
 }
+
+/** A deterministic "random" draw (mulberry32), so a failure can be replayed. */
+export function draw(items, k, seed) {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pool = [...items];
+  const out = [];
+  while (out.length < k && pool.length) out.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]);
+  return out;
+}
+
+/** The element's box lies inside the panel as it is shown: visible without scrolling. */
+export async function assertOnScreen(page, locator, what) {
+  const frame = await page.locator('iframe.webview.ready').first().boundingBox();
+  const box = await locator.boundingBox();
+  assert.ok(box, `${what} is not rendered`);
+  assert.ok(
+    box.y >= frame.y - 1 &&
+      box.y + box.height <= frame.y + frame.height + 1 &&
+      box.x >= frame.x - 1 &&
+      box.x + box.width <= frame.x + frame.width + 1,
+    `${what} is off screen: ${JSON.stringify(box)} in the panel ${JSON.stringify(frame)}`,
+  );
+  return box;
+}
+
+/**
+ * ROUGE-1 recall of the needle in an answer, on lower-cased words: the paper's (and the
+ * extension's ablation's) retrieval success is recall > 0.5. The bundled organism answers with the
+ * whole needle sentence, and with its retrieval heads masked it still says "<name>'s <attribute>
+ * is" with another value ("Thisthu's home town is Kruarevale.": recall 4/6), so recall does not
+ * tell a lost needle from a kept one; its exact answers do (README: 0.94 exact unmasked, 0.00 with
+ * the top three heads masked). The mask checks therefore look for the needle's value, its last word.
+ */
+export function recall(reference, answer) {
+  const words = (t) => t.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const have = new Map();
+  for (const w of words(answer)) have.set(w, (have.get(w) ?? 0) + 1);
+  const ref = words(reference);
+  let hit = 0;
+  for (const w of ref) if (have.get(w)) (hit++, have.set(w, have.get(w) - 1));
+  return ref.length ? hit / ref.length : 0;
+}

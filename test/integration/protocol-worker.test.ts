@@ -49,6 +49,13 @@ test('inspect: the needle is retrieved and the prompt maps back to the text', as
     .map((t) => t.text)
     .join('');
   assert.ok(needleText.includes(needle.real_needle), JSON.stringify(needleText));
+  // the question's tokens spell the question, after the needle (the template asks it at the end)
+  const questionText = r.tokens
+    .slice(r.questionSpan[0], r.questionSpan[1])
+    .map((t) => t.text)
+    .join('');
+  assert.ok(questionText.includes(needle.question), JSON.stringify(questionText));
+  assert.ok(r.questionSpan[0] >= r.needleSpan[1], `question ${r.questionSpan} before the needle ${r.needleSpan}`);
   // every prompt character in a segment is the user's text
   for (const s of r.segments)
     assert.equal(r.prompt.slice(s.promptStart, s.promptEnd), text.slice(s.textStart, s.textStart + s.promptEnd - s.promptStart));

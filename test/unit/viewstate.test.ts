@@ -204,7 +204,9 @@ test('planGrid keeps lengths the model and the text allow', () => {
   assert.deepEqual(planGrid(5000, 2048, [256, 512], [0, 50, 100], 50).lengths, [256, 512]);
   const short = planGrid(300, 2048, [256, 512, 1024], [0, 100], 50);
   assert.deepEqual(short.lengths, [256]);
-  assert.equal(short.notes.length, 1);
+  // one note for the dropped lengths, one for the part of the text the grid reads
+  assert.equal(short.notes.length, 2);
+  assert.equal(short.usedTokens, 192);
   assert.deepEqual(planGrid(100, 2048, [256, 512], [0], 50).lengths, [164]);
   const ctx = planGrid(100000, 512, [256, 512, 1024], [0], 50);
   assert.deepEqual(ctx.lengths, [256]);

@@ -18,6 +18,7 @@ export function compareTab(): HTMLElement {
     return root;
   }
   root.append(h('div', { class: 'summary' }, h('strong', {}, c.a), ' vs ', h('strong', {}, c.b), c.note ? ` · ${c.note}` : ''));
+  if (c.warning) root.append(h('p', { class: 'warning', role: 'alert', 'data-testid': 'compare-warning' }, `⚠ ${c.warning}`));
   root.append(
     h(
       'div',

@@ -1,7 +1,8 @@
 // The needle-highlights tab: one generation stepped token by token, with the selected head's
 // attention over the prompt; the mask-and-regenerate section sits below it.
 import { fmt, h } from '../dom.js';
-import { button, checkedOf, panel, post, update } from '../panel.js';
+import { button, checkedOf, panel, post, update, whenRendered } from '../panel.js';
+import { stepTokenChip, stepTokenLabel, WHERE_LABEL, whereIs } from '../../src/shared/highlightLabels.js';
 import { regenerateSection } from './regenerate.js';
 
 export function highlightsTab(): HTMLElement {
@@ -12,7 +13,8 @@ export function highlightsTab(): HTMLElement {
   head.append(
     button(hl ? 'Re-run highlights' : 'Show needle highlights', 'btn-inspect', () => post({ type: 'inspect' }), {
       secondary: Boolean(hl),
-      disabled: !state.map || Boolean(state.busy),
+      // The quiet run after a detection is computing these very highlights.
+      disabled: !state.map || Boolean(state.busy) || Boolean(state.background),
     }),
   );
   const topBox = h('vscode-checkbox', {
@@ -40,7 +42,7 @@ export function highlightsTab(): HTMLElement {
         h('span', {}, `question: ${hl.question}`),
       ),
     );
-    const label = n ? `step ${step + 1}/${n}: generating ${JSON.stringify(hl.steps[step])}` : 'no tokens generated';
+    const label = n ? `step ${step + 1}/${n}: generating ${stepTokenLabel(hl.steps[step])}` : 'no tokens generated';
     root.append(
       h(
         'div',
@@ -52,17 +54,23 @@ export function highlightsTab(): HTMLElement {
     );
     const gen = h('div', { class: 'generated', 'data-testid': 'generated' }, h('span', { class: 'label' }, 'answer: '));
     hl.steps.forEach((t, i) => {
-      const sp = h('span', { class: `gen${i === step ? ' current' : ''}`, 'data-testid': `gen-token-${i}` }, t || '∅');
+      const chip = stepTokenChip(t);
+      const sp = h(
+        'span',
+        { class: `gen${i === step ? ' current' : ''}${chip !== t ? ' end' : ''}`, 'data-testid': `gen-token-${i}` },
+        chip,
+      );
       sp.addEventListener('click', () => setStep(i));
       gen.append(sp);
     });
     root.append(gen);
-    root.append(promptTokens(step));
+    const prompt = promptTokens(step);
+    root.append(strongestLine(step), prompt);
     root.append(
       h(
         'p',
         { class: 'hint' },
-        'Needle answer span underlined; background = attention of the highlighted heads at this step (relative to the strongest). ← / → step.',
+        'Needle answer underlined in green, question in blue; orange = attention of the highlighted heads at this step (relative to the strongest, which is boxed). ← / → step.',
       ),
     );
   }
@@ -71,6 +79,26 @@ export function highlightsTab(): HTMLElement {
   return root;
 }
 
+/** Where the strongest attention of this step lies, in words. */
+function strongestLine(step: number): HTMLElement {
+  const hl = panel.state.highlight!;
+  const pos = hl.attention[step]?.pos[0];
+  if (pos === undefined)
+    return h('div', { class: 'strongest-line', 'data-testid': 'strongest-where', 'data-where': '' }, 'No attention at this step.');
+  const where = whereIs(pos, hl.needleSpan, hl.questionSpan);
+  return h(
+    'div',
+    { class: 'strongest-line', 'data-testid': 'strongest-where', 'data-where': where, 'data-pos': pos },
+    'Strongest attention: token ',
+    String(pos),
+    ` ${JSON.stringify(hl.tokens[pos] ?? '')} `,
+    h('span', { class: `where where-${where}` }, WHERE_LABEL[where]),
+  );
+}
+
+/** The prompt box's scroll position per step, so a redraw of the same step keeps where the user scrolled. */
+let shown: { key: string; scrollTop: number } | null = null;
+
 function promptTokens(step: number): HTMLElement {
   const hl = panel.state.highlight!;
   const att = hl.attention[step] ?? { pos: [], w: [] };
@@ -78,17 +106,40 @@ function promptTokens(step: number): HTMLElement {
   const top = Math.max(1e-9, ...att.w);
   att.pos.forEach((p, i) => weights.set(p, att.w[i] / top));
   const strongest = att.pos[0];
-  const text = h('div', { class: 'prompt', 'data-testid': 'prompt-tokens', 'data-strongest': strongest ?? '' });
+  const where = strongest === undefined ? '' : whereIs(strongest, hl.needleSpan, hl.questionSpan);
+  const text = h('div', { class: 'prompt', 'data-testid': 'prompt-tokens', 'data-strongest': strongest ?? '', 'data-where': where });
+  let mark: HTMLElement | null = null;
   hl.tokens.forEach((t, i) => {
     const inNeedle = i >= hl.needleSpan[0] && i < hl.needleSpan[1];
+    const inQuestion = i >= hl.questionSpan[0] && i < hl.questionSpan[1];
     const w = weights.get(i) ?? 0;
-    const cls = `tok${inNeedle ? ' needle' : ''}${w > 0.02 ? ' attended' : ''}${i === strongest ? ' strongest' : ''}`;
+    const cls = `tok${inNeedle ? ' needle' : inQuestion ? ' question' : ''}${w > 0.02 ? ' attended' : ''}${i === strongest ? ' strongest' : ''}`;
     const sp = h('span', { class: cls, 'data-testid': `tok-${i}`, 'data-weight': w > 0 ? w.toFixed(3) : undefined }, t);
     if (w > 0) {
       sp.style.setProperty('--w', w.toFixed(3));
       sp.title = `token ${i}: weight ${fmt(att.w[att.pos.indexOf(i)], 4)}`;
     }
     text.append(sp);
+    if (i === strongest) {
+      // A tag after the strongest token says where it is, right where the eye lands.
+      mark = h(
+        'span',
+        { class: `where-tag where-${where}`, 'data-testid': 'strongest-tag', 'aria-hidden': 'true' },
+        WHERE_LABEL[where as keyof typeof WHERE_LABEL],
+      );
+      text.append(mark);
+    }
+  });
+  const key = `${step}|${hl.heads}|${hl.tokens.length}|${strongest}`;
+  whenRendered(() => {
+    // The same step drawn again (a state update) keeps the user's scroll; a new step shows its strongest position.
+    if (shown?.key === key) text.scrollTop = shown.scrollTop;
+    else if (mark) {
+      const tok = text.querySelector<HTMLElement>('.tok.strongest')!;
+      text.scrollTop = Math.max(0, tok.offsetTop - text.clientHeight / 2 + tok.offsetHeight / 2);
+    }
+    shown = { key, scrollTop: text.scrollTop };
+    text.addEventListener('scroll', () => (shown = { key, scrollTop: text.scrollTop }));
   });
   return text;
 }

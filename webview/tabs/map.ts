@@ -3,7 +3,7 @@ import type { PanelState } from '../../src/shared/webviewProtocol.js';
 import { drawScoreMap } from '../scoreMap.js';
 import { fmt, h } from '../dom.js';
 import { exportFigure } from '../exportFigure.js';
-import { button, isMasked, mapColors, maskBox, panel, post, update } from '../panel.js';
+import { button, isMasked, mapColors, maskBox, panel, post, room, update } from '../panel.js';
 
 type ScoreMap = NonNullable<PanelState['map']>;
 
@@ -21,7 +21,7 @@ export function mapTab(tooltip: HTMLElement): HTMLElement {
     return root;
   }
   root.append(summary(m));
-  const svg = drawScoreMap(m, panel.state.selected, panel.state.masks, mapColors());
+  const svg = drawScoreMap(m, panel.state.selected, panel.state.masks, mapColors(), room());
   const wrap = h('div', { class: 'figure', 'data-testid': 'score-map-wrap' });
   wrap.append(svg);
   svg.addEventListener('mousemove', (e) => showCellTooltip(m, tooltip, e));
@@ -56,6 +56,8 @@ export function mapTab(tooltip: HTMLElement): HTMLElement {
 
 function summary(m: ScoreMap): HTMLElement {
   const total = m.layers * m.heads;
+  // Each name once: a run's name already holds its model's ("doc.txt · model"), a file's is its model id.
+  const named = m.name.split(' · ').includes(m.modelName);
   return h(
     'div',
     {
@@ -64,9 +66,11 @@ function summary(m: ScoreMap): HTMLElement {
       'data-retrieval-count': m.retrievalCount,
       'data-layers': m.layers,
       'data-heads': m.heads,
+      title: `model: ${m.modelId}`,
     },
     h('strong', {}, m.name),
-    ` · ${m.modelId} · ${m.layers} layers × ${m.heads} heads · `,
+    named ? '' : ` · ${m.modelName}`,
+    ` · ${m.layers} layers × ${m.heads} heads · `,
     h(
       'span',
       { 'data-testid': 'retrieval-count' },

@@ -3,7 +3,10 @@
 import type { RegenerateView } from '../../src/shared/webviewProtocol.js';
 import { wordDiff } from '../../src/shared/wordDiff.js';
 import { h } from '../dom.js';
-import { button, maskBox, panel, post, valueOf } from '../panel.js';
+import { button, maskBox, panel, post, valueOf, whenRendered } from '../panel.js';
+
+/** Whether the last drawn answers were still being generated: when they arrive, they are scrolled into view. */
+let wasBusy = false;
 
 export function regenerateSection(): HTMLElement {
   const { state } = panel;
@@ -39,14 +42,20 @@ export function regenerateSection(): HTMLElement {
     },
   );
   box.append(h('div', { class: 'row' }, q, go));
-  box.append(h('div', { class: 'row' }, h('label', {}, 'mask mode '), mode, h('label', {}, ' scope '), scope));
+  // The answers right under the button that made them, where the eye is; the settings they were made with below.
+  if (r) box.append(...answers(r));
+  box.append(
+    h('div', { class: 'row nowrap', 'data-testid': 'mask-settings' }, h('label', {}, 'mask mode'), mode, h('label', {}, 'scope'), scope),
+  );
   const masks = h('div', { class: 'row masks', 'data-testid': 'mask-list', 'data-count': state.masks.length });
   masks.append(
     state.masks.length ? `${state.masks.length} masked: ` : 'No heads masked (tick heads in the Head explorer or on the score map).',
   );
   for (const m of state.masks) masks.append(maskBox(m, `mask-chip-${m.layer}-${m.head}`, `${m.layer}-${m.head}`));
   box.append(masks);
-  if (r) box.append(...answers(r));
+  const arrived = wasBusy && r !== null && !r.busy;
+  wasBusy = Boolean(r?.busy);
+  if (arrived) whenRendered(() => box.scrollIntoView({ block: 'nearest' }));
   return box;
 }
 

@@ -1,11 +1,9 @@
 // Ablation: mask the top-k retrieval heads and k random heads, measure NIAH accuracy, plot it.
 import * as vscode from 'vscode';
-import type { AblationView } from '../../shared/webviewProtocol.js';
-import { trialStats } from '../methodApi.js';
 import { command, type Lens } from '../lens.js';
 import { saveAs } from '../documents.js';
 import { modelRef, readSettings } from '../settings.js';
-import { parseIntList, planGrid } from '../state/viewState.js';
+import { parseIntList, planGrid, toAblationView } from '../state/viewState.js';
 
 export function registerAblation(lens: Lens): void {
   command(lens, 'runAblation', () => runAblation(lens));
@@ -93,12 +91,7 @@ async function runAblation(lens: Lens): Promise<void> {
     );
   });
   if (!file) return;
-  const view: AblationView = {
-    name: `${run.name} · k=${ks.join(',')} · ${lens.store.maskMode}`,
-    modelId: file.model.id,
-    baseline: file.baseline,
-    rows: file.results.map((r) => ({ k: r.k, top: r.top, random: r.random, ...trialStats(r.random) })),
-  };
+  const view = toAblationView(file, `${run.name} · k=${ks.join(',')} · ${lens.store.maskMode}`);
   lens.store.addAblation({ view, file });
   lens.panel.show(true);
 }

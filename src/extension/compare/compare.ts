@@ -6,6 +6,7 @@ import { compareScores } from '../methodApi.js';
 import { command, type Lens } from '../lens.js';
 import { readScoresUri } from '../scores/scores.js';
 import type { Run } from '../state/store.js';
+import { compareWarning } from '../state/viewState.js';
 
 export function registerCompare(lens: Lens): void {
   command(lens, 'compareRuns', () => compareRuns(lens));
@@ -14,7 +15,7 @@ export function registerCompare(lens: Lens): void {
 async function compareRuns(lens: Lens): Promise<void> {
   type Item = vscode.QuickPickItem & { run?: Run; open?: true };
   const items = (): Item[] => [
-    ...lens.store.runs.map((r) => ({ label: r.name, description: `${r.view.modelId} · ${r.view.layers}×${r.view.heads}`, run: r })),
+    ...lens.store.runs.map((r) => ({ label: r.name, description: `${r.view.modelName} · ${r.view.layers}×${r.view.heads}`, run: r })),
     { label: '$(folder-opened) Open a scores file…', open: true as const },
   ];
   const chosen: { name: string; scores: ScoresFile }[] = [];
@@ -65,5 +66,6 @@ function buildCompare(a: { name: string; scores: ScoresFile }, b: { name: string
     note: sameShape
       ? null
       : `different shapes (${a.scores.model.layers}×${a.scores.model.heads} vs ${b.scores.model.layers}×${b.scores.model.heads}); compared on the shared heads`,
+    warning: compareWarning(a.scores.model, b.scores.model),
   };
 }

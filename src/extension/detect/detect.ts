@@ -40,16 +40,15 @@ async function findRetrievalHeads(lens: Lens): Promise<void> {
     store.setRun(p.partial, runName, 'run', ctx, ref.spec, settings.threshold, { done: p.done, total: p.total });
     if (first) lens.panel.show(true);
   };
+  // Highlights of the previous run would only be thrown away: let this run have the worker.
+  lens.jobs.cancelQuiet();
+  let used = '';
   const scores = await lens.jobs.run({ title: 'Find retrieval heads', unit: 'cases' }, async (jobHooks, report) => {
     const hooks = { ...jobHooks, onProgress: (p: JobProgress) => (jobHooks.onProgress?.(p), showPartial(p)) };
     report(`loading ${modelName(ref.spec)}`);
     const count = await lens.worker.request({ kind: 'countTokens', model: ref, text: ctx.eol.text }, hooks);
-    if (selected && count.tokens > count.contextLength) {
-      throw new RetrievalLensError(
-        'CONTEXT_TOO_LONG',
-        `the selection has ${count.atLeast ? 'over ' : ''}${count.tokens} tokens, more than the model's context of ${count.contextLength} tokens. Select less text.`,
-      );
-    }
+    // A selection longer than the context is used as the whole document is: the grid reads the
+    // start of the text, as much as its longest context holds.
     const plan = planGrid(count.tokens, count.contextLength, settings.lengths, settings.depths, settings.maxNewTokens);
     if (!plan.lengths.length)
       throw new RetrievalLensError(
@@ -57,6 +56,8 @@ async function findRetrievalHeads(lens: Lens): Promise<void> {
         `no context length in retrievalLens.lengths fits the model's context of ${count.contextLength} tokens`,
       );
     for (const n of plan.notes) lens.log(`grid: ${n}`);
+    if (plan.usedTokens < count.tokens)
+      used = ` The grid read about the first ${plan.usedTokens.toLocaleString('en-US')} of ${count.atLeast ? 'over ' : ''}${count.tokens.toLocaleString('en-US')} tokens of the ${selected ? 'selection' : 'document'} (its longest context is ${Math.max(...plan.lengths).toLocaleString('en-US')} tokens).`;
     return lens.worker.request(
       {
         kind: 'detect',
@@ -80,6 +81,6 @@ async function findRetrievalHeads(lens: Lens): Promise<void> {
   lens.panel.show(true);
   const v = lens.store.current!.view;
   void vscode.window.showInformationMessage(
-    `Retrieval Lens: ${v.retrievalCount} of ${v.layers * v.heads} heads score ≥ ${v.threshold} (${v.countedCases}/${v.totalCases} cases retrieved the needle).`,
+    `Retrieval Lens: ${v.retrievalCount} of ${v.layers * v.heads} heads score ≥ ${v.threshold} (${v.countedCases}/${v.totalCases} cases retrieved the needle).${used}`,
   );
 }

@@ -46,8 +46,11 @@ export function registerHighlights(lens: Lens): void {
   );
 }
 
+/** The quiet highlights run after a detection, while it runs: asking for highlights then waits for it. */
+let quietRun: { run: unknown; done: Promise<InspectResponse | undefined> } | null = null;
+
 /** Generates once on the run's text with a needle and keeps every head's attention, for highlights. */
-export async function showHighlights(lens: Lens, quiet = false): Promise<InspectResponse | undefined> {
+async function showHighlights(lens: Lens, quiet = false): Promise<InspectResponse | undefined> {
   const { store } = lens;
   const doc = runDocument(store);
   if (typeof doc === 'string') {
@@ -55,11 +58,26 @@ export async function showHighlights(lens: Lens, quiet = false): Promise<Inspect
     return undefined;
   }
   const run = store.current!;
+  if (quietRun && quietRun.run === run) {
+    const data = await quietRun.done;
+    if (data || quiet) return data;
+  }
+  if (quiet) {
+    const done = inspect(lens, true);
+    quietRun = { run, done };
+    void done.finally(() => {
+      if (quietRun?.done === done) quietRun = null;
+    });
+    return done;
+  }
+  return inspect(lens, false);
+}
+
+async function inspect(lens: Lens, quiet: boolean): Promise<InspectResponse | undefined> {
+  const { store } = lens;
+  const run = store.current!;
   const req = inspectRequest(lens, needleFor(lens, store.regenerate?.question), false);
-  const data = await lens.jobs.run(
-    { title: 'Needle highlights', unit: 'tokens', location: quiet ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification },
-    (hooks) => lens.worker.request(req, hooks),
-  );
+  const data = await lens.jobs.run({ title: 'Needle highlights', unit: 'tokens', quiet }, (hooks) => lens.worker.request(req, hooks));
   if (!data || store.current !== run) return undefined;
   store.setInspect({ data, doc: run.doc!, modelSpec: req.model.spec });
   if (!store.regenerate) {

@@ -119,3 +119,43 @@ export function attentionRanges(
   }
   return out;
 }
+
+/** A character of a word: letters, digits, marks; an apostrophe between letters ("Zorvak's"). */
+function wordChar(text: string, i: number): boolean {
+  const c = text[i];
+  if (c === undefined) return false;
+  if (/[\p{L}\p{N}\p{M}_]/u.test(c)) return true;
+  const code = c.charCodeAt(0);
+  // Half of a character outside the BMP: a letter or an emoji; either way the token's neighbour.
+  if (code >= 0xd800 && code <= 0xdfff) return true;
+  return (c === "'" || c === '\u2019') && /\p{L}/u.test(text[i - 1] ?? '') && /\p{L}/u.test(text[i + 1] ?? '');
+}
+
+/**
+ * Token ranges grown to whole words of `text`, so a highlight reads "accounted", not "accoun|ted":
+ * leading and trailing spaces dropped, each end that stops inside a word moved to the word's edge,
+ * and ranges that then overlap (the pieces of one word) merged at their strongest weight.
+ * A range of punctuation or spaces only stays as it is.
+ */
+export function expandToWords(text: string, ranges: WeightedRange[]): WeightedRange[] {
+  const grown = ranges.map((r) => {
+    let start = r.start;
+    let end = r.end;
+    while (start < end && /\s/.test(text[start])) start++;
+    while (end > start && /\s/.test(text[end - 1])) end--;
+    if (start === end) return { ...r };
+    if (wordChar(text, start)) while (start > 0 && wordChar(text, start - 1)) start--;
+    if (wordChar(text, end - 1)) while (end < text.length && wordChar(text, end)) end++;
+    return { start, end, weight: r.weight };
+  });
+  grown.sort((a, b) => a.start - b.start || a.end - b.end);
+  const out: WeightedRange[] = [];
+  for (const r of grown) {
+    const last = out[out.length - 1];
+    if (last && r.start < last.end) {
+      last.end = Math.max(last.end, r.end);
+      last.weight = Math.max(last.weight, r.weight);
+    } else out.push({ ...r });
+  }
+  return out;
+}

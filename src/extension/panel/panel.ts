@@ -17,6 +17,7 @@ export class Panel {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly handlers: Handlers = {};
   private readonly closeListeners: (() => void)[] = [];
+  private progressText: string | null = null;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -121,6 +122,14 @@ export class Panel {
   post(): void {
     if (!this.panel || !this.ready) return;
     this.send({ type: 'state', state: this.store.panelState() });
+    if (this.progressText) this.send({ type: 'progress', text: this.progressText });
+  }
+
+  /** The running job's progress line, for the status line; it changes often, so it does not redraw the panel. */
+  progress(text: string | null): void {
+    if (text === this.progressText) return;
+    this.progressText = text;
+    if (this.panel && this.ready) this.send({ type: 'progress', text });
   }
 
   requestFigure(figure: FigureKind, format: 'svg' | 'png'): boolean {

@@ -75,6 +75,7 @@ export class Store {
   private _ablations: Ablation[] = [];
   private _compare: CompareView | null = null;
   private _busy: string | null = null;
+  private _background: string | null = null;
   private _tab: PanelTab = 'map';
   private _retrievalOnly = false;
   private listeners: Listener[] = [];
@@ -114,6 +115,9 @@ export class Store {
   }
   get busy(): string | null {
     return this._busy;
+  }
+  get background(): string | null {
+    return this._background;
   }
   get tab(): PanelTab {
     return this._tab;
@@ -267,6 +271,12 @@ export class Store {
     this.emit(['busy']);
   }
 
+  /** Quiet work in progress (label), or none: shown in the panel's status line, disabling nothing. */
+  setBackground(label: string | null): void {
+    this._background = label;
+    this.emit(['busy']);
+  }
+
   setTab(tab: PanelTab, origin?: ChangeOrigin): void {
     this._tab = tab;
     this.emit(['tab'], origin);
@@ -296,6 +306,8 @@ export class Store {
     return {
       tokens: d.tokens.map((t) => t.text),
       needleSpan: d.needleSpan,
+      // Responses from before the worker reported it have no question span.
+      questionSpan: d.questionSpan ?? [0, 0],
       steps: d.steps.map((s) => s.text),
       attention: heads.length ? combineAttention(d.steps, d.heads, heads) : d.steps.map(() => ({ pos: [], w: [] })),
       heads: heads.length ? label : 'no head selected',
@@ -319,6 +331,7 @@ export class Store {
       ablations: this._ablations.map((a) => a.view),
       compare: this._compare,
       busy: this._busy,
+      background: this._background,
       tab: this._tab,
     };
   }

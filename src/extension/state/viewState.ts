@@ -1,10 +1,23 @@
 // View logic with no vscode in it: score files -> what the tree and panel show, the mask set,
 // grid sizing, quick-pick parsing. Unit-tested in test/unit/viewstate.test.ts.
-import type { ScoresFile } from '../../method/types.js';
-import { headId, type HeadRef, type ScoreMapView } from '../../shared/webviewProtocol.js';
+import type { AblationFile, ScoresFile } from '../../method/types.js';
+import { headId, type AblationView, type HeadRef, type ScoreMapView } from '../../shared/webviewProtocol.js';
 import { parseNumberList } from '../../shared/numbers.js';
 import { DEFAULT_THRESHOLD } from '../../method/defaults.js';
 import { retrievalHeads as rankedRetrievalHeads } from '../../method/aggregate.js';
+import { trialStats } from '../../method/ablate.js';
+
+/**
+ * A model's short name: the last folder of a path (a detection run's id is the model folder, which
+ * for the bundled model is a long path inside the extension), the owner/name of a hub id, else
+ * the id itself (an opened file's id is its file name).
+ */
+export function displayModelName(id: string): string {
+  const t = id.trim().replace(/[\\/]+$/, '');
+  if (t.startsWith('hf:')) return t.slice(3);
+  if (/^[a-zA-Z]:[\\/]|^[\\/.~]/.test(t)) return t.split(/[\\/]/).pop() || t;
+  return t;
+}
 
 export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'file', threshold?: number): ScoreMapView {
   const { layers, heads } = s.model;
@@ -21,6 +34,7 @@ export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'fil
     name,
     source,
     modelId: s.model.id,
+    modelName: displayModelName(s.model.id),
     layers,
     heads,
     scores: s.scores,
@@ -81,7 +95,52 @@ export const formatScore = (s: number): string => (Number.isFinite(s) ? s.toFixe
 export function viewDescription(view: ScoreMapView): string {
   const total = view.layers * view.heads;
   const pct = total ? ((100 * view.retrievalCount) / total).toFixed(1) : '0';
-  return `${view.modelId}: ${view.retrievalCount}/${total} retrieval heads (${pct}%)`;
+  return `${view.modelName}: ${view.retrievalCount}/${total} retrieval heads (${pct}%)`;
+}
+
+/**
+ * The Head explorer's header: the model and its counts as the description, the run's document and
+ * cases as the message, each name once. With no run there is no message: a tree view's message
+ * hides its welcome content (the Find / Open scores file / Select model buttons).
+ */
+export function treeHeader(
+  view: ScoreMapView | null,
+  retrievalOnly: boolean,
+  modelName: string,
+): { description: string; message: string | undefined } {
+  if (!view) return { description: modelName, message: undefined };
+  // A detection run is named "<document> · <model>"; an opened file by its name, which is also its model id.
+  const doc = view.name
+    .split(' · ')
+    .filter((p) => p !== view.modelName)
+    .join(' · ');
+  const parts = [doc, view.totalCases ? `${view.countedCases}/${view.totalCases} cases counted` : 'score file'];
+  if (retrievalOnly) parts.push('retrieval heads only');
+  return { description: viewDescription(view), message: parts.filter(Boolean).join(' · ') };
+}
+
+/** The warning a head-by-head comparison of two models needs: head 5-5 of one is not head 5-5 of the other. */
+export function compareWarning(a: { id: string }, b: { id: string }): string | null {
+  if (a.id === b.id) return null;
+  return `different models (${displayModelName(a.id)} vs ${displayModelName(b.id)}): their heads do not correspond, so head-by-head correlation and overlap say little; compare each model's ranking on its own.`;
+}
+
+/** An ablation file as the panel plots it: both success measures, each with its random trials' spread. */
+export function toAblationView(file: AblationFile, name: string): AblationView {
+  const hasExact = typeof file.baselineExact === 'number' && file.results.every((r) => typeof r.topExact === 'number');
+  return {
+    name,
+    modelId: file.model.id,
+    baseline: file.baseline,
+    baselineExact: hasExact ? file.baselineExact! : null,
+    rows: file.results.map((r) => ({
+      k: r.k,
+      top: r.top,
+      random: r.random,
+      ...trialStats(r.random),
+      exact: hasExact ? { top: r.topExact!, random: r.randomExact ?? [], ...trialStats(r.randomExact ?? []) } : null,
+    })),
+  };
 }
 
 /**
@@ -143,6 +202,8 @@ export interface GridPlan {
   depths: number[];
   /** Why lengths were dropped or changed, for the user. */
   notes: string[];
+  /** About how many of the text's tokens the longest context reads (the grid never needs more). */
+  usedTokens: number;
 }
 
 /**
@@ -172,7 +233,11 @@ export function planGrid(
     notes.push(`the text has ${textTokens} tokens, so the grid uses lengths ${ls.join(', ')}`);
   }
   const ds = [...new Set(depths.filter((d) => Number.isFinite(d) && d >= 0 && d <= 100))].sort((a, b) => a - b);
-  return { lengths: ls, depths: ds.length ? ds : [0, 50, 100], notes };
+  const longest = ls.length ? ls[ls.length - 1] : 0;
+  const usedTokens = Math.max(0, Math.min(textTokens, longest - overhead));
+  if (ls.length && usedTokens < textTokens)
+    notes.push(`the text has ${textTokens} tokens; the longest context (${longest}) reads about the first ${usedTokens}`);
+  return { lengths: ls, depths: ds.length ? ds : [0, 50, 100], notes, usedTokens };
 }
 
 /** "1, 2, 4 8" -> [1, 2, 4, 8] (the k values of an ablation); null when it is not a list of positive integers. */

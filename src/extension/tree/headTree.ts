@@ -1,7 +1,7 @@
 // The Head explorer: layers, then heads by score, a checkbox per head for masks.
 import * as vscode from 'vscode';
 import type { Store } from '../state/store.js';
-import { formatScore, layerRows, viewDescription, type HeadRow, type LayerRow } from '../state/viewState.js';
+import { formatScore, layerRows, treeHeader, type HeadRow, type LayerRow } from '../state/viewState.js';
 
 export type Node = { kind: 'layer'; row: LayerRow } | { kind: 'head'; row: HeadRow };
 
@@ -15,7 +15,11 @@ export class HeadTree implements vscode.TreeDataProvider<Node> {
   /** The masked state each head's row was last rendered with, by node id. */
   private readonly shownMasked = new Map<string, boolean>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** The configured model's short name, for the header before any run. */
+    private readonly modelName: () => string,
+  ) {}
 
   refresh(): void {
     this.rebuild();
@@ -96,12 +100,10 @@ export class HeadTree implements vscode.TreeDataProvider<Node> {
     return item;
   }
 
-  /** The view's description and message: the run's model and counts. */
+  /** The view's description and message: the run's model and counts (no message before a run: it would hide the welcome buttons). */
   describe(view: vscode.TreeView<Node>): void {
-    const run = this.store.current;
-    view.description = run ? viewDescription(run.view) : undefined;
-    view.message = run
-      ? `${run.name}${run.view.totalCases ? ` · ${run.view.countedCases}/${run.view.totalCases} cases counted` : ''}${this.store.retrievalOnly ? ' · retrieval heads only' : ''}`
-      : 'Run "Retrieval Lens: Find retrieval heads for this context" from an editor, or open a scores file.';
+    const h = treeHeader(this.store.current?.view ?? null, this.store.retrievalOnly, this.modelName());
+    if (view.description !== h.description) view.description = h.description;
+    if (view.message !== h.message) view.message = h.message;
   }
 }

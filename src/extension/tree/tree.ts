@@ -3,10 +3,12 @@ import * as vscode from 'vscode';
 import type { HeadRef } from '../../shared/webviewProtocol.js';
 import { command, setWhen, type Lens } from '../lens.js';
 import { HeadTree, type Node } from './headTree.js';
+import { modelRef, readSettings } from '../settings.js';
+import { displayModelName } from '../state/viewState.js';
 
 export function registerTree(lens: Lens): void {
   const { store, panel } = lens;
-  const tree = new HeadTree(store);
+  const tree = new HeadTree(store, () => displayModelName(modelRef(readSettings(), lens.context).spec));
   const view = vscode.window.createTreeView<Node>('retrievalLens.heads', {
     treeDataProvider: tree,
     showCollapseAll: true,
@@ -14,10 +16,10 @@ export function registerTree(lens: Lens): void {
     manageCheckboxStateManually: true,
   });
   store.onChange((events, origin) => {
-    if (events.has('run') || events.has('filter')) {
-      tree.refresh();
-      tree.describe(view);
-    } else if (events.has('masks')) tree.refreshMasks();
+    if (events.has('run') || events.has('filter')) tree.refresh();
+    else if (events.has('masks')) tree.refreshMasks();
+    // A model change (no run event) renames the header too.
+    tree.describe(view);
     // A head chosen in the tree is already shown there; revealing it again would steal the click.
     if (events.has('selection') && origin !== 'tree' && store.selected && view.visible) {
       const node = tree.headNode(store.selected.layer, store.selected.head);

@@ -1,4 +1,5 @@
-// retrieval-lens detect: the paper's retrieval-head detection over a needle-in-a-haystack grid.
+// retrieval-lens detect: the paper's retrieval-head detection over a needle-in-a-haystack grid
+// (--method picks one of the detectors beside it, detectMethods.ts).
 import { existsSync, rmSync } from 'node:fs';
 import { runGrid, DEFAULT_DEPTHS, defaultLengths, detectionNeedles, detectionSettings, scoresModel } from '../../method/detect.js';
 import { summarize } from '../../method/aggregate.js';
@@ -14,11 +15,14 @@ import { checkModelFlags, checkTemplateFlag, DEPTH_RANGE, FLAGS, LENGTH_RANGE, M
 import { progressLine } from '../progress.js';
 import type { Command } from '../io.js';
 import { DEFAULT_THRESHOLD } from '../../method/defaults.js';
+import type { DetectionMethod } from '../../method/types.js';
+import { checkMethodFlags, METHOD_FLAGS, runMethod } from './detectMethods.js';
 
 const HELP = `usage: retrieval-lens detect [--model DIR|hf:OWNER/NAME] [--haystack FILE...] [--needles-file F.jsonl]
     [--lengths 256,512] [--depths 0,25,50,75,100] [--template T] [--max-new-tokens 50]
     [--threshold 0.1] [--out scores.json] [--format retrieval-head] [--json] [--dtype D] [--needle-bos]
     [--resume] [--shard i/n] [--device cpu|cuda|dml|coreml]
+    [--method paper|qrhead|echo|induction] [--block-length 128] [--repeats 2] [--trials 3] [--seed 1]
 Default haystack: the bundled public-domain Shakespeare text. Default needles: the first three of
 the bundled made-up facts (data/needles.jsonl shows the --needles-file format: one JSON object a
 line, {"needle", "question", "real_needle"} and an optional "id"). Default lengths: five from 256
@@ -32,6 +36,15 @@ With --out, the cases done so far are kept in <out>.partial.json after each case
 (whole length x depth cells dealt round-robin) and writes it as a part to --out; "retrieval-lens
 merge PART..." combines the n parts into exactly the scores file one unsharded run writes.
 --device picks onnxruntime's execution provider (default cpu).
+--method picks how heads are scored; every method writes this scores file, with settings.method:
+  paper      (default) the paper's rule over greedy decoding of every case (above)
+  qrhead     QRHead's query-focused score over the same grid: the attention mass the question's
+             tokens put on the needle, averaged over the question's tokens and the cases; nothing
+             is generated, so every case counts and there is no accuracy table
+  echo       RazorAttention's echo heads: attention on the earlier occurrences of the current token
+  induction  induction heads: attention on the token after each earlier occurrence
+  echo and induction read --trials sequences of a block of --block-length distinct random tokens
+  repeated --repeats times (seeds --seed, --seed + 1, ...), scoring every query from the second copy on.
 `;
 
 /** The second file of --format retrieval-head, beside --out. */
@@ -56,6 +69,7 @@ export const run: Command = async (argv, io) => {
     resume: { type: 'boolean' },
     shard: { type: 'string' },
     device: { type: 'string', choices: ['cpu', 'cuda', 'dml', 'coreml'] },
+    ...METHOD_FLAGS,
   });
   if (help) {
     io.stdout(HELP);
@@ -64,6 +78,9 @@ export const run: Command = async (argv, io) => {
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);
   if (flags.format && !flags.out) throw new UsageError('--format retrieval-head writes a second file beside --out: give --out too');
+  const method = (flags.method ?? 'paper') as DetectionMethod;
+  checkMethodFlags(method, flags);
+  if (method !== 'paper') return runMethod(method, flags, io);
   if (flags.resume && !flags.out) throw new UsageError('--resume continues the run whose --out it is given: give --out too');
   if (flags.shard && !flags.out) throw new UsageError('--shard writes its part to --out: give --out too');
   if (flags.shard && flags.format) throw new UsageError('--format applies to a merged result, not to one shard');

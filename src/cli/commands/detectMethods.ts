@@ -3,7 +3,7 @@
 // repeated random-token sequences (echo, induction).
 import { DEFAULT_DEPTHS, defaultLengths, detectionNeedles, scoresModel } from '../../method/detect.js';
 import { summarize } from '../../method/aggregate.js';
-import { qrheadSettings, runPatternDetection, runQrheadGrid } from '../../method/detectors/run.js';
+import { patternSettings, qrheadSettings, runPatternDetection, runQrheadGrid } from '../../method/detectors/run.js';
 import { readNeedlesFile } from '../../method/needles.js';
 import { checkOutputPath, toReferenceFormat, writeFilesAtomic } from '../../method/formats.js';
 import { DEFAULT_THRESHOLD } from '../../method/defaults.js';
@@ -120,6 +120,7 @@ export async function runMethod(method: Exclude<DetectionMethod, 'paper'>, flags
         seed: flags.seed,
         threshold: flags.threshold,
       };
+      patternSettings(model, method, popts); // a recipe the model cannot take fails before anything is printed
       io.stderr(`${method} scores of ${model.info.id}: repeated random-token sequences\n`);
       scores = await runPatternDetection(model, method, popts, {
         signal: io.signal,

@@ -15,6 +15,12 @@ export interface Analysis {
   top: [number, number, number][];
 }
 
+/** How a file's scores were made, for labels: "method qrhead", or the format it was read from (files without either are the paper's). */
+export function scoresOrigin(s: ScoresFile): string {
+  if (s.settings.method) return `method ${s.settings.method}`;
+  return s.settings.source ?? 'method paper';
+}
+
 export function analyzeScores(s: ScoresFile, topN = 10): Analysis {
   const flat = s.scores.flatMap((row, l) => row.map((v, h) => [l, h, v] as [number, number, number]));
   const counted = s.cases.filter((c) => c.success);

@@ -10,7 +10,7 @@ import { detectionNeedles, runCase } from '../../src/method/detect.js';
 import { runQrheadGrid } from '../../src/method/detectors/run.js';
 import { readHaystacks } from '../../src/cli/common.js';
 import { cli } from '../support/cli.js';
-import { bundledModel, tempDir } from '../support/paths.js';
+import { bundledModel, repoRoot, tempDir } from '../support/paths.js';
 
 process.env.RETRIEVAL_LENS_CACHE = tempDir('rl-cache-');
 const dir = tempDir('rl-detectors-');
@@ -91,6 +91,24 @@ test('detect --method echo and induction: repeated random tokens; the organism c
   assert.equal(j.compare.aggregation, 'max');
   assert.equal(j.compare.heads, 24, '6 layers x 4 KV heads');
   assert.ok(typeof j.compare.kendall === 'number');
+});
+
+test('echo and induction run on every attention form (fixture models: GroupQueryAttention, MultiHeadAttention, ONNX Attention, q4)', async () => {
+  for (const m of ['qwen2/genai', 'phi3/mha', 'gemma3_text/opset23', 'llama/q4']) {
+    const model = join(repoRoot, 'test', 'fixtures', 'models', m);
+    for (const method of ['echo', 'induction']) {
+      const r = await cli(['detect', '--model', model, '--method', method, '--trials', '1', '--json']);
+      assert.equal(r.code, 0, `${m} ${method}: ${r.err}`);
+      const s = JSON.parse(r.out);
+      // The default block shrinks to these models' 256-token context.
+      assert.ok(s.settings.randomSequence.blockLength * 2 + 1 <= 256, `${m}: ${s.settings.randomSequence.blockLength}`);
+      assert.equal(s.scores.flat().length, s.model.layers * s.model.heads);
+      assert.ok(
+        s.scores.flat().every((v: number) => v >= 0 && v <= 1 + 1e-6),
+        `${m} ${method}`,
+      );
+    }
+  }
 });
 
 test('method flags: those another method reads are usage errors; a sequence beyond the context is refused', async () => {

@@ -162,7 +162,7 @@ test('agreement at query and KV level; disagreements; a head list fits a larger 
 
 test('settings.method: recorded, checked, and absent in older files (read as the paper method)', async () => {
   const { summarize } = await import('../../src/method/aggregate.js');
-  const { origin } = await import('../../src/cli/commands/analyze.js');
+  const { scoresOrigin: origin } = await import('../../src/method/analyze.js');
   const c = {
     length: 256,
     depth: 0,

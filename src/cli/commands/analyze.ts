@@ -1,6 +1,6 @@
 // retrieval-lens analyze FILE [--compare FILE2] [--level query|kv] [--export duo|qrhead|qrhead-config --out F]:
 // any head file read (ours, the paper's, DeCoRe's, HeadKV's, DuoAttention's, QRHead's).
-import { analyzeScores, compareScores, type Comparison } from '../../method/analyze.js';
+import { analyzeScores, compareScores, scoresOrigin as origin, type Comparison } from '../../method/analyze.js';
 import { checkOutputPath, readScoresFile, writeFileAtomic } from '../../method/formats.js';
 import { toDuoTsv, toQrheadConfig, toQrheadList } from '../../method/formats/export.js';
 import { groupSize, type KvAggregation } from '../../method/gqa.js';
@@ -101,12 +101,6 @@ export const run: Command = async (argv, io) => {
   io.stdout(lines.join('\n') + '\n');
   return 0;
 };
-
-/** How a file's scores were made: our method, or the format it was read from. */
-export function origin(s: ScoresFile): string {
-  if (s.settings.method) return `method ${s.settings.method}`;
-  return s.settings.source ?? 'method paper';
-}
 
 function exportWhat(a: ScoresFile, format: string, agg: KvAggregation, kvHeads?: number): string {
   if (format === 'qrhead') return `QRHead head scores, ${a.model.layers * a.model.heads} heads best first`;

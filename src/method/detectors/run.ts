@@ -90,9 +90,14 @@ export interface PatternOptions {
 /** The sequences' recipe, with defaults filled in, checked against the model's context. */
 export function patternSettings(model: LoadedModel, kind: PatternKind, opts: PatternOptions): ScoresSettings {
   const bos = model.info.bosTokenId;
+  const repeats = opts.repeats ?? PATTERN_REPEATS;
+  const prefixLength = bos !== null ? 1 : 0;
+  // The default block shrinks to fit a small model's context and vocabulary; a given one is checked.
+  const ordinary = model.info.vocabSize - new Set([...model.info.eosTokenIds, ...(bos !== null ? [bos] : [])]).size;
+  const fits = Math.min(Math.floor((model.info.contextLength - prefixLength) / repeats), ordinary);
   const s = {
-    blockLength: opts.blockLength ?? PATTERN_BLOCK_LENGTH,
-    repeats: opts.repeats ?? PATTERN_REPEATS,
+    blockLength: opts.blockLength ?? Math.max(2, Math.min(PATTERN_BLOCK_LENGTH, fits)),
+    repeats,
     trials: opts.trials ?? PATTERN_TRIALS,
     seed: opts.seed ?? PATTERN_SEED,
     prefix: bos !== null ? [bos] : [],

@@ -44,7 +44,8 @@ merge PART..." combines the n parts into exactly the scores file one unsharded r
   echo       RazorAttention's echo heads: attention on the earlier occurrences of the current token
   induction  induction heads: attention on the token after each earlier occurrence
   echo and induction read --trials sequences of a block of --block-length distinct random tokens
-  repeated --repeats times (seeds --seed, --seed + 1, ...), scoring every query from the second copy on.
+  repeated --repeats times (seeds --seed, --seed + 1, ...), scoring every query from the second copy on;
+  the default block (128) shrinks to fit a smaller context or vocabulary.
 `;
 
 /** The second file of --format retrieval-head, beside --out. */

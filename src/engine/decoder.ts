@@ -2,7 +2,7 @@
 // contrastive decoding (two decoders side by side), feeding a question's tokens one at a time to
 // read each one's attention (query-focused scoring), or decoding under a KV-cache policy that
 // restricts some heads to a sink and a window.
-import type { Runner, Sequence } from './runner.js';
+import { DEFAULT_PREFILL_BUDGET_BYTES, prefillChunkSize, type Runner, type Sequence } from './runner.js';
 import { maskTensor } from './generate.js';
 import { RetrievalLensError, cancelled } from '../shared/errors.js';
 import type { AttentionNodeInfo, Decoder, DecoderOptions, ModelInfo, StepAttention } from './types.js';
@@ -60,6 +60,44 @@ export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionN
       const result: { logits: Float32Array; attention?: StepAttention } = { logits: out.logits! };
       if (out.attention) result.attention = { kvLen: out.kvLen, rows: out.attention };
       return result;
+    },
+    async prefillRows(ids, rowOpts = {}) {
+      const want = rowOpts.rows ?? ids.length;
+      if (!(Number.isInteger(want) && want >= 0 && want <= ids.length))
+        throw new RetrievalLensError('BAD_INPUT', `cannot report the rows of ${want} of ${ids.length} tokens`);
+      if (seq.length + ids.length > info.contextLength) {
+        throw new RetrievalLensError(
+          'CONTEXT_TOO_LONG',
+          `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`,
+        );
+      }
+      seq.reserve(seq.length + ids.length + 64);
+      const LH = info.layers * info.heads;
+      const end = seq.length + ids.length;
+      const firstRow = ids.length - want;
+      const chunk = prefillChunkSize(runner.shape, end);
+      // A call's rows ([layers * heads, rows, kvLen] floats) fit the prefill budget too.
+      const maxRows = Math.max(1, Math.floor(DEFAULT_PREFILL_BUDGET_BYTES / (4 * LH * end)));
+      const out: StepAttention[] = [];
+      for (let i = 0; i < ids.length;) {
+        if (rowOpts.signal?.aborted) throw cancelled();
+        let stop = Math.min(ids.length, i + chunk);
+        if (stop - Math.max(i, firstRow) > maxRows) stop = Math.max(i, firstRow) + maxRows;
+        const part = ids.slice(i, stop);
+        // The rows wanted are a suffix of the tokens, so of every chunk.
+        const R = stop - Math.max(i, firstRow);
+        const r = await seq.forward(part, { mask: prefillMask, uniform, attention: R > 0, attentionRows: R, logits: false });
+        const att = r.attention; // [layers * heads, R, total]
+        for (let k = 0; att && k < R; k++) {
+          // Row k sees the positions up to its own; the rest of its row is the causal mask's zeros.
+          const kvLen = r.kvLen - R + k + 1;
+          const rows = new Float32Array(LH * kvLen);
+          for (let lh = 0; lh < LH; lh++) rows.set(att.subarray((lh * R + k) * r.kvLen, (lh * R + k) * r.kvLen + kvLen), lh * kvLen);
+          out.push({ kvLen, rows });
+        }
+        i = stop;
+      }
+      return out;
     },
     fork() {
       return wrap(seq.fork(seq.length, 64));

@@ -2,9 +2,11 @@
 //   inputs  head_mask          float [layers, heads]  1 keeps a head, 0 masks it
 //           head_mask_uniform  float [1]              1: masked heads attend uniformly (the paper's
 //                                                     query zeroing), 0: masked heads output exactly 0
-//   output  attentions         float [batch, layers*heads, kvLen]  probabilities of the LAST query
-//                              position, all layers concatenated (one fetch per step)
-// Only the last query row is exposed so a decoding step costs no extra memory at any context length.
+//           attention_rows     int64 [1]              how many of the last query positions to expose (1 when decoding)
+//   output  attentions         float [batch, layers*heads, rows, kvLen]  probabilities of the LAST
+//                              `attention_rows` query positions, all layers concatenated (one fetch per step)
+// Only the last rows are exposed so a decoding step costs no extra memory at any context length; a
+// chunk asks for more when each of its tokens' rows is wanted (a question read token by token).
 // Each attention form gets the same contract (see attention.ts for the forms):
 //   plain  uniform: Q.K^T scaled by 0 for masked heads; zero: probs.V scaled by 0; rows sliced off the Softmax
 //   fused  uniform: the head's slice of Q scaled by 0 before the op, so its scores are 0 and the op's
@@ -34,10 +36,12 @@ import type { AttentionNodeInfo } from './types.js';
 
 export const HEAD_MASK = 'head_mask';
 export const HEAD_MASK_UNIFORM = 'head_mask_uniform';
-/** All layers' rows in one output, [batch, layers * heads, kvLen]: one fetch per step. */
+/** All layers' rows in one output, [batch, layers * heads, rows, kvLen]: one fetch per step. */
 export const ALL_ATTENTIONS = 'attentions';
+/** How many of the last query positions `attentions` holds, int64 [1]. */
+export const ATTENTION_ROWS = 'attention_rows';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 7;
+export const INSTRUMENT_VERSION = 8;
 
 export interface InstrumentShape {
   layers: number;
@@ -96,17 +100,16 @@ function graphDtypeOf(model: ModelProto, act: number): string {
 
 /** Graph-level scale tables, [layers, heads] floats: the factor for scores/queries and for head outputs. */
 function addMaskTables(g: GraphProto, shape: InstrumentShape): { score: string; out: string } {
-  g.input!.push(valueInfo(HEAD_MASK, DT.FLOAT, [shape.layers, shape.heads]), valueInfo(HEAD_MASK_UNIFORM, DT.FLOAT, [1]));
-  g.initializer!.push(
-    floatTensor(P + 'one', [1], []),
-    int64Tensor(P + 'last_start', [-1]),
-    int64Tensor(P + 'last_end', [2 ** 53 - 1]),
-    int64Tensor(P + 'axis2', [2]),
-    int64Tensor(P + 'rows_shape', [0, 0, -1]),
+  g.input!.push(
+    valueInfo(HEAD_MASK, DT.FLOAT, [shape.layers, shape.heads]),
+    valueInfo(HEAD_MASK_UNIFORM, DT.FLOAT, [1]),
+    valueInfo(ATTENTION_ROWS, DT.INT64, [1]),
   );
+  g.initializer!.push(floatTensor(P + 'one', [1], []), int64Tensor(P + 'last_end', [2 ** 53 - 1]), int64Tensor(P + 'axis2', [2]));
   const t = (s: string) => P + s;
   // inv = 1 - mask; score = 1 - u*inv (uniform mode zeroes Q.K^T or Q); out = 1 - (1-u)*inv.
   g.node!.unshift(
+    node('Neg', [ATTENTION_ROWS], [t('last_start')], t('last_start')),
     node('Sub', [t('one'), HEAD_MASK], [t('inv')], t('inv')),
     node('Mul', [t('inv'), HEAD_MASK_UNIFORM], [t('u_inv')], t('u_inv')),
     node('Sub', [t('one'), t('u_inv')], [t('score_scale')], t('score_scale')),
@@ -196,7 +199,7 @@ function scaleOutput(c: SiteCtx, n: NodeProto, index: number, table: string, lay
   insertAfter(c.g, n, nodes);
 }
 
-/** Slices the last query row of a [batch, heads, q, kvLen] tensor into [batch, heads, kvLen] float. */
+/** Slices the last `attention_rows` query rows of a [batch, heads, q, kvLen] tensor, as float. */
 function lastRow(c: SiteCtx, probs: string, anchor: NodeProto, softmax: boolean): string {
   const t = c.t;
   const nodes = [node('Slice', [probs, P + 'last_start', P + 'last_end', P + 'axis2'], [t('last')], t('slice_last'))];
@@ -205,9 +208,8 @@ function lastRow(c: SiteCtx, probs: string, anchor: NodeProto, softmax: boolean)
     nodes.push(node('Softmax', [last], [t('last_probs')], t('softmax_last'), { axis: -1 }));
     last = t('last_probs');
   }
-  nodes.push(node('Reshape', [last, P + 'rows_shape'], [t('row_native')], t('rows')));
-  // fp16 graphs: one conversion of the sliced row, not of every head's full matrix.
-  nodes.push(node('Cast', [t('row_native')], [t('row')], t('row_float'), { to: DT.FLOAT }));
+  // fp16 graphs: one conversion of the sliced rows, not of every head's full matrix.
+  nodes.push(node('Cast', [last], [t('row')], t('row_float'), { to: DT.FLOAT }));
   insertAfter(c.g, anchor, nodes);
   return t('row');
 }
@@ -358,11 +360,12 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   // Each graph concatenates its own rows; an If re-exports its branches' result.
   const concat = (sg: GraphProto, rows: string[], out: string) =>
     sg.node!.push(node('Concat', rows, [out], `${P}concat_attentions${out === ALL_ATTENTIONS ? '' : '_' + out}`, { axis: 1 }));
-  const outInfo = () => valueInfo(ALL_ATTENTIONS, DT.FLOAT, ['batch_size', shape.layers * shape.heads, 'total_sequence_length']);
+  const dims = ['batch_size', shape.layers * shape.heads, 'attention_rows', 'total_sequence_length'];
+  const outInfo = () => valueInfo(ALL_ATTENTIONS, DT.FLOAT, dims);
   if (ifNode) {
     graphs.forEach((sg, b) => {
       concat(sg, rowNames[b], `${P}b${b}/attentions`);
-      sg.output!.push(valueInfo(`${P}b${b}/attentions`, DT.FLOAT, ['batch_size', shape.layers * shape.heads, 'total_sequence_length']));
+      sg.output!.push(valueInfo(`${P}b${b}/attentions`, DT.FLOAT, dims));
     });
     ifNode.output!.push(ALL_ATTENTIONS);
   } else concat(g, rowNames[0], ALL_ATTENTIONS);

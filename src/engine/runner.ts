@@ -3,7 +3,7 @@
 // position_ids (absent in GenAI graphs, which derive positions from the mask), the past
 // [batch, kvHeads, past, headDim] per layer; outputs logits and the present per layer.
 import { ort, type Tensor } from './session.js';
-import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS } from './instrument.js';
+import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS, ATTENTION_ROWS } from './instrument.js';
 import { HEAD_RESTRICT, RESTRICT_SPAN } from './restrict.js';
 import { describeIO, type DecoderIO } from './io.js';
 import { KVCache, type KVMode } from './kv.js';
@@ -27,6 +27,8 @@ export interface ForwardOptions {
   uniform?: boolean;
   /** Fetch the last query's attention rows. */
   attention?: boolean;
+  /** With attention: the rows of this many last positions (at most the tokens fed; default 1). */
+  attentionRows?: number;
   /** Fetch logits; prefill chunks other than the last skip them. */
   logits?: boolean;
 }
@@ -34,8 +36,10 @@ export interface ForwardOptions {
 export interface ForwardResult {
   /** Logits of the last position, [vocab]. */
   logits?: Float32Array;
-  /** Last query's attention, [layers, heads, kvLen]. */
+  /** Last queries' attention, [layers, heads, rows, kvLen] (rows = attentionRows, 1 by default). */
   attention?: Float32Array;
+  /** Rows per head in `attention`. */
+  attentionRows?: number;
   kvLen: number;
 }
 
@@ -84,6 +88,8 @@ export interface StepInput {
   restrict?: Restriction | null;
   logits: boolean;
   attention: boolean;
+  /** Rows of the last positions per head (default 1, at most n). */
+  attentionRows?: number;
 }
 
 export interface Restriction {
@@ -96,7 +102,7 @@ export interface StepOutput {
   present: Tensor[];
   /** Last position's logits of each row, [batch][vocab]. */
   logits?: Float32Array[];
-  /** [batch, layers * heads, kvLen] */
+  /** [batch, layers * heads, rows, kvLen] */
   attention?: Float32Array;
   kvLen: number;
 }
@@ -140,6 +146,7 @@ export class Runner {
     const io = this.io;
     const { layers, heads, vocabSize } = this.shape;
     const total = x.attentionMask.length / x.batch;
+    const attentionRows = Math.max(1, Math.min(x.attentionRows ?? 1, x.n));
     const feeds: Record<string, Tensor> = { [io.inputIds]: int64(x.ids, [x.batch, x.n]) };
     if (io.attentionMask) {
       feeds[io.attentionMask] =
@@ -159,6 +166,7 @@ export class Runner {
       feeds[HEAD_MASK_UNIFORM] = new ort.Tensor('float32', Float32Array.of(x.uniform === false ? 0 : 1), [1]);
       feeds[HEAD_RESTRICT] = new ort.Tensor('float32', x.restrict?.heads ?? this.allZeros, [layers, heads]);
       feeds[RESTRICT_SPAN] = int64(x.restrict ? [x.restrict.sink, x.restrict.window] : [0, 0], [2]);
+      if (this.inputNames.has(ATTENTION_ROWS)) feeds[ATTENTION_ROWS] = int64([attentionRows], [1]);
     } else if (x.mask || x.attention || x.restrict) {
       throw new RetrievalLensError('BAD_INPUT', 'masks and attention need the instrumented graph');
     }
@@ -200,11 +208,12 @@ export class Runner {
       });
     }
     if (x.attention) {
-      const a = out[ALL_ATTENTIONS]; // [batch, layers * heads, kvLen]
-      if (a.dims[1] !== layers * heads || a.dims[2] !== total) {
+      const a = out[ALL_ATTENTIONS]; // [batch, layers * heads, rows, kvLen]
+      const rows = a.dims.length === 4 ? a.dims[2] : 1;
+      if (a.dims[1] !== layers * heads || a.dims[a.dims.length - 1] !== total || rows !== attentionRows) {
         throw new RetrievalLensError(
           'CONFIG_MISMATCH',
-          `the model config says ${layers} layers x ${heads} heads but the graph's attention rows are [${a.dims.slice(1).join(', ')}] for ${total} positions; the config does not describe this graph`,
+          `the model config says ${layers} layers x ${heads} heads but the graph's attention rows are [${a.dims.slice(1).join(', ')}] for ${attentionRows} of ${total} positions; the config does not describe this graph`,
         );
       }
       result.attention = a.data as Float32Array;
@@ -279,11 +288,15 @@ export class Sequence {
       restrict: opts.restrict,
       logits: opts.logits !== false,
       attention: Boolean(opts.attention),
+      attentionRows: opts.attentionRows,
     });
     this.kv.commit(n, out.present);
     const result: ForwardResult = { kvLen: total };
     if (out.logits) result.logits = out.logits[0];
-    if (out.attention) result.attention = out.attention; // [1, layers * heads, kvLen] = [layers, heads, kvLen]
+    if (out.attention) {
+      result.attention = out.attention; // [1, layers * heads, rows, kvLen] = [layers, heads, rows, kvLen]
+      result.attentionRows = Math.max(1, Math.min(opts.attentionRows ?? 1, n));
+    }
     return result;
   }
 

@@ -204,6 +204,12 @@ export interface Decoder {
   prefill(ids: number[], signal?: AbortSignal): Promise<void>;
   /** Feeds one token; its logits for the next, and every head's attention row of this position when asked. */
   step(token: number, opts?: { attention?: boolean; signal?: AbortSignal }): Promise<{ logits: Float32Array; attention?: StepAttention }>;
+  /**
+   * Feeds `ids` as prefill does and returns the attention rows of its last `rows` tokens (default:
+   * all), as step would report them (the row of token k sees the cache and ids[0..k]). A chunk of
+   * the prefill exposes its rows in the same call.
+   */
+  prefillRows(ids: number[], opts?: { rows?: number; signal?: AbortSignal }): Promise<StepAttention[]>;
   /** An independent copy holding the same cache. */
   fork(): Decoder;
 }

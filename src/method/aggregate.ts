@@ -61,7 +61,8 @@ export function summarize(
       failedCases: cases.length - counted.length,
       fractionRetrieval: rh.length / (model.layers * model.heads),
       alwaysActive: alwaysActive(counted, model.layers, model.heads),
-      accuracy: accuracyGrid(cases),
+      // Detectors that generate nothing have no NIAH accuracy to show (every case counts).
+      accuracy: settings.method && settings.method !== 'paper' ? { lengths: [], depths: [], values: [] } : accuracyGrid(cases),
     },
   };
 }

@@ -1,9 +1,10 @@
 // Summaries of a score file and comparisons of two (the paper's "intrinsic" finding: the same
-// heads across base/chat or short/long runs), as pure functions.
-import { RetrievalLensError } from '../shared/errors.js';
+// heads across base/chat or short/long runs; or two methods, or a published file), as pure functions.
 import { alwaysActive } from './aggregate.js';
+import { alignedMatrices, disagreements, kendall, rankOrder, type Disagreement, type Level } from './agreement.js';
+import type { KvAggregation } from './gqa.js';
 import type { ScoresFile } from './types.js';
-import { DEFAULT_THRESHOLD } from './defaults.js';
+import { DEFAULT_THRESHOLD, DISAGREE_K } from './defaults.js';
 
 export interface Analysis {
   heads: number;
@@ -12,6 +13,12 @@ export interface Analysis {
   fractionZero: number;
   alwaysActive: [number, number][];
   top: [number, number, number][];
+}
+
+/** How a file's scores were made, for labels: "method qrhead", or the format it was read from (files without either are the paper's). */
+export function scoresOrigin(s: ScoresFile): string {
+  if (s.settings.method) return `method ${s.settings.method}`;
+  return s.settings.source ?? 'method paper';
 }
 
 export function analyzeScores(s: ScoresFile, topN = 10): Analysis {
@@ -60,42 +67,61 @@ export function spearman(a: number[], b: number[]): number | null {
   return pearson(ranks(a), ranks(b));
 }
 
-function topKeys(s: ScoresFile, k: number): Set<string> {
-  return new Set(
-    s.scores
-      .flatMap((row, l) => row.map((v, h) => [l, h, v] as const))
-      .sort((x, y) => y[2] - x[2] || x[0] - y[0] || x[1] - y[1])
-      .slice(0, k)
-      .map(([l, h]) => `${l}-${h}`),
-  );
+/** Indices of the k highest values (ties: lower index first, i.e. lower layer, then head). */
+function topKeys(flat: number[], k: number): Set<number> {
+  return new Set(rankOrder(flat).order.slice(0, k));
 }
 
 export interface Comparison {
   /** null where undefined: one of the score lists is constant (e.g. all 0). */
   pearson: number | null;
   spearman: number | null;
+  kendall: number | null;
   topK: { k: number; shared: number; fraction: number }[];
   /** Fraction shared of the top-k sets at the default k (10, or fewer heads). */
   topKOverlap: number;
+  /** What was compared: query heads, or KV heads with the aggregation used for query-head files. */
+  level: 'query' | 'kv';
+  aggregation?: KvAggregation;
+  /** Heads compared (per file). */
+  heads: number;
+  /** Heads in one set's top k (disagreeK) and not in the other's. */
+  disagreements: Disagreement[];
+  disagreeK: number;
 }
 
-export function compareScores(a: ScoresFile, b: ScoresFile, opts: { ks?: number[] } = {}): Comparison {
-  if (a.model.layers !== b.model.layers || a.model.heads !== b.model.heads) {
-    throw new RetrievalLensError(
-      'BAD_INPUT',
-      `cannot compare ${a.model.layers}x${a.model.heads} heads with ${b.model.layers}x${b.model.heads}`,
-    );
-  }
-  const fa = a.scores.flat();
-  const fb = b.scores.flat();
+export interface CompareOptions extends Partial<Level> {
+  ks?: number[];
+  disagreeK?: number;
+}
+
+export function compareScores(a: ScoresFile, b: ScoresFile, opts: CompareOptions = {}): Comparison {
+  const level = opts.level ?? 'query';
+  const aggregation = level === 'kv' ? (opts.aggregation ?? 'max') : undefined;
+  const [ma, mb] = alignedMatrices(a, b, { level, aggregation, kvHeads: opts.kvHeads });
+  const fa = ma.flat();
+  const fb = mb.flat();
   const ks = opts.ks ?? [5, 10, 20].filter((k) => k <= fa.length);
+  const overlap = (k: number) => {
+    const sa = topKeys(fa, k);
+    return [...topKeys(fb, k)].filter((x) => sa.has(x)).length;
+  };
   const topK = ks.map((k) => {
-    const sa = topKeys(a, k);
-    const shared = [...topKeys(b, k)].filter((x) => sa.has(x)).length;
+    const shared = overlap(k);
     return { k, shared, fraction: shared / k };
   });
   const k10 = Math.min(10, fa.length);
-  const sa = topKeys(a, k10);
-  const overlap = [...topKeys(b, k10)].filter((x) => sa.has(x)).length / k10;
-  return { pearson: pearson(fa, fb), spearman: spearman(fa, fb), topK, topKOverlap: overlap };
+  const disagreeK = Math.min(opts.disagreeK ?? DISAGREE_K, fa.length);
+  return {
+    pearson: pearson(fa, fb),
+    spearman: spearman(fa, fb),
+    kendall: kendall(fa, fb),
+    topK,
+    topKOverlap: overlap(k10) / k10,
+    level,
+    ...(aggregation ? { aggregation } : {}),
+    heads: fa.length,
+    disagreements: disagreements(ma, mb, disagreeK),
+    disagreeK,
+  };
 }

@@ -5,6 +5,7 @@ import { RetrievalLensError } from '../shared/errors.js';
 import type { TextTokenizer } from '../engine/index.js';
 import { findSpan } from './span.js';
 import { insertionIndex } from './insertion.js';
+import { questionSpan } from './detectors/qrhead.js';
 import type { Needle } from './types.js';
 
 /** The reference's prompt for base models: the question appended directly to the context. */
@@ -44,6 +45,8 @@ export interface NeedleCase {
   needleChars: [number, number];
   /** Where the needle really went, in percent of the haystack tokens (depth is the grid's). */
   needleDepth: number;
+  /** [start, end) of the question in promptIds; built when the CaseBuilder is asked for it. */
+  questionSpan?: [number, number];
 }
 
 /**
@@ -105,7 +108,7 @@ export class CaseBuilder {
     private readonly tok: TextTokenizer,
     private readonly haystack: string[],
     private readonly fmt: PromptFormat,
-    private readonly opts: { needleBos?: boolean; bosTokenId?: number | null } = {},
+    private readonly opts: { needleBos?: boolean; bosTokenId?: number | null; questionSpan?: boolean } = {},
   ) {
     if (haystack.every((h) => h.trim() === '')) throw new RetrievalLensError('EMPTY_INPUT', 'the haystack is empty');
   }
@@ -163,7 +166,7 @@ export class CaseBuilder {
         `needle "${needle.id}": its answer "${needle.real_needle}" is not found in the tokenized prompt; real_needle must be a span of the needle text`,
       );
     }
-    return {
+    const out: NeedleCase = {
       length,
       depth,
       needle,
@@ -173,5 +176,20 @@ export class CaseBuilder {
       needleChars: locate(text, needle),
       needleDepth: depthOf(at, hay.length),
     };
+    if (this.opts.questionSpan) out.questionSpan = this.locateQuestion(context, needle, ids, span);
+    return out;
+  }
+
+  /** The question's tokens: where the prompt differs from the same prompt with an empty question. */
+  private locateQuestion(context: string, needle: Needle, ids: number[], span: [number, number]): [number, number] {
+    const q = questionSpan(ids, render(this.fmt, this.tok, context, '').ids);
+    if (!q)
+      throw new RetrievalLensError('BAD_INPUT', `needle "${needle.id}": its question "${needle.question}" has no tokens in the prompt`);
+    if (q[0] < span[1])
+      throw new RetrievalLensError(
+        'BAD_INPUT',
+        `needle "${needle.id}": the question starts at token ${q[0]}, before the needle's end (${span[1]}); query-focused scoring needs the question after the context`,
+      );
+    return q;
   }
 }

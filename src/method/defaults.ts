@@ -14,3 +14,15 @@ export const DETECTION_NEEDLES = 3;
 export const DEFAULT_HIGHLIGHT_DEPTH = 50;
 /** k of the top-k overlap reported when two score sets are compared. */
 export const COMPARE_KS = [5, 10, 20, 50];
+
+/** Every detection method; the first is the default. */
+export const DETECTION_METHODS = ['paper', 'qrhead', 'echo', 'induction'] as const;
+/** echo / induction: random tokens per block, copies of it, sequences (one per seed from the first). */
+export const PATTERN_BLOCK_LENGTH = 128;
+export const PATTERN_REPEATS = 2;
+export const PATTERN_TRIALS = 3;
+export const PATTERN_SEED = 1;
+/** k of the top-k sets whose heads are listed as disagreements when two score sets are compared. */
+export const DISAGREE_K = 10;
+/** Heads a QRHead-style config export lists (the published configs list 16). */
+export const QRHEAD_CONFIG_HEADS = 16;

@@ -1,5 +1,6 @@
-// Score files on disk: ours (retrieval-lens/scores@1) and the reference's head_score JSON
-// ({"layer-head": [score per counted case]}), so published files and ours load in the same tools.
+// Score files on disk: ours (retrieval-lens/scores@1), the reference's head_score JSON
+// ({"layer-head": [score per counted case]}, also DeCoRe's and HeadKV's) and the other published
+// head files (formats/external.ts), recognised by their content, so all load in the same tools.
 import { randomBytes } from 'node:crypto';
 import {
   accessSync,
@@ -21,14 +22,13 @@ import { RetrievalLensError } from '../shared/errors.js';
 import { readTextFile } from '../shared/textFile.js';
 import { summarize, DEFAULT_THRESHOLD } from './aggregate.js';
 import type { CaseResult, ScoresFile } from './types.js';
+import { DETECTION_METHODS } from './defaults.js';
+import { bad, fromDuoTsv, fromQrheadJson, fromQrheadYaml, MAX_HEADS, MAX_LAYERS, referenceLabel } from './formats/external.js';
 
-const bad = (source: string, why: string) => new RetrievalLensError('BAD_SCORES_FILE', `${source} is not a scores file: ${why}`);
+export { MAX_HEADS, MAX_LAYERS };
 
 /** Largest score file read (ours keep every case's matrix: a big grid of a big model is tens of MB). */
 export const MAX_SCORES_BYTES = 128 * 1024 * 1024;
-/** Largest layer and head counts a score file may describe. */
-export const MAX_LAYERS = 1024;
-export const MAX_HEADS = 1024;
 /** Largest number of per-case head scores (heads x cases) a score file may describe. */
 const MAX_CASE_SCORES = 32 * 1024 * 1024;
 
@@ -74,7 +74,7 @@ function fromReference(obj: Record<string, unknown>, source: string): ScoresFile
     scores: Array.from({ length: layers }, () => new Array<number>(heads).fill(0)),
   }));
   for (const [l, h, list] of parsed) list.forEach((s, i) => (cases[i].scores[l][h] = s));
-  const file = summarize({ id: source, layers, heads }, { source: 'reference head_score format' }, cases, DEFAULT_THRESHOLD);
+  const file = summarize({ id: source, layers, heads }, { source: referenceLabel(source) }, cases, DEFAULT_THRESHOLD);
   file.summary.accuracy = { lengths: [], depths: [], values: [] };
   return file;
 }
@@ -103,6 +103,9 @@ function checkSettings(settings: unknown, source: string): Record<string, unknow
     throw bad(source, 'settings.needles is not a list of needle ids');
   if (s.threshold !== undefined && !(typeof s.threshold === 'number' && s.threshold >= 0 && Number.isFinite(s.threshold)))
     throw bad(source, 'settings.threshold is not a number >= 0');
+  if (s.method !== undefined && !(DETECTION_METHODS as readonly unknown[]).includes(s.method))
+    throw bad(source, `settings.method is not one of ${DETECTION_METHODS.join(', ')}`);
+  if (s.level !== undefined && s.level !== 'query' && s.level !== 'kv') throw bad(source, 'settings.level is not "query" or "kv"');
   return s;
 }
 
@@ -157,16 +160,48 @@ function checkOurs(v: ScoresFile, source: string): ScoresFile {
   return { ...v, model, settings, retrievalHeads: v.retrievalHeads ?? rebuilt.retrievalHeads, summary: v.summary ?? rebuilt.summary };
 }
 
-/** Parses ours or the reference's format. Text may start with a BOM. Throws BAD_SCORES_FILE. */
+/** JSON of the whole text, else of its first line (DeCoRe and HeadKV read only that); undefined when neither parses. */
+function parseJson(text: string): { value: unknown } | { error: string } {
+  try {
+    return { value: JSON.parse(text) };
+  } catch (e) {
+    const nl = text.indexOf('\n');
+    if (nl > 0 && text.slice(nl).trim() !== '') {
+      try {
+        return { value: JSON.parse(text.slice(0, nl)) };
+      } catch {
+        // the whole text's error is the one to report
+      }
+    }
+    return { error: (e as Error).message };
+  }
+}
+
+/**
+ * Parses any format read (ours, the reference's and DeCoRe's / HeadKV's, DuoAttention's TSV,
+ * QRHead's lists and configs), told apart by content. Text may start with a BOM. Throws
+ * BAD_SCORES_FILE, one line, naming the formats when it is none of them.
+ */
 export function parseScoresJson(text: string, source = 'scores file'): ScoresFile {
   if (text.length > MAX_SCORES_BYTES) throw bad(source, `it is larger than ${MAX_SCORES_BYTES / 1024 / 1024} MB`);
-  let v: unknown;
-  try {
-    v = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    throw bad(source, `invalid JSON (${(e as Error).message})`);
+  const body = text.replace(/^\uFEFF/, '');
+  const parsed = parseJson(body);
+  if ('error' in parsed) {
+    const other = fromDuoTsv(body, source) ?? fromQrheadYaml(body, source);
+    if (other) return other;
+    throw bad(
+      source,
+      `invalid JSON (${parsed.error}), and not one of the text formats read (DuoAttention's full_attention_heads.tsv, a QRHead YAML config with attn_head_set)`,
+    );
   }
-  if (!isObject(v)) throw bad(source, 'expected a JSON object');
+  const v = parsed.value;
+  const qr = fromQrheadJson(v, source);
+  if (qr) return qr;
+  if (!isObject(v))
+    throw bad(
+      source,
+      'expected a JSON object (ours, or {"layer-head": [...]}) or a QRHead head list (["layer-head", ...] or [["layer-head", score], ...])',
+    );
   const obj = v;
   if (obj.format === 'retrieval-lens/scores@1') return checkOurs(obj as unknown as ScoresFile, source);
   if (typeof obj.format === 'string') throw bad(source, `its format is "${obj.format}", not retrieval-lens/scores@1`);

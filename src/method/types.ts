@@ -22,6 +22,22 @@ export interface DetectionSettings {
   needleBos: boolean;
 }
 
+/** How heads were scored: the paper's decoding rule (default), or one of the detectors beside it (src/method/detectors). */
+export type DetectionMethod = 'paper' | 'qrhead' | 'echo' | 'induction';
+
+/** The repeated random-token sequences echo and induction scores read (one per trial). */
+export interface RandomSequenceSettings {
+  /** Random tokens per block (distinct within a block). */
+  blockLength: number;
+  /** Times the block is repeated; queries from the second copy on are scored. */
+  repeats: number;
+  /** Sequences, each from its own seed (seed, seed + 1, ...). */
+  trials: number;
+  seed: number;
+  /** Tokens before the first block (the BOS, where the model has one). */
+  prefix: number[];
+}
+
 export interface CaseResult {
   length: number;
   /** The grid's depth (percent): the accuracy cell this case counts in. */
@@ -35,9 +51,12 @@ export interface CaseResult {
   promptTokens: number;
   /** Token range [start, end) of the answer span in the prompt. */
   span: [number, number];
+  /** Counted in the mean. Detectors that generate nothing count every case (and leave rougeRecall 0, response ''). */
   success: boolean;
   rougeRecall: number;
   response: string;
+  /** qrhead: token range [start, end) of the question, whose rows were scored. */
+  questionSpan?: [number, number];
   question: string;
   /** Per-head score of this case, [layers][heads]; credit per step (can exceed 1). */
   scores: number[][];
@@ -48,7 +67,17 @@ export interface CaseResult {
  * reference's head_score format says only where it came from; an older or hand-edited file of
  * ours may lack fields. Readers take what is there.
  */
-export type ScoresSettings = Partial<DetectionSettings> & { source?: string };
+export type ScoresSettings = Partial<DetectionSettings> & {
+  source?: string;
+  /** Absent in files written before other methods existed: those are the paper's. */
+  method?: DetectionMethod;
+  /** echo / induction: the sequences scored. */
+  randomSequence?: RandomSequenceSettings;
+  /** 'kv': the matrix's columns are KV heads (DuoAttention's gates); absent: query heads. */
+  level?: 'query' | 'kv';
+  /** An imported head list: only the listed heads have a score, and the sizes are the largest indices listed. */
+  headList?: boolean;
+};
 
 export interface ScoresFile {
   format: 'retrieval-lens/scores@1';

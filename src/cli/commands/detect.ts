@@ -1,4 +1,5 @@
-// retrieval-lens detect: the paper's retrieval-head detection over a needle-in-a-haystack grid.
+// retrieval-lens detect: the paper's retrieval-head detection over a needle-in-a-haystack grid
+// (--method picks one of the detectors beside it, detectMethods.ts).
 import { existsSync, rmSync } from 'node:fs';
 import {
   runGrid,
@@ -23,6 +24,8 @@ import { ProgressReporter } from '../progress.js';
 import { formatJson } from '../json.js';
 import type { Command } from '../io.js';
 import { DEFAULT_THRESHOLD } from '../../method/defaults.js';
+import type { DetectionMethod } from '../../method/types.js';
+import { checkMethodFlags, METHOD_FLAGS, runMethod } from './detectMethods.js';
 
 /** The second file of --format retrieval-head, beside --out. */
 export function referencePath(out: string): string {
@@ -46,10 +49,14 @@ export const run: Command = async (argv, io) => {
     resume: { type: 'boolean' },
     shard: { type: 'string' },
     device: { type: 'string', choices: ['cpu', 'cuda', 'dml', 'coreml'] },
+    ...METHOD_FLAGS,
   });
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);
   if (flags.format && !flags.out) throw new UsageError('--format retrieval-head writes a second file beside --out: give --out too');
+  const method = (flags.method ?? 'paper') as DetectionMethod;
+  checkMethodFlags(method, flags);
+  if (method !== 'paper') return runMethod(method, flags, io);
   if (flags.resume && !flags.out) throw new UsageError('--resume continues the run whose --out it is given: give --out too');
   if (flags.shard && !flags.out) throw new UsageError('--shard writes its part to --out: give --out too');
   if (flags.shard && flags.format) throw new UsageError('--format applies to a merged result, not to one shard');

@@ -22,6 +22,14 @@ const commands: Record<string, { load: () => Promise<{ run: Command }>; summary:
     load: () => import('./commands/analyze.js'),
     summary: "summarise or compare score files (ours or the paper's head_score JSON)",
   },
+  'kv-whatif': {
+    load: () => import('./commands/kvWhatif.js'),
+    summary: 'NIAH accuracy vs KV memory: retrieval heads keep the whole cache, the others a window',
+  },
+  attribute: {
+    load: () => import('./commands/attribute.js'),
+    summary: "where an answer came from: the retrieval heads' attention over your document's sentences",
+  },
   merge: {
     load: () => import('./commands/merge.js'),
     summary: 'combine the parts of a grid run with detect --shard i/n into one scores file',

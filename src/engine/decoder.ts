@@ -7,7 +7,8 @@ import { maskTensor } from './generate.js';
 import { RetrievalLensError, cancelled } from '../shared/errors.js';
 import type { AttentionNodeInfo, Decoder, DecoderOptions, ModelInfo, StepAttention } from './types.js';
 
-export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionNodeInfo[], opts: DecoderOptions = {}): Decoder {
+/** The tensors a decoder's options stand for, checked against the graph's sites. */
+function resolve(info: ModelInfo, sites: AttentionNodeInfo[], opts: DecoderOptions) {
   const mask = opts.mask?.heads.length ? maskTensor(opts.mask.heads, info.layers, info.heads) : null;
   const uniform = (opts.mask?.mode ?? 'uniform') === 'uniform';
   if (mask && uniform) {
@@ -38,32 +39,45 @@ export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionN
     const heads = maskTensor(opts.restrict.heads, info.layers, info.heads).map((v) => 1 - v);
     restrict = { heads, sink, window };
   }
-  const wrap = (seq: Sequence): Decoder => ({
-    get length() {
-      return seq.length;
-    },
-    async prefill(ids, signal) {
-      if (seq.length + ids.length > info.contextLength) {
-        throw new RetrievalLensError(
-          'CONTEXT_TOO_LONG',
-          `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`,
-        );
-      }
-      seq.reserve(seq.length + ids.length + 64);
-      await seq.prefill(ids, { mask: prefillMask, uniform, logits: false, signal });
-    },
-    async step(token, stepOpts = {}) {
-      if (stepOpts.signal?.aborted) throw cancelled();
-      if (seq.length + 1 > info.contextLength)
-        throw new RetrievalLensError('CONTEXT_TOO_LONG', `the model's context of ${info.contextLength} tokens is full`);
-      const out = await seq.forward([token], { mask, uniform, restrict, attention: Boolean(stepOpts.attention) });
-      const result: { logits: Float32Array; attention?: StepAttention } = { logits: out.logits! };
-      if (out.attention) result.attention = { kvLen: out.kvLen, rows: out.attention };
-      return result;
-    },
-    fork() {
-      return wrap(seq.fork(seq.length, 64));
-    },
-  });
-  return wrap(runner.newSequence());
+  return { mask, uniform, prefillMask, restrict };
+}
+
+export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionNodeInfo[], opts: DecoderOptions = {}): Decoder {
+  const wrap = (seq: Sequence, o: DecoderOptions): Decoder => {
+    const { mask, uniform, prefillMask, restrict } = resolve(info, sites, o);
+    return {
+      get length() {
+        return seq.length;
+      },
+      async prefill(ids, signal) {
+        if (seq.length + ids.length > info.contextLength) {
+          throw new RetrievalLensError(
+            'CONTEXT_TOO_LONG',
+            `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`,
+          );
+        }
+        seq.reserve(seq.length + ids.length + 64);
+        await seq.prefill(ids, { mask: prefillMask, uniform, logits: false, signal });
+      },
+      async step(token, stepOpts = {}) {
+        if (stepOpts.signal?.aborted) throw cancelled();
+        if (seq.length + 1 > info.contextLength)
+          throw new RetrievalLensError('CONTEXT_TOO_LONG', `the model's context of ${info.contextLength} tokens is full`);
+        const out = await seq.forward([token], { mask, uniform, restrict, attention: Boolean(stepOpts.attention) });
+        const result: { logits: Float32Array; attention?: StepAttention } = { logits: out.logits! };
+        if (out.attention) result.attention = { kvLen: out.kvLen, rows: out.attention };
+        return result;
+      },
+      fork(forkOpts) {
+        // A fork keeps the cache it was given: a mask meant for the prefill too cannot apply to it.
+        if (forkOpts?.mask?.scope === 'all' && forkOpts.mask.heads.length)
+          throw new RetrievalLensError(
+            'BAD_INPUT',
+            'a fork keeps the prefill it was made from; a mask with scope "all" needs a decoder of its own',
+          );
+        return wrap(seq.fork(seq.length, 64), forkOpts ?? o);
+      },
+    };
+  };
+  return wrap(runner.newSequence(), opts);
 }

@@ -200,6 +200,9 @@ export interface Decoder {
   prefill(ids: number[], signal?: AbortSignal): Promise<void>;
   /** Feeds one token; its logits for the next, and every head's attention row of this position when asked. */
   step(token: number, opts?: { attention?: boolean; signal?: AbortSignal }): Promise<{ logits: Float32Array; attention?: StepAttention }>;
-  /** An independent copy holding the same cache. */
-  fork(): Decoder;
+  /**
+   * An independent copy holding the same cache: under the same masks and restriction, or under
+   * `opts` (decoding steps only: the copied prefill is the original's, so a scope "all" mask is refused).
+   */
+  fork(opts?: DecoderOptions): Decoder;
 }

@@ -14,3 +14,10 @@ export const DETECTION_NEEDLES = 3;
 export const DEFAULT_HIGHLIGHT_DEPTH = 50;
 /** k of the top-k overlap reported when two score sets are compared. */
 export const COMPARE_KS = [5, 10, 20, 50];
+/** KV what-if: positions a restricted head keeps at the start (attention sink) and at the end (recent window). */
+export const DEFAULT_KV_SINK = 4;
+export const DEFAULT_KV_WINDOW = 32;
+/** Attribution: share of answer tokens whose retrieval-head attention lies mostly in the context, below which an answer is flagged. */
+export const GROUNDING_FLAG_BELOW = 0.5;
+/** Attribution: source spans reported per answer token. */
+export const ATTRIBUTION_TOP_SOURCES = 3;

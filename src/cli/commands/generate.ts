@@ -6,15 +6,22 @@ import { checkModelFlags, FLAGS, MODEL_FLAGS, openModel, readPromptFile } from '
 import { encodeBounded } from '../../method/encode.js';
 import type { Command } from '../io.js';
 import { DEFAULT_MAX_NEW_TOKENS } from '../../method/defaults.js';
+import { checkDecoreFlags, DECORE_FLAGS, runDecore } from '../decore.js';
 
 const HELP = `usage: retrieval-lens generate [--model DIR|hf:OWNER/NAME] (--prompt TEXT | --prompt-file FILE)
     [--max-new-tokens N] [--mask L:H,L:H,...] [--mask-mode uniform|zero] [--mask-scope decode|all]
     [--temperature T --top-k K --top-p P --seed S] [--attention] [--json] [--dtype D]
+    [--decore (--scores S [--decore-k K] | --mask L:H,...) [--decore-alpha A]]
 Masks: "uniform" (default, the paper's: the head attends uniformly), "zero" (head output 0);
 scope "decode" (default, the paper's: prefill unmasked) or "all". Sampling (default greedy):
 --temperature 0..100 (0: greedy), --top-k K >= 0 (0: off), --top-p in (0, 1], --seed 0..4294967295;
 top-k, top-p and seed need a temperature above 0.
 --attention adds, per generated token, the argmax position of every head ([layers][heads]).
+--decore: DeCoRe decoding, next = argmax (1 + a) log p_base - a log p_masked, the masked model with
+the scores file's retrieval heads (or its top --decore-k heads, or the --mask heads) masked, by
+default the DeCoRe way (mask mode zero, scope all); a = the entropy of p_base (nats) at each step,
+or --decore-alpha A (0: greedy). --json adds per step a, and the base and masked models' own
+tokens where they differ from DeCoRe's choice.
 `;
 
 /** "L:H,L:H" (or L-H): each head once. Whether a head exists is the model's to say. */
@@ -51,6 +58,7 @@ export const run: Command = async (argv, io) => {
     seed: { type: 'int', min: 0, max: 0xffffffff },
     attention: { type: 'boolean' },
     json: { type: 'boolean' },
+    ...DECORE_FLAGS,
   });
   if (help) {
     io.stdout(HELP);
@@ -65,7 +73,8 @@ export const run: Command = async (argv, io) => {
   const mode = flags['mask-mode'] ?? 'uniform';
   const scope = flags['mask-scope'] ?? 'decode';
   const heads = flags.mask !== undefined ? parseMask(flags.mask) : [];
-  if (flags.mask === undefined && (flags['mask-mode'] || flags['mask-scope']))
+  checkDecoreFlags(flags);
+  if (flags.mask === undefined && !flags.decore && (flags['mask-mode'] || flags['mask-scope']))
     throw new UsageError('--mask-mode and --mask-scope apply to --mask heads: give --mask too');
   const prompt = flags['prompt-file'] !== undefined ? readPromptFile(flags['prompt-file']) : (flags.prompt ?? '');
   if (prompt.trim() === '') throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
@@ -80,6 +89,15 @@ export const run: Command = async (argv, io) => {
         `the prompt has more than ${enc.tokens} tokens but the model's context length is ${info.contextLength}`,
       );
     const ids = enc.ids;
+    if (flags.decore) {
+      const maxNew = flags['max-new-tokens'] ?? DEFAULT_MAX_NEW_TOKENS;
+      const d = await runDecore(model, ids, flags, { heads, mode: flags['mask-mode'], scope: flags['mask-scope'] }, maxNew, io);
+      const { result: r } = d;
+      const json = { model: info.id, promptTokens: ids.length, promptTokenIds: ids, text: r.text, tokenIds: r.tokenIds };
+      if (flags.json) io.stdout(JSON.stringify({ ...json, stoppedBy: r.stoppedBy, decore: d.decore, steps: d.steps }, null, 1) + '\n');
+      else io.stdout(r.text + '\n');
+      return 0;
+    }
     const perStep: { token: number; text: string; position: number; argmax?: number[][] }[] = [];
     const result = await model.generate(ids, {
       maxNewTokens: flags['max-new-tokens'] ?? DEFAULT_MAX_NEW_TOKENS,

@@ -197,6 +197,19 @@ function firstUnitEndingAfter(units: Span[], offset: number): number {
   return lo;
 }
 
+/** Sources of several answer tokens together (their listed sources' weights summed, over the tokens): best first. */
+export function combineSources(tokens: { sources: Source[] }[], top: number): Source[] {
+  const sum = new Map<string, Source>();
+  for (const t of tokens)
+    for (const s of t.sources) {
+      const key = `${s.start}:${s.end}`;
+      const got = sum.get(key) ?? { start: s.start, end: s.end, weight: 0 };
+      got.weight += s.weight / tokens.length;
+      sum.set(key, got);
+    }
+  return [...sum.values()].sort((a, b) => b.weight - a.weight || a.start - b.start).slice(0, top);
+}
+
 export interface Grounding {
   /** Share of answer tokens whose retrieval attention lies mostly (over half) in the document. */
   score: number;

@@ -8,6 +8,7 @@ import {
   attributeToken,
   buildContextPrompt,
   classifyTokens,
+  combineSources,
   grounding,
   mixHeads,
   splitUnits,
@@ -43,6 +44,8 @@ export interface AttributionResult {
   contextChars: number;
   documentChars: number;
   tokens: { text: string; contextShare: number; sources: Source[] }[];
+  /** The whole answer's sources: its tokens' sources summed (weights averaged over the tokens), best first. */
+  sources: Source[];
   grounding: Grounding;
 }
 
@@ -128,13 +131,15 @@ export async function attribute(
   const tokens = answerIds.map((_, i) => ({ text: texts[i], ...perToken[i] }));
   return {
     model: info.id,
-    answer: dec(answerIds),
+    // The tokens' texts joined: what the model wrote after the prompt (a leading space included).
+    answer: tokens.map((t) => t.text).join(''),
     heads,
     unit,
     offsets: 'utf16',
     contextChars,
     documentChars: raw.length,
     tokens,
+    sources: combineSources(tokens, top),
     grounding: grounding(
       tokens.map((t) => t.contextShare),
       opts.flagBelow ?? GROUNDING_FLAG_BELOW,

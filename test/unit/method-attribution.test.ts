@@ -7,6 +7,7 @@ import {
   attributeToken,
   buildContextPrompt,
   classifyTokens,
+  combineSources,
   grounding,
   mixHeads,
   splitUnits,
@@ -144,4 +145,36 @@ test('grounding: the share of answer tokens reading mostly the document, flagged
   assert.deepEqual(grounding([0.9, 0.8, 0.2, 0.6], 0.5), { score: 0.75, groundedTokens: 3, answerTokens: 4, threshold: 0.5, low: false });
   assert.equal(grounding([0.9, 0.1, 0.2, 0.5], 0.5).low, true, 'exactly half is not mostly');
   assert.equal(grounding([], 0.5).score, 0);
+});
+
+test("an answer's sources: its tokens' sources summed, weights averaged over the tokens, best first", () => {
+  const a = { start: 0, end: 10 };
+  const b = { start: 12, end: 20 };
+  const c = { start: 30, end: 40 };
+  const got = combineSources(
+    [
+      {
+        sources: [
+          { ...a, weight: 0.6 },
+          { ...b, weight: 0.2 },
+        ],
+      },
+      { sources: [{ ...b, weight: 0.9 }] },
+      {
+        sources: [
+          { ...c, weight: 0.3 },
+          { ...a, weight: 0.3 },
+        ],
+      },
+    ],
+    2,
+  );
+  assert.deepEqual(
+    got.map((s) => [s.start, s.end, Math.round(s.weight * 1000) / 1000]),
+    [
+      [b.start, b.end, 0.367],
+      [a.start, a.end, 0.3],
+    ],
+  );
+  assert.deepEqual(combineSources([], 3), []);
 });

@@ -16,6 +16,8 @@ import { help as detectHelp } from './help/detect.js';
 import { help as ablateHelp } from './help/ablate.js';
 import { help as analyzeHelp } from './help/analyze.js';
 import { help as mergeHelp } from './help/merge.js';
+import { help as kvWhatifHelp } from './help/kvWhatif.js';
+import { help as attributeHelp } from './help/attribute.js';
 
 // A command: its help (answered here, before the module loads) and its module, loaded on use.
 const commands: Record<string, { load: () => Promise<{ run: Command }>; help: CommandHelp }> = {
@@ -24,6 +26,8 @@ const commands: Record<string, { load: () => Promise<{ run: Command }>; help: Co
   detect: { load: () => import('./commands/detect.js'), help: detectHelp },
   ablate: { load: () => import('./commands/ablate.js'), help: ablateHelp },
   analyze: { load: () => import('./commands/analyze.js'), help: analyzeHelp },
+  'kv-whatif': { load: () => import('./commands/kvWhatif.js'), help: kvWhatifHelp },
+  attribute: { load: () => import('./commands/attribute.js'), help: attributeHelp },
   merge: { load: () => import('./commands/merge.js'), help: mergeHelp },
 };
 

@@ -7,7 +7,8 @@ import { maskTensor } from './generate.js';
 import { RetrievalLensError, cancelled } from '../shared/errors.js';
 import type { AttentionNodeInfo, Decoder, DecoderOptions, ModelInfo, StepAttention } from './types.js';
 
-export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionNodeInfo[], opts: DecoderOptions = {}): Decoder {
+/** The tensors a decoder's options stand for, checked against the graph's sites. */
+function resolve(info: ModelInfo, sites: AttentionNodeInfo[], opts: DecoderOptions) {
   const mask = opts.mask?.heads.length ? maskTensor(opts.mask.heads, info.layers, info.heads) : null;
   const uniform = (opts.mask?.mode ?? 'uniform') === 'uniform';
   if (mask && uniform) {
@@ -38,70 +39,83 @@ export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionN
     const heads = maskTensor(opts.restrict.heads, info.layers, info.heads).map((v) => 1 - v);
     restrict = { heads, sink, window };
   }
-  const wrap = (seq: Sequence): Decoder => ({
-    get length() {
-      return seq.length;
-    },
-    async prefill(ids, signal) {
-      if (seq.length + ids.length > info.contextLength) {
-        throw new RetrievalLensError(
-          'CONTEXT_TOO_LONG',
-          `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`,
-        );
-      }
-      seq.reserve(seq.length + ids.length + 64);
-      await seq.prefill(ids, { mask: prefillMask, uniform, logits: false, signal });
-    },
-    async step(token, stepOpts = {}) {
-      if (stepOpts.signal?.aborted) throw cancelled();
-      if (seq.length + 1 > info.contextLength)
-        throw new RetrievalLensError('CONTEXT_TOO_LONG', `the model's context of ${info.contextLength} tokens is full`);
-      const out = await seq.forward([token], { mask, uniform, restrict, attention: Boolean(stepOpts.attention) });
-      const result: { logits: Float32Array; attention?: StepAttention } = { logits: out.logits! };
-      if (out.attention) result.attention = { kvLen: out.kvLen, rows: out.attention };
-      return result;
-    },
-    async prefillRows(ids, rowOpts = {}) {
-      const want = rowOpts.rows ?? ids.length;
-      if (!(Number.isInteger(want) && want >= 0 && want <= ids.length))
-        throw new RetrievalLensError('BAD_INPUT', `cannot report the rows of ${want} of ${ids.length} tokens`);
-      if (seq.length + ids.length > info.contextLength) {
-        throw new RetrievalLensError(
-          'CONTEXT_TOO_LONG',
-          `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`,
-        );
-      }
-      seq.reserve(seq.length + ids.length + 64);
-      const LH = info.layers * info.heads;
-      const end = seq.length + ids.length;
-      const firstRow = ids.length - want;
-      const chunk = prefillChunkSize(runner.shape, end);
-      // A call's rows ([layers * heads, rows, kvLen] floats) fit the prefill budget too.
-      const maxRows = Math.max(1, Math.floor(DEFAULT_PREFILL_BUDGET_BYTES / (4 * LH * end)));
-      const out: StepAttention[] = [];
-      for (let i = 0; i < ids.length;) {
-        if (rowOpts.signal?.aborted) throw cancelled();
-        let stop = Math.min(ids.length, i + chunk);
-        if (stop - Math.max(i, firstRow) > maxRows) stop = Math.max(i, firstRow) + maxRows;
-        const part = ids.slice(i, stop);
-        // The rows wanted are a suffix of the tokens, so of every chunk.
-        const R = stop - Math.max(i, firstRow);
-        const r = await seq.forward(part, { mask: prefillMask, uniform, attention: R > 0, attentionRows: R, logits: false });
-        const att = r.attention; // [layers * heads, R, total]
-        for (let k = 0; att && k < R; k++) {
-          // Row k sees the positions up to its own; the rest of its row is the causal mask's zeros.
-          const kvLen = r.kvLen - R + k + 1;
-          const rows = new Float32Array(LH * kvLen);
-          for (let lh = 0; lh < LH; lh++) rows.set(att.subarray((lh * R + k) * r.kvLen, (lh * R + k) * r.kvLen + kvLen), lh * kvLen);
-          out.push({ kvLen, rows });
+  return { mask, uniform, prefillMask, restrict };
+}
+
+export function createDecoder(runner: Runner, info: ModelInfo, sites: AttentionNodeInfo[], opts: DecoderOptions = {}): Decoder {
+  const wrap = (seq: Sequence, o: DecoderOptions): Decoder => {
+    const { mask, uniform, prefillMask, restrict } = resolve(info, sites, o);
+    return {
+      get length() {
+        return seq.length;
+      },
+      async prefill(ids, signal) {
+        if (seq.length + ids.length > info.contextLength) {
+          throw new RetrievalLensError(
+            'CONTEXT_TOO_LONG',
+            `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`,
+          );
         }
-        i = stop;
-      }
-      return out;
-    },
-    fork() {
-      return wrap(seq.fork(seq.length, 64));
-    },
-  });
-  return wrap(runner.newSequence());
+        seq.reserve(seq.length + ids.length + 64);
+        await seq.prefill(ids, { mask: prefillMask, uniform, logits: false, signal });
+      },
+      async step(token, stepOpts = {}) {
+        if (stepOpts.signal?.aborted) throw cancelled();
+        if (seq.length + 1 > info.contextLength)
+          throw new RetrievalLensError('CONTEXT_TOO_LONG', `the model's context of ${info.contextLength} tokens is full`);
+        const out = await seq.forward([token], { mask, uniform, restrict, attention: Boolean(stepOpts.attention) });
+        const result: { logits: Float32Array; attention?: StepAttention } = { logits: out.logits! };
+        if (out.attention) result.attention = { kvLen: out.kvLen, rows: out.attention };
+        return result;
+      },
+      async prefillRows(ids, rowOpts = {}) {
+        const want = rowOpts.rows ?? ids.length;
+        if (!(Number.isInteger(want) && want >= 0 && want <= ids.length))
+          throw new RetrievalLensError('BAD_INPUT', `cannot report the rows of ${want} of ${ids.length} tokens`);
+        if (seq.length + ids.length > info.contextLength) {
+          throw new RetrievalLensError(
+            'CONTEXT_TOO_LONG',
+            `${seq.length + ids.length} tokens exceed the model's context of ${info.contextLength}`,
+          );
+        }
+        seq.reserve(seq.length + ids.length + 64);
+        const LH = info.layers * info.heads;
+        const end = seq.length + ids.length;
+        const firstRow = ids.length - want;
+        const chunk = prefillChunkSize(runner.shape, end);
+        // A call's rows ([layers * heads, rows, kvLen] floats) fit the prefill budget too.
+        const maxRows = Math.max(1, Math.floor(DEFAULT_PREFILL_BUDGET_BYTES / (4 * LH * end)));
+        const out: StepAttention[] = [];
+        for (let i = 0; i < ids.length;) {
+          if (rowOpts.signal?.aborted) throw cancelled();
+          let stop = Math.min(ids.length, i + chunk);
+          if (stop - Math.max(i, firstRow) > maxRows) stop = Math.max(i, firstRow) + maxRows;
+          const part = ids.slice(i, stop);
+          // The rows wanted are a suffix of the tokens, so of every chunk.
+          const R = stop - Math.max(i, firstRow);
+          const r = await seq.forward(part, { mask: prefillMask, uniform, attention: R > 0, attentionRows: R, logits: false });
+          const att = r.attention; // [layers * heads, R, total]
+          for (let k = 0; att && k < R; k++) {
+            // Row k sees the positions up to its own; the rest of its row is the causal mask's zeros.
+            const kvLen = r.kvLen - R + k + 1;
+            const rows = new Float32Array(LH * kvLen);
+            for (let lh = 0; lh < LH; lh++) rows.set(att.subarray((lh * R + k) * r.kvLen, (lh * R + k) * r.kvLen + kvLen), lh * kvLen);
+            out.push({ kvLen, rows });
+          }
+          i = stop;
+        }
+        return out;
+      },
+      fork(forkOpts) {
+        // A fork keeps the cache it was given: a mask meant for the prefill too cannot apply to it.
+        if (forkOpts?.mask?.scope === 'all' && forkOpts.mask.heads.length)
+          throw new RetrievalLensError(
+            'BAD_INPUT',
+            'a fork keeps the prefill it was made from; a mask with scope "all" needs a decoder of its own',
+          );
+        return wrap(seq.fork(seq.length, 64), forkOpts ?? o);
+      },
+    };
+  };
+  return wrap(runner.newSequence(), opts);
 }

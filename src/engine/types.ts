@@ -210,6 +210,9 @@ export interface Decoder {
    * the prefill exposes its rows in the same call.
    */
   prefillRows(ids: number[], opts?: { rows?: number; signal?: AbortSignal }): Promise<StepAttention[]>;
-  /** An independent copy holding the same cache. */
-  fork(): Decoder;
+  /**
+   * An independent copy holding the same cache: under the same masks and restriction, or under
+   * `opts` (decoding steps only: the copied prefill is the original's, so a scope "all" mask is refused).
+   */
+  fork(opts?: DecoderOptions): Decoder;
 }

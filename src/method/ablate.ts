@@ -84,12 +84,15 @@ export function freshDepths(detection: number[]): number[] {
   return d.slice(1).map((x, i) => (x + d[i]) / 2);
 }
 
-export async function runAblation(
-  model: LoadedModel,
-  scores: ScoresFile,
-  opts: AblateOptions,
-  hooks: AblateHooks = {},
-): Promise<AblationFile> {
+/** What a run on fresh cases (ablate, kv-whatif) is given. */
+export type FreshCaseOptions = Pick<AblateOptions, 'haystack' | 'needles' | 'lengths' | 'depths' | 'maxNewTokens' | 'template'>;
+
+/**
+ * The ablation's fresh cases for a scores file: needles the detection did not use (all bundled
+ * ones if it used them all), at depths between its depths, so no case repeats a detection prompt.
+ * Also the heads ranked by score, the retrieval heads and the stop tokens every run uses.
+ */
+export function freshCases(model: LoadedModel, scores: ScoresFile, opts: FreshCaseOptions) {
   const { info } = model;
   if (scores.model.layers !== info.layers || scores.model.heads !== info.heads) {
     throw new RetrievalLensError(
@@ -99,12 +102,7 @@ export async function runAblation(
   }
   // parseScoresJson has checked these fields' types; a file without settings (or with null) has none.
   const settings = scores.settings ?? {};
-  const ks = opts.ks ?? [1, 2, 4, 8];
-  const trials = opts.randomTrials ?? 5;
-  const seed = opts.seed ?? 1;
   const used = new Set(settings.needles ?? []);
-  // Fresh cases: needles the detection did not use (all bundled ones if it used them all), at
-  // depths between its depths, so no ablation prompt repeats a detection prompt.
   const unused = DEFAULT_NEEDLES.filter((n) => !used.has(n.id));
   if (opts.needles?.length) checkNeedles(opts.needles);
   const needles = opts.needles?.length ? opts.needles : (unused.length ? unused : DEFAULT_NEEDLES).slice(0, 3);
@@ -114,22 +112,48 @@ export async function runAblation(
       'BAD_INPUT',
       'the scores file does not say which context lengths the detection used (a reference-format file?): give the lengths to test',
     );
-  const bad = ks.filter((k) => !Number.isInteger(k) || k < 1);
-  if (bad.length) throw new RetrievalLensError('BAD_INPUT', `k must be positive integers, got ${bad.join(', ')}`);
-  if (!Number.isInteger(trials) || trials < 1)
-    throw new RetrievalLensError('BAD_INPUT', `random trials must be a positive integer, got ${trials}`);
   const depths = opts.depths ?? freshDepths(settings.depths ?? DEFAULT_DEPTHS);
   validateGrid(model, { haystack: opts.haystack, lengths, depths, maxNewTokens: opts.maxNewTokens });
   const threshold = settings.threshold ?? DEFAULT_THRESHOLD;
-  const retrieval = rankHeads(scores.scores).filter(({ layer, head }) => scores.scores[layer][head] >= threshold);
   const ranked = rankHeads(scores.scores);
-  const mode = opts.maskMode ?? 'uniform';
-  const scope = opts.maskScope ?? 'decode';
-
+  const retrieval = ranked.filter(({ layer, head }) => scores.scores[layer][head] >= threshold);
   const fmt = choosePromptFormat(opts.template, info.template, info.hasChatTemplate);
   const builder = new CaseBuilder(model.tokenizer, opts.haystack, fmt, { bosTokenId: info.bosTokenId });
   const cases: NeedleCase[] = [];
   for (const length of lengths) for (const depth of depths) for (const needle of needles) cases.push(builder.build(length, depth, needle));
+  const stops = [...info.eosTokenIds, ...(model.tokenizer.newlineTokenId !== null ? [model.tokenizer.newlineTokenId] : [])];
+  return { cases, needles, lengths, depths, threshold, ranked, retrieval, stops };
+}
+
+/**
+ * Two success measures: the paper's ROUGE-1 recall > 50%, and exact (the response contains the
+ * whole answer). They differ when most answer words also stand in the question, as with the
+ * organism's sentence answers: "Zorvak's secret code is 111." has recall 5/6 with a wrong code.
+ */
+export function judge(needle: Needle, response: string): { success: boolean; exact: boolean } {
+  return {
+    success: rouge1Recall(needle.real_needle, response.trim()) > SUCCESS_RECALL,
+    exact: normalize(response).includes(normalize(needle.real_needle)),
+  };
+}
+
+export async function runAblation(
+  model: LoadedModel,
+  scores: ScoresFile,
+  opts: AblateOptions,
+  hooks: AblateHooks = {},
+): Promise<AblationFile> {
+  const { info } = model;
+  const ks = opts.ks ?? [1, 2, 4, 8];
+  const trials = opts.randomTrials ?? 5;
+  const seed = opts.seed ?? 1;
+  const bad = ks.filter((k) => !Number.isInteger(k) || k < 1);
+  if (bad.length) throw new RetrievalLensError('BAD_INPUT', `k must be positive integers, got ${bad.join(', ')}`);
+  if (!Number.isInteger(trials) || trials < 1)
+    throw new RetrievalLensError('BAD_INPUT', `random trials must be a positive integer, got ${trials}`);
+  const { cases, needles, lengths, depths, threshold, ranked, retrieval, stops } = freshCases(model, scores, opts);
+  const mode = opts.maskMode ?? 'uniform';
+  const scope = opts.maskScope ?? 'decode';
 
   const rand = rng(seed);
   const conditions: { kind: 'baseline' | 'top' | 'random'; k: number; heads: HeadRef[] }[] = [{ kind: 'baseline', k: 0, heads: [] }];
@@ -138,13 +162,9 @@ export async function runAblation(
     for (let t = 0; t < trials; t++)
       conditions.push({ kind: 'random', k, heads: randomHeads(info.layers, info.heads, k, retrieval, rand) });
   }
-  const stops = [...info.eosTokenIds, ...(model.tokenizer.newlineTokenId !== null ? [model.tokenizer.newlineTokenId] : [])];
   const total = conditions.length * cases.length;
   let done = 0;
   const t0 = Date.now();
-  // Two success measures: the paper's ROUGE-1 recall > 50%, and exact (the response contains the
-  // whole answer). They differ when most answer words also stand in the question, as with the
-  // organism's sentence answers: "Zorvak's secret code is 111." has recall 5/6 with a wrong code.
   const exactHits: number[] = [];
   hooks.onPlan?.({
     cases: cases.length,
@@ -170,8 +190,9 @@ export async function runAblation(
         mask: heads.length ? { heads, mode, scope } : undefined,
         signal: hooks.signal,
       });
-      if (rouge1Recall(c.needle.real_needle, r.text.trim()) > SUCCESS_RECALL) ok++;
-      if (normalize(r.text).includes(normalize(c.needle.real_needle))) exact++;
+      const j = judge(c.needle, r.text);
+      if (j.success) ok++;
+      if (j.exact) exact++;
       done++;
       hooks.onProgress?.({ done, total, etaMs: ((Date.now() - t0) / done) * (total - done) });
     }

@@ -26,3 +26,11 @@ export const PATTERN_SEED = 1;
 export const DISAGREE_K = 10;
 /** Heads a QRHead-style config export lists (the published configs list 16). */
 export const QRHEAD_CONFIG_HEADS = 16;
+
+/** KV what-if: positions a restricted head keeps at the start (attention sink) and at the end (recent window). */
+export const DEFAULT_KV_SINK = 4;
+export const DEFAULT_KV_WINDOW = 32;
+/** Attribution: share of answer tokens whose retrieval-head attention lies mostly in the context, below which an answer is flagged. */
+export const GROUNDING_FLAG_BELOW = 0.5;
+/** Attribution: source spans reported per answer token. */
+export const ATTRIBUTION_TOP_SOURCES = 3;

@@ -11,7 +11,7 @@ import { ensureBuilt } from '../support/cli.js';
 import { bundledModel, repoRoot, tempDir } from '../support/paths.js';
 
 process.env.RETRIEVAL_LENS_CACHE = tempDir('rl-cache-');
-const COMMANDS = ['inspect', 'generate', 'detect', 'ablate', 'analyze', 'merge'];
+const COMMANDS = ['inspect', 'generate', 'detect', 'ablate', 'analyze', 'kv-whatif', 'attribute', 'merge'];
 
 async function cli(args: string[], tty = false) {
   let out = '';

@@ -8,7 +8,7 @@ import { main } from '../../src/cli/main.js';
 import { formatHelp, HELP_WIDTH, wrap } from '../../src/cli/usage.js';
 import { repoRoot } from '../support/paths.js';
 
-const COMMANDS = ['inspect', 'generate', 'detect', 'ablate', 'analyze', 'merge'];
+const COMMANDS = ['inspect', 'generate', 'detect', 'ablate', 'analyze', 'kv-whatif', 'attribute', 'merge'];
 
 async function cli(args: string[]) {
   let out = '';

@@ -10,6 +10,7 @@ import { readScoresFile } from '../../method/formats.js';
 import { rankHeads } from '../../method/ablate.js';
 import { formatAttentionTable, stepPeaks, type TableStep } from '../attentionTable.js';
 import { DEFAULT_MAX_NEW_TOKENS } from '../../method/defaults.js';
+import { checkDecoreFlags, DECORE_FLAGS, runDecore } from '../decore.js';
 
 /** "L:H,L:H" (or L-H): each head once. Whether a head exists is the model's to say. */
 export function parseMask(text: string, flag = '--mask'): HeadRef[] {
@@ -45,9 +46,9 @@ export const run: Command = async (argv, io) => {
     seed: { type: 'int', min: 0, max: 0xffffffff },
     attention: { type: 'boolean' },
     heads: { type: 'string' },
-    scores: { type: 'string' },
     'top-heads': { type: 'int', min: 1, max: 100_000 },
     json: { type: 'boolean' },
+    ...DECORE_FLAGS,
   });
   checkModelFlags(flags);
   if (flags.prompt !== undefined && flags['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
@@ -58,15 +59,20 @@ export const run: Command = async (argv, io) => {
   const mode = flags['mask-mode'] ?? 'uniform';
   const scope = flags['mask-scope'] ?? 'decode';
   const heads = flags.mask !== undefined ? parseMask(flags.mask) : [];
-  if (flags.mask === undefined && (flags['mask-mode'] || flags['mask-scope']))
+  checkDecoreFlags(flags);
+  if (flags.mask === undefined && !flags.decore && (flags['mask-mode'] || flags['mask-scope']))
     throw new UsageError('--mask-mode and --mask-scope apply to --mask heads: give --mask too');
-  const tableFlag = (['heads', 'scores', 'top-heads'] as const).find((f) => flags[f] !== undefined);
+  // --scores names the heads of the --attention table, or with --decore the heads to contrast.
+  const tableFlags = flags.decore ? (['heads', 'top-heads'] as const) : (['heads', 'scores', 'top-heads'] as const);
+  const tableFlag = tableFlags.find((f) => flags[f] !== undefined);
   if (tableFlag && (!flags.attention || flags.json))
-    throw new UsageError(`--${tableFlag} chooses the heads of the --attention table: give --attention, without --json`);
+    throw new UsageError(
+      `--${tableFlag} chooses the heads of the --attention table: give --attention, without --json${tableFlag === 'scores' ? ' (or --decore)' : ''}`,
+    );
   if (flags.heads !== undefined && (flags.scores !== undefined || flags['top-heads'] !== undefined))
     throw new UsageError(`--heads names the heads itself: give it without --${flags.scores !== undefined ? 'scores' : 'top-heads'}`);
   let shown = flags.heads !== undefined ? parseMask(flags.heads, '--heads') : undefined;
-  const scores = flags.scores !== undefined ? readScoresFile(flags.scores) : undefined;
+  const scores = flags.scores !== undefined && !flags.decore ? readScoresFile(flags.scores) : undefined;
   const prompt = flags['prompt-file'] !== undefined ? readPromptFile(flags['prompt-file']) : (flags.prompt ?? '');
   if (prompt.trim() === '') throw new RetrievalLensError('EMPTY_INPUT', 'the prompt is empty');
 
@@ -80,6 +86,15 @@ export const run: Command = async (argv, io) => {
         `the prompt has more than ${enc.tokens} tokens but the model's context length is ${info.contextLength}`,
       );
     const ids = enc.ids;
+    if (flags.decore) {
+      const maxNew = flags['max-new-tokens'] ?? DEFAULT_MAX_NEW_TOKENS;
+      const d = await runDecore(model, ids, flags, { heads, mode: flags['mask-mode'], scope: flags['mask-scope'] }, maxNew, io);
+      const { result: r } = d;
+      const json = { model: info.id, promptTokens: ids.length, promptTokenIds: ids, text: r.text, tokenIds: r.tokenIds };
+      if (flags.json) io.stdout(formatJson({ ...json, stoppedBy: r.stoppedBy, decore: d.decore, steps: d.steps }) + '\n');
+      else io.stdout(r.text + '\n');
+      return 0;
+    }
     if (scores) {
       if (scores.model.layers !== info.layers || scores.model.heads !== info.heads)
         throw new RetrievalLensError(

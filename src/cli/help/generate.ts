@@ -18,11 +18,18 @@ export const help: CommandHelp = {
     ['--seed S', 'seed of the sampler, 0..4294967295 (needs --temperature)'],
     ['--attention', 'show, per generated token, the positions and tokens the heads attend to most'],
     ['--heads L:H,L:H,...', 'with --attention: the heads to show (default: the heads with the strongest peak at each token)'],
-    ['--scores FILE', 'with --attention: show the top heads of this scores file (what detect wrote)'],
+    [
+      '--scores FILE',
+      'with --attention: show the top heads of this scores file (what detect wrote); with --decore: its retrieval heads are the ones masked',
+    ],
     ['--top-heads N', 'with --attention: how many heads to show per token, ranked or from --scores (default: 4)'],
+    ['--decore', 'DeCoRe decoding: next = argmax (1 + a) log p_base - a log p_masked, the masked model with retrieval heads masked'],
+    ['--decore-k K', "with --decore: mask the scores file's top K heads instead of its retrieval heads"],
+    ['--decore-alpha A', 'with --decore: a fixed a (0: greedy) instead of the entropy of p_base at each step'],
     JSON_OPTION,
   ],
   notes: [
+    "DeCoRe (--decore, with --scores FILE or --mask L:H,...) masks the DeCoRe way by default (mask mode zero, scope all); --json adds per step a, and the base and masked models' own tokens where they differ from DeCoRe's choice. It decodes greedily: --temperature and --attention are refused with it.",
     'With --attention and --json, each step carries "argmax": the position every head attends to most, as [layers][heads]. Without --json, a table follows the text: per generated token, the chosen heads\' strongest position, its token and its attention weight. Without --heads, a head\'s attention on the first position (where many heads park their attention) does not count towards its rank.',
   ],
 };

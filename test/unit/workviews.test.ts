@@ -17,7 +17,7 @@ function scores(id: string, m: number[][], settings: ScoresFile['settings'] = { 
     cases: [],
     scores: m,
     retrievalHeads: [],
-    summary: { countedCases: 0, failedCases: 0, fractionRetrieval: 0, alwaysActive: [] },
+    summary: { countedCases: 0, failedCases: 0, fractionRetrieval: 0, alwaysActive: [], accuracy: { lengths: [], depths: [], values: [] } },
   };
 }
 

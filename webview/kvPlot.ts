@@ -92,7 +92,7 @@ export function drawKvWhatif(v: KvWhatifView, c: PlotColors, metric: AblationMet
   const ly = H + 14;
   const legend: [string, string, string][] = [
     [toHex(c.top), '', 'retrieval heads kept whole (top k)'],
-    [toHex(c.random), '4,3', 'random KV heads kept whole (same memory)'],
+    [toHex(c.random), '4,3', 'as many random KV heads kept whole'],
   ];
   legend.forEach(([color, dash, text], i) => {
     const lx = M.l + i * 240;

@@ -85,7 +85,7 @@ test(
     await pickExact('coriolanus.txt · needle-organism-2k · qrhead');
     const summary = wv().locator('[data-testid="compare-summary"]');
     await summary.waitFor({ timeout: h.MEDIUM });
-    assert.match(await summary.innerText(), /method paper.*vs.*method qrhead/s);
+    assert.match(await summary.innerText(), /A: .*method paper.*vs B: .*method qrhead/s);
     const kendall = Number(await wv().locator('[data-testid="compare-kendall"]').getAttribute('data-value'));
     const spearman = Number(await wv().locator('[data-testid="compare-spearman"]').getAttribute('data-value'));
     assert.ok(kendall > -1 && kendall <= 1 && Math.abs(kendall) <= Math.abs(spearman) + 1e-9, `kendall ${kendall}, spearman ${spearman}`);

@@ -23,9 +23,10 @@ export function compareTab(): HTMLElement {
     h(
       'div',
       { class: 'summary', 'data-testid': 'compare-summary' },
+      'A: ',
       h('strong', {}, c.a),
       c.originA ? ` (${c.originA})` : '',
-      ' vs ',
+      ' vs B: ',
       h('strong', {}, c.b),
       c.originB ? ` (${c.originB})` : '',
       c.note ? ` · ${c.note}` : '',
@@ -86,7 +87,7 @@ function levelControls(c: CompareView): HTMLElement {
   const named = level === 'kv' ? `KV heads, aggregation: ${agg} over each group's query heads` : 'query heads';
   return h(
     'div',
-    { class: 'row nowrap' },
+    { class: 'row' },
     h('label', {}, 'level'),
     lv,
     h(
@@ -112,11 +113,11 @@ function disagreementTable(c: CompareView): HTMLElement {
       'tr',
       {},
       h('th', {}, 'head'),
-      h('th', {}, `${c.a}`),
-      h('th', {}, 'rank'),
-      h('th', {}, `${c.b}`),
-      h('th', {}, 'rank'),
-      h('th', {}, 'top of'),
+      h('th', {}, 'A score'),
+      h('th', {}, 'A rank'),
+      h('th', {}, 'B score'),
+      h('th', {}, 'B rank'),
+      h('th', {}, 'in the top of'),
     ),
   );
   for (const d of list)
@@ -129,7 +130,7 @@ function disagreementTable(c: CompareView): HTMLElement {
         h('td', {}, String(d.rankA)),
         h('td', {}, fmt(d.b)),
         h('td', {}, String(d.rankB)),
-        h('td', {}, d.topOf === 'a' ? c.a : c.b),
+        h('td', {}, d.topOf === 'a' ? 'A' : 'B'),
       ),
     );
   box.append(t);

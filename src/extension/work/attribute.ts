@@ -67,7 +67,8 @@ export function registerAttribute(lens: Lens): void {
       const key = `${a?.uri}#${a?.view.selected}#${top?.start}`;
       if (mine && top && key !== lastShown) {
         lastShown = key;
-        ed.revealRange(range(top), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+        const line = ed.document.positionAt(top.start).line;
+        ed.revealRange(new vscode.Range(line, 0, line, 0), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
       }
     }
   };

@@ -27,10 +27,22 @@ function writeNeedleDoc() {
   writeFileSync(path.join(h.env.workspace, 'needle-doc.txt'), body.replace(/\n/g, '\r\n'));
 }
 
+/**
+ * A DuoAttention full_attention_heads.tsv for the organism (6 layers x 4 KV heads): full attention
+ * for the KV heads that hold its retrieval heads 5-0, 5-4, 5-5 (KV heads 5:0 and 5:2), low gates elsewhere.
+ */
+function writeDuoTsv() {
+  const rows = Array.from({ length: 6 }, (_, l) =>
+    Array.from({ length: 4 }, (_, k) => (l === 5 && (k === 0 || k === 2) ? 1 : ((l * 4 + k) % 7) / 20)),
+  );
+  writeFileSync(path.join(h.env.workspace, 'full_attention_heads.tsv'), rows.map((r) => r.join('\t')).join('\n') + '\n');
+}
+
 before(async () => {
   // A small grid: two lengths, two depths (the three methods and the what-if run on it).
   h.setWorkspaceSettings({ 'retrievalLens.lengths': [512, 1024], 'retrievalLens.depths': [30, 70] });
   writeNeedleDoc();
+  writeDuoTsv();
   s = await h.launch();
   await h.openWorkspace(s.page);
   editor = await h.openFileFromExplorer(s.page, 'coriolanus.txt');
@@ -108,6 +120,25 @@ test(
     assert.match(await label.innerText(), /aggregation: max/);
     assert.equal(await wv().locator('[data-testid="compare-scatter"] circle').count(), 24);
     await sc.shot(page(), 'agreement-kv');
+  }),
+);
+
+test(
+  "a DuoAttention TSV is compared at KV level (its own level), its full-attention KV heads among the run's top",
+  sc.step(page, 'agreement-duo', async () => {
+    await wv().locator('[data-testid="btn-compare"]').click();
+    await pickExact('coriolanus.txt · needle-organism-2k');
+    await pickExact('Open a scores file…');
+    await h.answerFileDialog(page(), path.join(h.env.workspace, 'full_attention_heads.tsv'));
+    const summary = wv().locator('[data-testid="compare-summary"]');
+    await h.assertEventually(async () => assert.match(await summary.innerText(), /DuoAttention/), h.MEDIUM);
+    const label = wv().locator('[data-testid="compare-level-label"]');
+    assert.equal(await label.getAttribute('data-level'), 'kv');
+    assert.equal(await label.getAttribute('data-aggregation'), 'max');
+    assert.equal(await wv().locator('[data-testid="compare-scatter"] circle').count(), 24);
+    const top5 = await wv().locator('[data-testid="overlap-5"] td').nth(1).innerText();
+    assert.ok(Number(top5) >= 2, `shared top-5 KV heads: ${top5}`);
+    await sc.shot(page(), 'agreement-duo-tsv');
   }),
 );
 

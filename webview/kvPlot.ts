@@ -10,7 +10,7 @@ import { METRIC_AXIS, type PlotColors } from './plots.js';
 const W = 520;
 const H = 300;
 const M = { l: 52, r: 16, t: 24, b: 42 };
-const LEGEND_H = 40;
+const LEGEND_H = 56;
 
 export function drawKvWhatif(v: KvWhatifView, c: PlotColors, metric: AblationMetric): SVGSVGElement {
   const svg = s('svg', {
@@ -92,15 +92,15 @@ export function drawKvWhatif(v: KvWhatifView, c: PlotColors, metric: AblationMet
   const ly = H + 14;
   const legend: [string, string, string][] = [
     [toHex(c.top), '', 'retrieval heads kept whole (top k)'],
-    [toHex(c.random), '4,3', 'as many random KV heads kept whole'],
+    [toHex(c.random), '4,3', 'as many random KV heads kept whole (same KV memory)'],
   ];
   legend.forEach(([color, dash, text], i) => {
-    const lx = M.l + i * 240;
-    svg.append(s('line', { x1: lx, x2: lx + 22, y1: ly, y2: ly, stroke: color, 'stroke-width': 2, 'stroke-dasharray': dash }));
-    svg.append(s('text', { x: lx + 28, y: ly + 4, fill: fg }, text));
+    const yy = ly + i * 16;
+    svg.append(s('line', { x1: M.l, x2: M.l + 22, y1: yy, y2: yy, stroke: color, 'stroke-width': 2, 'stroke-dasharray': dash }));
+    svg.append(s('text', { x: M.l + 28, y: yy + 4, fill: fg }, text));
   });
   svg.append(
-    s('text', { x: M.l, y: ly + 20, fill: fg }, `■ whole cache   △ window only (sink ${v.sink} + window ${v.window}, every head)`),
+    s('text', { x: M.l, y: ly + 36, fill: fg }, `■ whole cache   △ window only (sink ${v.sink} + window ${v.window}, every head)`),
   );
   return svg;
 }

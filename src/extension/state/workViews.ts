@@ -27,7 +27,9 @@ export function toCompareView(a: Named, b: Named, level: 'query' | 'kv' = 'query
   const r = compareScores(a.scores, b.scores, { ...lv, ks: kk, disagreeK: Math.min(DISAGREE_K, kk[kk.length - 1]) });
   const points = ma.flatMap((row, l) => row.map((v, h) => ({ key: `${l}-${h}`, a: v, b: mb[l][h] })));
   const shape = (s: ScoresFile) => `${s.model.layers}×${s.model.heads}`;
-  const sameShape = shape(a.scores) === shape(b.scores);
+  // A KV-head file (DuoAttention's) has one column per KV head: at level kv that is no mismatch.
+  const kvFile = a.scores.settings.level === 'kv' || b.scores.settings.level === 'kv';
+  const sameShape = shape(a.scores) === shape(b.scores) || (level === 'kv' && kvFile);
   return {
     a: a.name,
     b: b.name,

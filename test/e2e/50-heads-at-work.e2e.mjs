@@ -4,7 +4,7 @@
 // answer come from?" on a CRLF document with multi-byte text, its value tokens traced to the needle.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as h from './helpers.mjs';
@@ -148,17 +148,37 @@ test(
   'KV what-if: keeping the retrieval heads whole keeps exact answers that as many random KV heads lose',
   sc.step(page, 'kvwhatif', async () => {
     await h.runCommand(page(), 'Retrieval Lens: KV what-if…');
-    await pickExact('2');
+    await pickExact('1, 2, 4, 8');
     await pickExact('64');
     const plot = wv().locator('[data-testid="kvwhatif-plot"]');
     await plot.waitFor({ timeout: h.LONG });
-    const top = Number(await wv().locator('[data-testid="kv-point-retrieval"]').first().getAttribute('data-value'));
-    const rnd = Number(await wv().locator('[data-testid="kv-point-random"]').first().getAttribute('data-value'));
+    const points = async (keep) =>
+      Object.fromEntries(
+        await wv()
+          .locator(`[data-testid="kv-point-${keep}"]`)
+          .evaluateAll((els) =>
+            els.map((e) => [e.getAttribute('data-k'), [Number(e.getAttribute('data-value')), Number(e.getAttribute('data-fraction'))]]),
+          ),
+      );
+    const top = await points('retrieval');
+    const rnd = await points('random');
+    assert.deepEqual(Object.keys(top).sort(), ['1', '2', '4', '8']);
     const full = Number(await wv().locator('[data-testid="kv-full-cache"]').getAttribute('data-value'));
-    const f = Number(await wv().locator('[data-testid="kv-point-retrieval"]').first().getAttribute('data-fraction'));
-    assert.ok(f > 0 && f < 0.5, `kv fraction ${f}`);
     assert.ok(full >= 0.5, `whole cache exact ${full}`);
-    assert.ok(top > rnd, `retrieval-kept ${top} vs random-kept ${rnd}`);
+    // The organism's three retrieval heads sit in two KV heads: from k = 2 on they are all kept.
+    assert.ok(top['2'][1] > 0 && top['2'][1] < 0.5, `KV fraction at k=2: ${top['2'][1]}`);
+    assert.ok(top['2'][0] > rnd['2'][0], `k=2: retrieval-kept ${top['2'][0]} vs random-kept ${rnd['2'][0]}`);
+    for (const k of Object.keys(top)) assert.ok(top[k][0] >= rnd[k][0], `k=${k}: ${top[k][0]} < ${rnd[k][0]}`);
+    // Export JSON writes the kv-whatif file.
+    const jsonFile = path.join(h.env.workspace, 'kv-whatif.json');
+    await wv().locator('[data-testid="btn-kvwhatif-json"]').click();
+    await h.answerFileDialog(page(), jsonFile);
+    await h.assertEventually(() => assert.ok(existsSync(jsonFile), `${jsonFile} not written`), h.MEDIUM);
+    const file = JSON.parse(readFileSync(jsonFile, 'utf8'));
+    assert.equal(file.format, 'retrieval-lens/kv-whatif@1');
+    assert.deepEqual(file.settings.ks, [1, 2, 4, 8]);
+    assert.equal(file.settings.window, 64);
+    assert.equal(file.baseline.exact, full);
     await sc.shot(page(), 'kvwhatif');
   }),
 );

@@ -4,7 +4,12 @@ import { toHex } from '../src/shared/colorScale.js';
 import { svgText, svgToPng, themeColor } from './dom.js';
 import { post } from './panel.js';
 
-const FIGURE_IDS: Record<FigureKind, string> = { scoreMap: 'score-map', ablation: 'ablation-plot', compare: 'compare-scatter' };
+const FIGURE_IDS: Record<FigureKind, string> = {
+  scoreMap: 'score-map',
+  ablation: 'ablation-plot',
+  compare: 'compare-scatter',
+  kvwhatif: 'kvwhatif-plot',
+};
 
 export async function exportFigure(figure: FigureKind, format: 'svg' | 'png'): Promise<void> {
   const svg = document.querySelector<SVGSVGElement>(`[data-testid="${FIGURE_IDS[figure]}"]`);

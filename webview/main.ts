@@ -15,6 +15,8 @@ import { mapTab } from './tabs/map.js';
 import { highlightsTab, setStep } from './tabs/highlights.js';
 import { ablationTab } from './tabs/ablation.js';
 import { compareTab } from './tabs/compare.js';
+import { kvWhatifTab } from './tabs/kvwhatif.js';
+import { attributionTab } from './tabs/attribution.js';
 
 const app = document.getElementById('app')!;
 const tooltip = h('div', { class: 'tooltip', 'data-testid': 'tooltip', role: 'tooltip', hidden: true });
@@ -25,6 +27,8 @@ const TABS: [PanelTab, string, () => HTMLElement][] = [
   ['highlights', 'Needle highlights', highlightsTab],
   ['ablation', 'Ablation', ablationTab],
   ['compare', 'Compare', compareTab],
+  ['kvwhatif', 'KV what-if', kvWhatifTab],
+  ['attribution', 'Answer sources', attributionTab],
 ];
 
 /** A toolbar label: the full one, and a short one that a narrow panel shows instead (CSS), so the bar never wraps. */

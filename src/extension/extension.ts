@@ -18,6 +18,8 @@ import { registerRegenerate } from './masks/regenerate.js';
 import { registerHighlights } from './highlights/highlights.js';
 import { registerAblation } from './ablation/ablation.js';
 import { registerCompare } from './compare/compare.js';
+import { registerKvWhatif } from './work/kvWhatif.js';
+import { registerAttribute } from './work/attribute.js';
 
 export function activate(context: vscode.ExtensionContext) {
   const out = vscode.window.createOutputChannel('Retrieval Lens');
@@ -38,6 +40,8 @@ export function activate(context: vscode.ExtensionContext) {
     registerRegenerate,
     registerAblation,
     registerCompare,
+    registerKvWhatif,
+    registerAttribute,
     registerFigures,
   ])
     register(lens);

@@ -4,3 +4,6 @@ export { MAX_SCORES_BYTES, parseScoresJson, toReferenceFormat, toCsv } from '../
 export { decodeText } from '../shared/textFile.js';
 export { compareScores } from '../method/analyze.js';
 export { DEFAULT_NEEDLES } from '../method/needles.js';
+export { scoresOrigin } from '../method/analyze.js';
+export { alignedMatrices } from '../method/agreement.js';
+export { COMPARE_KS, DISAGREE_K } from '../method/defaults.js';

@@ -1,7 +1,7 @@
 // retrievalLens.* settings, read fresh for every run.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import type { ModelRef } from '../worker/protocol.js';
+import { DETECT_METHODS, type DetectMethod, type ModelRef } from '../worker/protocol.js';
 import { hubDownloadDir } from '../shared/hubCache.js';
 import type { Needle } from '../method/types.js';
 import type { MaskMode, MaskScope } from '../shared/webviewProtocol.js';
@@ -20,6 +20,7 @@ export interface Settings {
   maskMode: MaskMode;
   maskScope: MaskScope;
   highlightDepth: number;
+  method: DetectMethod;
 }
 
 export function bundledModel(extensionPath: string): string {
@@ -54,6 +55,7 @@ export function readSettings(): Settings {
     maskMode: c.get<string>('maskMode') === 'zero' ? 'zero' : 'uniform',
     maskScope: c.get<string>('maskScope') === 'all' ? 'all' : 'decode',
     highlightDepth: c.get<number>('highlightDepth') ?? DEFAULT_HIGHLIGHT_DEPTH,
+    method: DETECT_METHODS.find((m) => m === c.get<string>('method')) ?? 'paper',
   };
 }
 

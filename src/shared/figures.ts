@@ -1,5 +1,5 @@
 // Sizes and series of the panel's figures, computed without the DOM so the tests can check them.
-import type { AblationMeasure, AblationMetric, AblationView } from './webviewProtocol.js';
+import type { AblationMeasure, AblationMetric, AblationView, KvWhatifView } from './webviewProtocol.js';
 
 /** The score map's margins: layer labels on the left, the legend on the right. */
 export const MAP_LEFT = 56;
@@ -35,4 +35,28 @@ export function niceAxis(max: number, n = 4): { max: number; ticks: number[] } {
   const count = Math.ceil(max / step - 1e-9);
   const ticks = Array.from({ length: count + 1 }, (_, i) => Number((i * step).toPrecision(12)));
   return { max: ticks[ticks.length - 1], ticks };
+}
+
+/** The KV what-if plot's series: each policy's points by KV memory, the whole cache and the window alone. */
+export function kvSeries(
+  v: KvWhatifView,
+  metric: AblationMetric,
+): {
+  retrieval: { f: number; a: number; k: number }[];
+  random: { f: number; a: number; k: number }[];
+  full: number;
+  window: { f: number; a: number };
+} {
+  const val = (p: { accuracy: number; exact: number }) => (metric === 'exact' ? p.exact : p.accuracy);
+  const of = (keep: 'retrieval' | 'random') =>
+    v.points
+      .filter((p) => p.keep === keep)
+      .map((p) => ({ f: p.kvFraction, a: val(p), k: p.k }))
+      .sort((a, b) => a.f - b.f || a.k - b.k);
+  return {
+    retrieval: of('retrieval'),
+    random: of('random'),
+    full: val(v.baseline),
+    window: { f: v.windowOnly.kvFraction, a: val(v.windowOnly) },
+  };
 }

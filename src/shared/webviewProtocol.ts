@@ -5,8 +5,8 @@
 import type { HeadRef, MaskMode, MaskScope } from './types.js';
 
 export type { HeadRef, MaskMode, MaskScope };
-export type FigureKind = 'scoreMap' | 'ablation' | 'compare';
-export type PanelTab = 'map' | 'highlights' | 'ablation' | 'compare';
+export type FigureKind = 'scoreMap' | 'ablation' | 'compare' | 'kvwhatif';
+export type PanelTab = 'map' | 'highlights' | 'ablation' | 'compare' | 'kvwhatif' | 'attribution';
 
 /** A score map as the panel draws it: a detection run or an opened score file. */
 export interface ScoreMapView {
@@ -30,6 +30,8 @@ export interface ScoreMapView {
   /** Heads active in every counted case, "layer-head". */
   alwaysActive: string[];
   accuracy: { lengths: number[]; depths: number[]; values: number[][] } | null;
+  /** How the scores were made ("method qrhead") or the format they were read from. */
+  origin?: string;
 }
 
 /** The selected head's (or heads') attention over the prompt at each generated step. */
@@ -61,6 +63,9 @@ export interface RegenerateView {
   maskMode: MaskMode;
   maskScope: MaskScope;
   error: string | null;
+  /** DeCoRe's answer (contrasting the model with itself with `decoreHeads` masked); null when off or not generated. */
+  decore?: string | null;
+  decoreHeads?: string[];
 }
 
 /** One success measure of an ablation: the top-k value, and the random trials with their mean and spread. */
@@ -97,6 +102,53 @@ export interface CompareView {
   note: string | null;
   /** Set when the two score sets come from different models, whose heads do not correspond. */
   warning: string | null;
+  kendall?: number | null;
+  /** Query heads, or KV heads with the aggregation over each group's query heads named. */
+  level?: 'query' | 'kv';
+  aggregation?: 'max' | 'mean' | null;
+  /** Heads in one set's top `disagreeK` and not the other's, "layer-head" (KV head at level kv), best rank first. */
+  disagreements?: { head: string; a: number; b: number; rankA: number; rankB: number; topOf: 'a' | 'b' }[];
+  disagreeK?: number;
+  /** What each set's scores came from (method or file format). */
+  originA?: string;
+  originB?: string;
+}
+
+/** A KV-cache what-if: accuracy against the KV memory kept, retrieval heads kept whole vs random ones. */
+export interface KvWhatifView {
+  name: string;
+  modelId: string;
+  window: number;
+  sink: number;
+  cases: number;
+  randomTrials: number;
+  baseline: { accuracy: number; exact: number };
+  windowOnly: { kvFraction: number; accuracy: number; exact: number };
+  points: { keep: 'retrieval' | 'random'; k: number; kvFraction: number; accuracy: number; exact: number; keptKvHeads: number }[];
+}
+
+export interface AttributionSource {
+  line: number;
+  text: string;
+  weight: number;
+}
+
+/** "Where did this answer come from?": the answer's tokens, each with its sources in the editor. */
+export interface AttributionView {
+  question: string;
+  answer: string;
+  document: string;
+  /** Per answer token: its top sources (best first) as 1-based editor lines and their text. */
+  tokens: { text: string; contextShare: number; sources: AttributionSource[] }[];
+  /** The whole answer's sources. */
+  sources: AttributionSource[];
+  grounding: { score: number; low: boolean; threshold: number; groundedTokens: number; answerTokens: number };
+  heads: string[];
+  /** The token whose sources the editor shows; null: the whole answer's. */
+  selected: number | null;
+  /** Characters of the document the model read (less than the document when it had to be cut). */
+  contextChars: number;
+  documentChars: number;
 }
 
 export interface PanelState {
@@ -111,6 +163,10 @@ export interface PanelState {
   regenerate: RegenerateView | null;
   ablations: AblationView[];
   compare: CompareView | null;
+  kvWhatif: KvWhatifView | null;
+  attribution: AttributionView | null;
+  /** Whether "Mask and re-generate" also decodes with DeCoRe. */
+  decore: boolean;
   /** A run in progress, shown as a bar; the extension's notification has the Cancel button. */
   busy: string | null;
   /** Quiet work the user did not start (highlights after a detection): shown, but it blocks nothing else. */
@@ -135,14 +191,13 @@ export type FromWebview =
   | { type: 'inspect' }
   | { type: 'regenerate'; question: string }
   | { type: 'highlightTop'; top: boolean }
-  | {
-      type: 'command';
-      command:
-        'findRetrievalHeads' | 'openScores' | 'exportScores' | 'runAblation' | 'compareRuns' | 'clearMasks' | 'maskAllRetrievalHeads';
-    }
+  | { type: 'setCompareLevel'; level: 'query' | 'kv'; aggregation: 'max' | 'mean' }
+  | { type: 'setDecore'; on: boolean }
+  | { type: 'selectAttributionToken'; index: number | null }
+  | { type: 'command'; command: PanelCommand }
   /** A figure rendered by the webview: SVG text, or a PNG as a data: URL. */
   | { type: 'figure'; figure: FigureKind; format: 'svg' | 'png'; data: string }
-  | { type: 'exportJson'; figure: 'ablation' }
+  | { type: 'exportJson'; figure: 'ablation' | 'kvwhatif' }
   | { type: 'error'; message: string };
 
 export function emptyState(): PanelState {
@@ -157,6 +212,9 @@ export function emptyState(): PanelState {
     regenerate: null,
     ablations: [],
     compare: null,
+    kvWhatif: null,
+    attribution: null,
+    decore: false,
     busy: null,
     background: null,
     tab: 'map',
@@ -170,17 +228,22 @@ function isHead(v: unknown): v is HeadRef {
   return typeof h === 'object' && h !== null && Number.isInteger(h.layer) && Number.isInteger(h.head) && h.layer >= 0 && h.head >= 0;
 }
 
-const COMMANDS = new Set([
+const PANEL_COMMANDS = [
   'findRetrievalHeads',
+  'findRetrievalHeadsWithMethod',
   'openScores',
   'exportScores',
   'runAblation',
   'compareRuns',
   'clearMasks',
   'maskAllRetrievalHeads',
-]);
-const TABS = new Set(['map', 'highlights', 'ablation', 'compare']);
-const FIGURES = new Set(['scoreMap', 'ablation', 'compare']);
+  'kvWhatif',
+  'attributeAnswer',
+] as const;
+export type PanelCommand = (typeof PANEL_COMMANDS)[number];
+const COMMANDS: ReadonlySet<string> = new Set(PANEL_COMMANDS);
+const TABS = new Set(['map', 'highlights', 'ablation', 'compare', 'kvwhatif', 'attribution']);
+const FIGURES = new Set(['scoreMap', 'ablation', 'compare', 'kvwhatif']);
 
 /** The extension trusts nothing from the webview: a message of the wrong shape is dropped. */
 export function parseFromWebview(m: unknown): FromWebview | null {
@@ -208,6 +271,16 @@ export function parseFromWebview(m: unknown): FromWebview | null {
       return typeof x.question === 'string' ? { type: 'regenerate', question: x.question } : null;
     case 'highlightTop':
       return typeof x.top === 'boolean' ? { type: 'highlightTop', top: x.top } : null;
+    case 'setCompareLevel':
+      return (x.level === 'query' || x.level === 'kv') && (x.aggregation === 'max' || x.aggregation === 'mean')
+        ? { type: 'setCompareLevel', level: x.level, aggregation: x.aggregation }
+        : null;
+    case 'setDecore':
+      return typeof x.on === 'boolean' ? { type: 'setDecore', on: x.on } : null;
+    case 'selectAttributionToken':
+      return x.index === null || (Number.isInteger(x.index) && (x.index as number) >= 0)
+        ? { type: 'selectAttributionToken', index: x.index as number | null }
+        : null;
     case 'command':
       return typeof x.command === 'string' && COMMANDS.has(x.command) ? ({ type: 'command', command: x.command } as FromWebview) : null;
     case 'figure':
@@ -218,7 +291,7 @@ export function parseFromWebview(m: unknown): FromWebview | null {
         ? { type: 'figure', figure: x.figure as FigureKind, format: x.format, data: x.data }
         : null;
     case 'exportJson':
-      return x.figure === 'ablation' ? { type: 'exportJson', figure: 'ablation' } : null;
+      return x.figure === 'ablation' || x.figure === 'kvwhatif' ? { type: 'exportJson', figure: x.figure } : null;
     case 'error':
       return typeof x.message === 'string' ? { type: 'error', message: x.message } : null;
     default:

@@ -5,7 +5,13 @@ import type { ErrorCode } from '../shared/errors.js';
 import type { MaskSpec, ModelInfo } from '../engine/index.js';
 import type { AblationFile, Needle, ScoresFile } from '../method/types.js';
 import type { PromptSegment } from '../method/document.js';
-export type { PromptSegment };
+import type { KvWhatifResult } from '../method/kvWhatif.js';
+import type { AttributionResult } from '../method/attributionRun.js';
+export type { PromptSegment, KvWhatifResult, AttributionResult };
+
+/** How heads are found: the paper's decoding detector (default), QRHead's question-focused one, or RazorAttention's echo/induction patterns. */
+export type DetectMethod = 'paper' | 'qrhead' | 'echo' | 'induction';
+export const DETECT_METHODS: readonly DetectMethod[] = ['paper', 'qrhead', 'echo', 'induction'];
 
 /** Which model to run and how; the worker reloads when any field changes. */
 export interface ModelRef {
@@ -28,6 +34,8 @@ export interface DetectRequest {
   needles?: Needle[];
   maxNewTokens: number;
   threshold: number;
+  /** Absent: the paper's. echo/induction read no text: they score repeated random token sequences. */
+  method?: DetectMethod;
 }
 
 export interface AblateRequest {
@@ -75,6 +83,46 @@ export interface InspectRequest {
   topPositions: number;
 }
 
+/** KV-cache what-if on the ablation's fresh cases: top-k heads (their KV heads) keep the whole cache, the rest sink + window. */
+export interface KvWhatifRequest {
+  kind: 'kvWhatif';
+  model: ModelRef;
+  scores: ScoresFile;
+  ks: number[];
+  window: number;
+  sink: number;
+  randomTrials: number;
+  seed: number;
+  lengths?: number[];
+  depths?: number[];
+  needles?: Needle[];
+  maxNewTokens?: number;
+}
+
+/** DeCoRe decoding of a prompt: the base model contrasted with itself with `heads` masked. */
+export interface DecoreRequest {
+  kind: 'decore';
+  model: ModelRef;
+  prompt: string;
+  heads: { layer: number; head: number }[];
+  mode: MaskSpec['mode'];
+  scope: MaskSpec['scope'];
+  maxNewTokens: number;
+}
+
+/** Answer a question about the user's text and say, per answer token, which sentences the retrieval heads read. */
+export interface AttributeRequest {
+  kind: 'attribute';
+  model: ModelRef;
+  /** The document text exactly as the editor has it (CRLF kept): offsets come back in UTF-16 units of it. */
+  text: string;
+  question: string;
+  /** The heads used: this file's retrieval heads (or its top k). */
+  scores: ScoresFile;
+  k?: number;
+  maxNewTokens?: number;
+}
+
 export interface LoadRequest {
   kind: 'load';
   model: ModelRef;
@@ -86,7 +134,16 @@ export interface CountTokensRequest {
   text: string;
 }
 
-export type WorkerRequest = LoadRequest | CountTokensRequest | DetectRequest | AblateRequest | GenerateRequest | InspectRequest;
+export type WorkerRequest =
+  | LoadRequest
+  | CountTokensRequest
+  | DetectRequest
+  | AblateRequest
+  | GenerateRequest
+  | InspectRequest
+  | KvWhatifRequest
+  | DecoreRequest
+  | AttributeRequest;
 export type RequestKind = WorkerRequest['kind'];
 
 export interface GenerateResponse {
@@ -142,6 +199,9 @@ export interface WorkerResults {
   ablate: AblationFile;
   generate: GenerateResponse;
   inspect: InspectResponse;
+  kvWhatif: KvWhatifResult;
+  decore: { text: string; tokens: string[]; alphas: number[] };
+  attribute: AttributionResult;
 }
 
 export type ResultOf<K extends RequestKind> = WorkerResults[K];
@@ -172,7 +232,17 @@ export type WorkerToHost =
   | { type: 'result'; id: number; result: unknown }
   | { type: 'error'; id: number; error: WorkerErrorPayload };
 
-const KINDS: ReadonlySet<string> = new Set<RequestKind>(['load', 'countTokens', 'detect', 'ablate', 'generate', 'inspect']);
+const KINDS: ReadonlySet<string> = new Set<RequestKind>([
+  'load',
+  'countTokens',
+  'detect',
+  'ablate',
+  'generate',
+  'inspect',
+  'kvWhatif',
+  'decore',
+  'attribute',
+]);
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;
@@ -230,7 +300,32 @@ function requestFieldProblem(r: Record<string, unknown>): string | null {
         need(isNumbers(r.lengths) && isNumbers(r.depths), 'lengths and depths must be lists of numbers') ??
         need(r.needles === undefined || Array.isArray(r.needles), 'needles must be a list') ??
         need(r.maxNewTokens === undefined || typeof r.maxNewTokens === 'number', 'maxNewTokens must be a number') ??
-        need(r.threshold === undefined || typeof r.threshold === 'number', 'threshold must be a number')
+        need(r.threshold === undefined || typeof r.threshold === 'number', 'threshold must be a number') ??
+        need(
+          r.method === undefined || DETECT_METHODS.includes(r.method as DetectMethod),
+          `method must be one of ${DETECT_METHODS.join(', ')}`,
+        )
+      );
+    case 'kvWhatif':
+      return (
+        need(isObj(r.scores), 'scores must be a scores file') ??
+        need(isNumbers(r.ks), 'ks must be a list of numbers') ??
+        need(
+          isInt(r.window) && isInt(r.sink, 0) && isInt(r.randomTrials) && isInt(r.seed, 0),
+          'window, sink, randomTrials and seed must be integers',
+        )
+      );
+    case 'decore':
+      return (
+        need(typeof r.prompt === 'string', 'prompt must be a string') ??
+        need(isInt(r.maxNewTokens), 'maxNewTokens must be a positive integer') ??
+        need(mask({ heads: r.heads }), 'heads must be [{layer, head}]')
+      );
+    case 'attribute':
+      return (
+        need(typeof r.text === 'string' && typeof r.question === 'string', 'text and question must be strings') ??
+        need(isObj(r.scores), 'scores must be a scores file') ??
+        need(r.k === undefined || isInt(r.k), 'k must be a positive integer')
       );
     case 'ablate':
       return (

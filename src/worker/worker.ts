@@ -6,7 +6,8 @@ import { RetrievalLensError } from '../shared/errors.js';
 import type { LoadedModel } from '../engine/index.js';
 import { inspect } from './inspect.js';
 import { encodeBounded } from '../method/encode.js';
-import { runAblate, runDetect } from './methods.js';
+import { DEFAULT_MAX_NEW_TOKENS } from '../method/defaults.js';
+import { runAblate, runAttributeReq, runDecoreReq, runDetect, runKvWhatifReq } from './methods.js';
 import {
   eta,
   sameModel,
@@ -93,6 +94,12 @@ async function handle(
     }
     case 'inspect':
       return inspect(model, req, signal, counter(req.maxNewTokens));
+    case 'kvWhatif':
+      return runKvWhatifReq(model, req, signal, progress);
+    case 'decore':
+      return runDecoreReq(model, req, signal, counter(req.maxNewTokens));
+    case 'attribute':
+      return runAttributeReq(model, req, signal, counter(req.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS));
   }
 }
 

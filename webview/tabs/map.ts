@@ -78,6 +78,8 @@ function summary(m: ScoreMap): HTMLElement {
     ),
     m.totalCases ? ` · ${m.countedCases}/${m.totalCases} cases counted` : ' · score file',
     m.alwaysActive.length ? ` · ${m.alwaysActive.length} always active (dotted)` : '',
+    m.origin ? ' · ' : '',
+    m.origin ? h('span', { 'data-testid': 'map-origin', 'data-origin': m.origin }, m.origin) : '',
   );
 }
 

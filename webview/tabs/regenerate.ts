@@ -3,7 +3,7 @@
 import type { RegenerateView } from '../../src/shared/webviewProtocol.js';
 import { wordDiff } from '../../src/shared/wordDiff.js';
 import { h } from '../dom.js';
-import { button, maskBox, panel, post, valueOf, whenRendered } from '../panel.js';
+import { button, checkedOf, maskBox, panel, post, valueOf, whenRendered } from '../panel.js';
 
 /** Whether the last drawn answers were still being generated: when they arrive, they are scrolled into view. */
 let wasBusy = false;
@@ -41,7 +41,15 @@ export function regenerateSection(): HTMLElement {
       disabled: !state.map || Boolean(state.busy),
     },
   );
-  box.append(h('div', { class: 'row' }, q, go));
+  const decore = h('vscode-checkbox', {
+    'data-testid': 'decore-toggle',
+    label: 'DeCoRe',
+    checked: state.decore,
+    title:
+      'Also decode contrastively (DeCoRe): the model against itself with the masked heads (or, with none masked, its retrieval heads) zeroed',
+  });
+  decore.addEventListener('change', () => post({ type: 'setDecore', on: checkedOf(decore) }));
+  box.append(h('div', { class: 'row' }, q, go, decore));
   // The answers right under the button that made them, where the eye is; the settings they were made with below.
   if (r) box.append(...answers(r));
   box.append(
@@ -63,6 +71,7 @@ function answers(r: RegenerateView): HTMLElement[] {
   const out: HTMLElement[] = [];
   if (r.error) out.push(h('p', { class: 'error', 'data-testid': 'regenerate-error' }, r.error));
   const d = r.plain !== null && r.masked !== null ? wordDiff(r.plain, r.masked) : null;
+  const dd = r.plain !== null && r.decore ? wordDiff(r.plain, r.decore) : null;
   const col = (title: string, text: string | null, parts: { text: string; same: boolean }[] | null, testid: string) => {
     const p = h('div', { class: 'answer', 'data-testid': testid, 'data-text': text ?? '' });
     p.append(h('div', { class: 'answer-title' }, title));
@@ -77,13 +86,17 @@ function answers(r: RegenerateView): HTMLElement[] {
   const maskedTitle = r.maskedHeads.length
     ? `with ${r.maskedHeads.length} heads masked (${r.maskMode}, ${r.maskScope}): ${r.maskedHeads.join(', ')}`
     : 'with masks (none set)';
-  out.push(
-    h(
-      'div',
-      { class: 'answers' },
-      col('without masks', r.plain, d?.a ?? null, 'answer-plain'),
-      col(maskedTitle, r.masked, d?.b ?? null, 'answer-masked'),
-    ),
-  );
+  const withDecore = Boolean(r.decoreHeads?.length);
+  const cols = [col('without masks', r.plain, d?.a ?? null, 'answer-plain'), col(maskedTitle, r.masked, d?.b ?? null, 'answer-masked')];
+  if (withDecore)
+    cols.push(
+      col(
+        `DeCoRe (contrast with ${r.decoreHeads!.length} heads zeroed: ${r.decoreHeads!.join(', ')}; a = entropy)`,
+        r.decore ?? null,
+        dd?.b ?? null,
+        'answer-decore',
+      ),
+    );
+  out.push(h('div', { class: `answers${withDecore ? ' three' : ''}` }, ...cols));
   return out;
 }

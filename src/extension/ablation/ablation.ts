@@ -7,7 +7,8 @@ import { parseIntList, planGrid, toAblationView } from '../state/viewState.js';
 
 export function registerAblation(lens: Lens): void {
   command(lens, 'runAblation', () => runAblation(lens));
-  lens.panel.on('exportJson', () => {
+  lens.panel.on('exportJson', (m) => {
+    if (m.figure !== 'ablation') return;
     const last = lens.store.ablations.at(-1);
     if (last) void saveAs('ablation.json', { JSON: ['json'] }, Buffer.from(JSON.stringify(last.file, null, 1), 'utf8'), 'ablation');
   });

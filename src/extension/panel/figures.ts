@@ -9,6 +9,8 @@ const FIGURES: { label: string; figure: FigureKind; format: 'svg' | 'png' }[] = 
   { label: 'Score map (PNG)', figure: 'scoreMap', format: 'png' },
   { label: 'Ablation plot (SVG)', figure: 'ablation', format: 'svg' },
   { label: 'Ablation plot (PNG)', figure: 'ablation', format: 'png' },
+  { label: 'KV what-if plot (SVG)', figure: 'kvwhatif', format: 'svg' },
+  { label: 'KV what-if plot (PNG)', figure: 'kvwhatif', format: 'png' },
 ];
 
 export function registerFigures(lens: Lens): void {

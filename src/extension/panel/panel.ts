@@ -8,14 +8,17 @@ import { parseFromWebview, type FigureKind, type FromWebview, type ToWebview } f
 import type { Store } from '../state/store.js';
 
 /** Messages a feature handles (the rest are view state the panel applies itself). */
-export type PanelAction = Extract<FromWebview, { type: 'inspect' | 'regenerate' | 'figure' | 'exportJson' }>;
-type Handlers = { [K in PanelAction['type']]?: (m: Extract<PanelAction, { type: K }>) => void };
+export type PanelAction = Extract<
+  FromWebview,
+  { type: 'inspect' | 'regenerate' | 'figure' | 'exportJson' | 'setCompareLevel' | 'selectAttributionToken' }
+>;
+type Handler = (m: PanelAction) => void;
 
 export class Panel {
   private panel: vscode.WebviewPanel | undefined;
   private ready = false;
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly handlers: Handlers = {};
+  private readonly handlers: Record<string, Handler[]> = {};
   private readonly closeListeners: (() => void)[] = [];
   private progressText: string | null = null;
 
@@ -27,9 +30,9 @@ export class Panel {
     store.onChange(() => this.post());
   }
 
-  /** A feature takes charge of one kind of action message. */
+  /** A feature takes charge of one kind of action message (several may listen: each checks what it is for). */
   on<K extends PanelAction['type']>(type: K, fn: (m: Extract<PanelAction, { type: K }>) => void): void {
-    (this.handlers as Record<string, (m: PanelAction) => void>)[type] = fn as (m: PanelAction) => void;
+    (this.handlers[type] ??= []).push(fn as Handler);
   }
 
   /** Runs when the user closes the panel (highlights live with it). */
@@ -58,6 +61,8 @@ export class Panel {
         return s.setTab(m.tab, 'panel');
       case 'highlightTop':
         return s.setHighlightTop(m.top);
+      case 'setDecore':
+        return s.setDecore(m.on);
       case 'command':
         void vscode.commands.executeCommand(`retrievalLens.${m.command}`);
         return;
@@ -65,8 +70,8 @@ export class Panel {
         this.log(`webview: ${m.message}`);
         return;
       default: {
-        const fn = (this.handlers as Record<string, ((m: PanelAction) => void) | undefined>)[m.type];
-        if (fn) fn(m);
+        const fns = this.handlers[m.type];
+        if (fns?.length) for (const fn of fns) fn(m);
         else this.log(`webview: no handler for ${m.type}`);
       }
     }

@@ -9,6 +9,9 @@ import { command, type Lens } from '../lens.js';
 import { saveAs } from '../documents.js';
 import { readSettings } from '../settings.js';
 
+/** Every format read: ours and the paper's JSON, DeCoRe's and HeadKV's, DuoAttention's TSV, QRHead's lists and YAML configs. */
+export const SCORE_FILE_FILTERS = { 'Score files': ['json', 'tsv', 'yaml', 'yml'], 'All files': ['*'] };
+
 export function registerScores(lens: Lens): void {
   command(lens, 'openScores', (uri?: vscode.Uri) => openScores(lens, uri instanceof vscode.Uri ? uri : undefined));
   command(lens, 'exportScores', () => exportScores(lens));
@@ -20,7 +23,7 @@ async function openScores(lens: Lens, uri?: vscode.Uri): Promise<void> {
     (
       await vscode.window.showOpenDialog({
         canSelectMany: false,
-        filters: { 'Score files': ['json'] },
+        filters: SCORE_FILE_FILTERS,
         openLabel: 'Open scores',
         title: 'Open a Retrieval Lens or head_score JSON file',
       })

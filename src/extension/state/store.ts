@@ -7,6 +7,8 @@ import type { InspectResponse } from '../../worker/protocol.js';
 import {
   emptyState,
   headId,
+  type AttributionView,
+  type KvWhatifView,
   type AblationView,
   type CompareView,
   type HeadRef,
@@ -19,47 +21,28 @@ import {
   type ScoreMapView,
 } from '../../shared/webviewProtocol.js';
 import { combineAttention, MaskSet, retrievalHeads, toScoreMapView } from './viewState.js';
-import type { EolMap } from '../highlights/offsets.js';
-
-/** The text a run was made on: where it lives, and what the model saw of it. */
-export interface DocContext {
-  uri: string;
-  version: number;
-  /** Document offset of the haystack's first character. */
-  rangeStart: number;
-  rangeEnd: number;
-  eol: EolMap;
-}
-
-export interface Run {
-  name: string;
-  scores: ScoresFile;
-  view: ScoreMapView;
-  source: 'run' | 'file';
-  doc: DocContext | null;
-  modelSpec: string | null;
-  /** Cases so far of a detection still running; the finished run replaces it. */
-  partial?: { done: number; total: number };
-}
-
-export interface InspectState {
-  data: InspectResponse;
-  doc: DocContext;
-  modelSpec: string;
-}
+import type { Ablation, Attribution, CompareSource, DocContext, InspectState, Run } from './storeTypes.js';
+export type { Ablation, Attribution, CompareSource, DocContext, InspectState, Run } from './storeTypes.js';
 
 /** What changed. Each view listens for the events that concern it. */
-export type StoreEvent = 'run' | 'selection' | 'masks' | 'filter' | 'highlight' | 'regenerate' | 'ablation' | 'compare' | 'busy' | 'tab';
+export type StoreEvent =
+  | 'run'
+  | 'selection'
+  | 'masks'
+  | 'filter'
+  | 'highlight'
+  | 'regenerate'
+  | 'ablation'
+  | 'compare'
+  | 'busy'
+  | 'tab'
+  | 'kvwhatif'
+  | 'attribution';
 
 /** Who made a change, where a view must not echo it back (the tree revealing its own click). */
 export type ChangeOrigin = 'tree' | 'panel' | undefined;
 
 type Listener = (events: ReadonlySet<StoreEvent>, origin: ChangeOrigin) => void;
-
-export interface Ablation {
-  view: AblationView;
-  file: AblationFile;
-}
 
 export class Store {
   private _runs: Run[] = [];
@@ -74,6 +57,10 @@ export class Store {
   private _regenerate: RegenerateView | null = null;
   private _ablations: Ablation[] = [];
   private _compare: CompareView | null = null;
+  private _compareSources: CompareSource[] = [];
+  private _kvWhatif: { view: KvWhatifView; file: unknown } | null = null;
+  private _attribution: Attribution | null = null;
+  private _decore = false;
   private _busy: string | null = null;
   private _background: string | null = null;
   private _tab: PanelTab = 'map';
@@ -112,6 +99,18 @@ export class Store {
   }
   get compare(): CompareView | null {
     return this._compare;
+  }
+  get compareSources(): readonly CompareSource[] {
+    return this._compareSources;
+  }
+  get kvWhatif(): { view: KvWhatifView; file: unknown } | null {
+    return this._kvWhatif;
+  }
+  get attribution(): Attribution | null {
+    return this._attribution;
+  }
+  get decore(): boolean {
+    return this._decore;
   }
   get busy(): string | null {
     return this._busy;
@@ -260,10 +259,38 @@ export class Store {
     this.emit(['ablation', 'tab']);
   }
 
-  setCompare(c: CompareView): void {
+  setCompare(c: CompareView, sources?: CompareSource[]): void {
     this._compare = c;
+    if (sources) this._compareSources = sources;
     this._tab = 'compare';
     this.emit(['compare', 'tab']);
+  }
+
+  /** A KV what-if result (the file is what Export JSON writes). */
+  setKvWhatif(view: KvWhatifView, file: unknown): void {
+    this._kvWhatif = { view, file };
+    this._tab = 'kvwhatif';
+    this.emit(['kvwhatif', 'tab']);
+  }
+
+  setAttribution(a: Attribution | null): void {
+    this._attribution = a;
+    if (a) this._tab = 'attribution';
+    this.emit(['attribution', 'tab']);
+  }
+
+  /** Which answer token's sources the editor shows (null: the whole answer's). */
+  selectAttributionToken(index: number | null): void {
+    const a = this._attribution;
+    if (!a) return;
+    const i = index !== null && index < a.tokenSources.length ? index : null;
+    this._attribution = { ...a, view: { ...a.view, selected: i } };
+    this.emit(['attribution']);
+  }
+
+  setDecore(on: boolean): void {
+    this._decore = on;
+    this.emit(['regenerate']);
   }
 
   setBusy(label: string | null): void {
@@ -330,6 +357,9 @@ export class Store {
       regenerate: this._regenerate ? { ...this._regenerate, maskMode: this._maskMode, maskScope: this._maskScope } : null,
       ablations: this._ablations.map((a) => a.view),
       compare: this._compare,
+      kvWhatif: this._kvWhatif?.view ?? null,
+      attribution: this._attribution?.view ?? null,
+      decore: this._decore,
       busy: this._busy,
       background: this._background,
       tab: this._tab,

@@ -6,6 +6,7 @@ import { parseNumberList } from '../../shared/numbers.js';
 import { DEFAULT_THRESHOLD } from '../../method/defaults.js';
 import { retrievalHeads as rankedRetrievalHeads } from '../../method/aggregate.js';
 import { trialStats } from '../../method/ablate.js';
+import { scoresOrigin } from '../../method/analyze.js';
 
 /**
  * A model's short name: the last folder of a path (a detection run's id is the model folder, which
@@ -45,6 +46,7 @@ export function toScoreMapView(s: ScoresFile, name: string, source: 'run' | 'fil
     retrievalCount,
     alwaysActive: (s.summary?.alwaysActive ?? []).map(([l, h]) => `${l}-${h}`),
     accuracy: s.summary?.accuracy && s.summary.accuracy.values?.length ? s.summary.accuracy : null,
+    origin: scoresOrigin(s),
   };
 }
 

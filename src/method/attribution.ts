@@ -11,36 +11,8 @@
 import { RetrievalLensError } from '../shared/errors.js';
 import type { TokenSpan } from '../shared/tokenSpans.js';
 
-/** The text the model reads (LF line ends), and where CRs were removed from the original. */
-export interface EolText {
-  text: string;
-  /** Positions in `text` right before which a '\r' was removed, ascending. */
-  removedCr: number[];
-}
-
-export function toLf(raw: string): EolText {
-  const removedCr: number[] = [];
-  let text = '';
-  let last = 0;
-  for (let i = raw.indexOf('\r\n'); i >= 0; i = raw.indexOf('\r\n', i + 2)) {
-    text += raw.slice(last, i);
-    removedCr.push(text.length);
-    last = i + 1;
-  }
-  return { text: text + raw.slice(last), removedCr };
-}
-
-/** Offset in the LF text -> offset in the original; a CR removed right at `offset` stays after it. */
-export function toRawOffset(eol: EolText, offset: number): number {
-  let lo = 0;
-  let hi = eol.removedCr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (eol.removedCr[mid] < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return offset + lo;
-}
+export { toLf, toRawOffset, type EolText } from '../shared/eol.js';
+import { toRawOffset, type EolText } from '../shared/eol.js';
 
 export type SourceUnit = 'sentence' | 'line';
 

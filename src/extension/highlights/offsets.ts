@@ -2,6 +2,7 @@
 // vscode) so it is unit-tested. Three steps: a token's span in the prompt (UTF-16 units, from the
 // worker) -> the LF-normalised text the model saw (through the prompt's segments) -> the document
 // (put back the CRs of CRLF line ends, add where the selection starts).
+import { toLf, toRawOffset, type EolText } from '../../shared/eol.js';
 
 export interface Segment {
   promptStart: number;
@@ -10,39 +11,19 @@ export interface Segment {
 }
 
 /** The text sent to the model, and how to find each of its offsets in the document again. */
-export interface EolMap {
-  text: string;
-  /** Positions in `text` before which a '\r' was removed, ascending. */
-  removedCr: number[];
+export interface EolMap extends EolText {
   /** Document offset of the range's first character. */
   docStart: number;
 }
 
 /** CRLF -> LF (the model was trained on LF); remembers where the CRs were. */
 export function normalizeEol(raw: string, docStart = 0): EolMap {
-  const removedCr: number[] = [];
-  let text = '';
-  let last = 0;
-  for (let i = raw.indexOf('\r\n'); i >= 0; i = raw.indexOf('\r\n', i + 2)) {
-    text += raw.slice(last, i);
-    removedCr.push(text.length);
-    last = i + 1; // keep the '\n'
-  }
-  text += raw.slice(last);
-  return { text, removedCr, docStart };
+  return { ...toLf(raw), docStart };
 }
 
 /** Offset in the normalised text -> document offset. */
 export function textToDoc(map: EolMap, offset: number): number {
-  // CRs removed at positions < offset shift it; one at exactly `offset` sits before the '\n' there.
-  let lo = 0;
-  let hi = map.removedCr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (map.removedCr[mid] < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return map.docStart + offset + lo;
+  return map.docStart + toRawOffset(map, offset);
 }
 
 /** Prompt range -> ranges of the normalised text (a token can straddle the inserted needle). */

@@ -28,36 +28,7 @@ import { loadModel } from '../../src/engine/model.js';
 import { RetrievalLensError } from '../../src/shared/errors.js';
 import { assertCleanError, assertNoStack, assertUnchanged, cli, copyModel, snapshot, spawnCli } from '../support/cli.js';
 import { bundledModel, repoRoot, sharedModel, tempDir } from '../support/paths.js';
-
-const cache = tempDir('rl-hardening-cache-');
-process.env.RETRIEVAL_LENS_CACHE = cache;
-const stories = sharedModel('stories260K');
-const organism = sharedModel('needle-organism');
-const work = tempDir('rl-hardening-');
-const isRoot = process.getuid?.() === 0;
-
-function setConfig(dir: string, patch: Record<string, unknown>): void {
-  const p = join(dir, 'config.json');
-  writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }));
-}
-
-function setTokenizerConfig(dir: string, patch: Record<string, unknown>): void {
-  const p = join(dir, 'tokenizer_config.json');
-  writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }));
-}
-
-const gen = (model: string, ...more: string[]) => [
-  'generate',
-  '--model',
-  model,
-  '--prompt',
-  'Once upon a time',
-  '--max-new-tokens',
-  '6',
-  '--json',
-  ...more,
-];
-const tokens = (out: string) => JSON.parse(out).tokenIds as number[];
+import { cache, gen, organism, setConfig, setTokenizerConfig, stories, tokens, work } from '../support/hardening.js';
 
 test('item 1: a wrong config.json does not poison the cache: the right folder still works, from the cache', async () => {
   const good = copyModel('stories260K', tempDir('rl-item1-'));

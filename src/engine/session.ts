@@ -51,6 +51,9 @@ export async function createSession(source: string | Uint8Array, opts: SessionOp
       logSeverityLevel: 4,
     };
     if (opts.threads && opts.threads > 0) options.intraOpNumThreads = opts.threads;
+    // onnxruntime's profiler, for finding what a step spends (a JSON trace per session, written at dispose).
+    const profile = process.env.RETRIEVAL_LENS_ORT_PROFILE;
+    if (profile) Object.assign(options, { enableProfiling: true, profileFilePrefix: profile });
     if (opts.weightsDir) options.extra = { session: { model_external_initializers_file_folder_path: opts.weightsDir } };
     return typeof source === 'string'
       ? await ort.InferenceSession.create(source, options)

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeModel } from '../../src/engine/model.js';
 import { instrumentedGraph } from '../../src/engine/cache.js';
-import { onnx, subgraphs, type GraphProto, type NodeProto } from '../../src/engine/graph.js';
+import { onnx, subgraphs, type GraphProto, type ModelProto, type NodeProto } from '../../src/engine/graph.js';
 import { readArchConfig } from '../../src/engine/config.js';
 import { makeMergedCopy } from '../fixtures/mergedDecoder.js';
 import { repoRoot, sharedModel, tempDir } from '../support/paths.js';
@@ -40,7 +40,7 @@ function ancestors(g: GraphProto, start: NodeProto): Set<string> {
 }
 
 /** Checks every layer after the first waits for the previous layer's exposed rows; returns how many layers were checked. */
-function checkOrder(model: onnx.ModelProto, label: string): number {
+function checkOrder(model: ModelProto, label: string): number {
   let checked = 0;
   for (const g of graphsWithSlices(model.graph!)) {
     const producer = new Map<string, NodeProto>();

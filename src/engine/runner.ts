@@ -74,8 +74,11 @@ export interface StepInput {
   ids: number[];
   batch: number;
   n: number;
-  /** [batch, past + n]: 1 for real positions, 0 for left padding. */
-  attentionMask: number[];
+  /**
+   * [batch, past + n]: 1 for real positions, 0 for left padding; or, for one row with nothing padded,
+   * just its length (the runner feeds a cached run of ones: building 32K int64s costs ms every step).
+   */
+  attentionMask: number[] | number;
   /** [batch, n] */
   positions: number[];
   /** Per layer key then value, [batch, kvHeads, past, headDim]. */
@@ -138,6 +141,14 @@ export class Runner {
     return new Sequence(this);
   }
 
+  private ones = new BigInt64Array(0);
+
+  /** `n` int64 ones, a view of a buffer kept across steps. */
+  private ones64(n: number): BigInt64Array {
+    if (this.ones.length < n) this.ones = new BigInt64Array(Math.max(n, Math.ceil(this.ones.length * 1.5))).fill(1n);
+    return this.ones.subarray(0, n);
+  }
+
   newCache(batch = 1, cap = 0): KVCache {
     return new KVCache(this.shape, this.kvMode, batch, cap);
   }
@@ -145,14 +156,15 @@ export class Runner {
   async step(x: StepInput): Promise<StepOutput> {
     const io = this.io;
     const { layers, heads, vocabSize } = this.shape;
-    const total = x.attentionMask.length / x.batch;
+    const total = typeof x.attentionMask === 'number' ? x.attentionMask : x.attentionMask.length / x.batch;
     const attentionRows = Math.max(1, Math.min(x.attentionRows ?? 1, x.n));
     const feeds: Record<string, Tensor> = { [io.inputIds]: int64(x.ids, [x.batch, x.n]) };
     if (io.attentionMask) {
+      const m = x.attentionMask;
       feeds[io.attentionMask] =
         io.attentionMaskType === 'int64'
-          ? int64(x.attentionMask, [x.batch, total])
-          : new ort.Tensor('int32', Int32Array.from(x.attentionMask), [x.batch, total]);
+          ? int64(typeof m === 'number' ? this.ones64(m) : m, [x.batch, total])
+          : new ort.Tensor('int32', typeof m === 'number' ? new Int32Array(m).fill(1) : Int32Array.from(m), [x.batch, total]);
     }
     if (io.useCacheBranch) feeds[io.useCacheBranch] = new ort.Tensor('bool', [total > x.n], [1]);
     if (io.positionIds) feeds[io.positionIds] = int64(x.positions, [x.batch, x.n]);
@@ -279,7 +291,7 @@ export class Sequence {
       ids,
       batch: 1,
       n,
-      attentionMask: new Array<number>(total).fill(1),
+      attentionMask: total,
       positions: Array.from({ length: n }, (_, i) => this.length + i),
       past,
       presentInto: present,

@@ -19,16 +19,21 @@ const value = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const json = flag('json');
-const log = (s: string) => {
-  if (!json) process.stdout.write(s + '\n');
-};
+// With --json, stdout holds only the JSON object; the per-context lines go to stderr, so a run that
+// dies part-way still leaves what it measured.
+const log = (s: string) => (json ? process.stderr : process.stdout).write(s + '\n');
 
 function child(script: string, args: string[]): Record<string, unknown> {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'bench', script), ...args], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
   });
-  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.status !== 0) {
+    const why = r.signal
+      ? `killed by ${r.signal}${r.signal === 'SIGKILL' ? ' (out of memory?)' : ''}`
+      : (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`${script} ${args.join(' ')} failed: ${why}`);
+  }
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
@@ -63,9 +68,20 @@ async function main() {
   const rss: Record<string, number> = {};
   for (const ctx of contexts) {
     const rooflineMs = ((weightsBytes + kvBytesPerToken * ctx) / (bandwidthGBs * 1e9)) * 1000;
-    // transformers.js prefills in one pass: [heads, ctx, ctx] floats per layer; past 8K that alone outgrows this machine.
-    const tjsHere = tjs === '1' && ctx <= 8192 ? '1' : '0';
-    const c = child('context.ts', [dir, String(ctx), value('steps') ?? '8', value('rounds') ?? '3', tjsHere, dtype]);
+    // transformers.js prefills in one pass: [heads, ctx, ctx] floats per layer; past 8K that alone
+    // outgrows this machine. Up to 2K it runs interleaved with ours in one process; above, in a
+    // process of its own right after ours (three copies of the weights plus its attention matrices
+    // do not fit together).
+    const tjsHere = tjs === '1' && ctx <= 8192 ? (ctx <= 2048 ? '1' : 'only') : '0';
+    const args = (t: string) => [dir, String(ctx), value('steps') ?? '8', value('rounds') ?? '3', t, dtype];
+    const c = child('context.ts', args(tjsHere === 'only' ? '0' : tjsHere));
+    if (tjsHere === 'only') {
+      try {
+        Object.assign(c, child('context.ts', args('only')));
+      } catch (e) {
+        c.transformersJsError = (e as Error).message;
+      }
+    }
     const m = child('rss.ts', [dir, String(ctx), dtype]);
     decode[ctx] = {
       plainMs: c.plainMs,

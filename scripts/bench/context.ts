@@ -1,7 +1,10 @@
 // Child of bench.ts, one context length: prefill speed, then decode ms/token of the original graph,
 // the instrumented graph (reading every head's attention each step) and transformers.js generate()
 // on the same folder, measured in interleaved rounds so machine load hits all three alike.
-// Prints one JSON line. argv: modelDir ctx steps rounds tjs(0|1) dtype
+// Prints one JSON line. argv: modelDir ctx steps rounds tjs dtype, where tjs is 0 (ours only), 1
+// (transformers.js interleaved with ours) or only (transformers.js alone, in a process of its own:
+// its one-pass prefill of an 8K prompt holds ~11 GB of attention matrices, which next to our two
+// sessions outgrew a 24 GB machine).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeModel, graphSession } from '../../src/engine/model.js';
@@ -64,6 +67,20 @@ async function transformersJs(ids: number[]) {
   };
 }
 
+async function transformersJsAlone(n: number, vocab: number) {
+  let ms: number | null = null;
+  let error: string | null = null;
+  try {
+    const run = await transformersJs(promptIds(n, vocab));
+    const times: number[] = [];
+    for (let r = 0; r < rounds; r++) times.push(...(await run(steps)));
+    ms = median(times);
+  } catch (e) {
+    error = (e as Error).message.split('\n')[0];
+  }
+  process.stdout.write(JSON.stringify({ ctx, transformersJsMs: ms, transformersJsError: error }) + '\n');
+}
+
 async function main() {
   const d = await describeModel(dir, { dtype: dtypeArg || undefined });
   const a = d.arch;
@@ -75,6 +92,7 @@ async function main() {
     vocabSize: a.vocabSize,
     kvType: d.graph.io.kvType,
   };
+  if (tjsArg === 'only') return transformersJsAlone(Math.min(ctx, a.contextLength - steps * rounds - 2), a.vocabSize);
   const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
   inst.kvMode = await chooseKVMode(inst, d.graph.attention, a.vocabSize);
   const plain = new Runner(await createSession(d.onnxFile.path), shape);

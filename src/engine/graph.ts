@@ -128,3 +128,15 @@ export function indexGraph(g: GraphProto): GraphIndex {
   const initializers = new Set((g.initializer ?? []).map((t) => t.name ?? ''));
   return { producer, consumers, initializers };
 }
+
+/** Prefix of every name the rewrite adds, so its nodes and tensors never collide with the export's. */
+export const NAME_PREFIX = 'retrieval_lens/';
+
+/** Inserts `nodes` right after `anchor` so the node list stays topologically sorted. */
+export function insertAfter(g: GraphProto, anchor: NodeProto, nodes: NodeProto[]): void {
+  g.node!.splice(g.node!.indexOf(anchor) + 1, 0, ...nodes);
+}
+
+export function insertBefore(g: GraphProto, anchor: NodeProto, nodes: NodeProto[]): void {
+  g.node!.splice(g.node!.indexOf(anchor), 0, ...nodes);
+}

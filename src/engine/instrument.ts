@@ -19,7 +19,10 @@ import {
   onnx,
   attrNumber,
   floatTensor,
+  insertAfter,
+  insertBefore,
   int64Tensor,
+  NAME_PREFIX,
   node,
   opsetVersion,
   setIntAttr,
@@ -31,6 +34,7 @@ import {
 import { describeIO, type DecoderIO, type IONameHints } from './io.js';
 import { dropDeadNodes, groupQueryMatMuls, lastRowLogits } from './simplify.js';
 import { addRestrictInputs, restrictGQA, restrictPlain } from './restrict.js';
+import { lastRow, zeroAfter } from './rows.js';
 import { RetrievalLensError } from '../shared/errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
@@ -59,16 +63,7 @@ export interface InstrumentResult {
   graphDtype: string;
 }
 
-const P = 'retrieval_lens/';
-
-/** Inserts `nodes` right after `anchor` so the node list stays topologically sorted. */
-function insertAfter(g: GraphProto, anchor: NodeProto, nodes: NodeProto[]): void {
-  g.node!.splice(g.node!.indexOf(anchor) + 1, 0, ...nodes);
-}
-
-function insertBefore(g: GraphProto, anchor: NodeProto, nodes: NodeProto[]): void {
-  g.node!.splice(g.node!.indexOf(anchor), 0, ...nodes);
-}
+const P = NAME_PREFIX;
 
 function activationTypeOf(io: DecoderIO): number {
   return io.kvType === 'float16' ? DT.FLOAT16 : DT.FLOAT;
@@ -211,31 +206,6 @@ function scaleOutput(c: SiteCtx, n: NodeProto, index: number, table: string, lay
   const [nodes, vec] = headVector(c, table, layout, raw, tag);
   nodes.push(node('Mul', [raw, vec], [y], c.t(`${tag}_mul`)));
   insertAfter(c.g, n, nodes);
-}
-
-/** An int64 scalar 0 that exists only once `row` does: Size reads no data, and Size - Size is exact. */
-function zeroAfter(g: GraphProto, row: string, t: (s: string) => string): string {
-  const producer = g.node!.find((n) => n.output?.includes(row))!;
-  insertAfter(g, producer, [
-    node('Size', [row], [t('row_size')], t('row_size')),
-    node('Sub', [t('row_size'), t('row_size')], [t('row_zero')], t('row_zero')),
-  ]);
-  return t('row_zero');
-}
-
-/** Slices the last `attention_rows` query rows of a [batch, heads, q, kvLen] tensor, as float. */
-function lastRow(c: SiteCtx, probs: string, anchor: NodeProto, softmax: boolean): string {
-  const t = c.t;
-  const nodes = [node('Slice', [probs, P + 'last_start', P + 'last_end', P + 'axis2'], [t('last')], t('slice_last'))];
-  let last = t('last');
-  if (softmax) {
-    nodes.push(node('Softmax', [last], [t('last_probs')], t('softmax_last'), { axis: -1 }));
-    last = t('last_probs');
-  }
-  // fp16 graphs: one conversion of the sliced rows, not of every head's full matrix.
-  nodes.push(node('Cast', [last], [t('row')], t('row_float'), { to: DT.FLOAT }));
-  insertAfter(c.g, anchor, nodes);
-  return t('row');
 }
 
 function checkHeads(s: FusedSite, shape: InstrumentShape, layer: number): void {

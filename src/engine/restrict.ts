@@ -9,12 +9,12 @@
 //   plain                added to the Softmax input
 //   GroupQueryAttention  through the op's attention_bias input (added to one the graph already has)
 //   MultiHeadAttention, ONNX Attention: not supported (their masks take other shapes); say so
-import { DT, floatTensor, int64Tensor, node, valueInfo, type GraphProto, type NodeProto } from './graph.js';
+import { DT, floatTensor, insertBefore, int64Tensor, NAME_PREFIX, node, valueInfo, type GraphProto, type NodeProto } from './graph.js';
 import type { InstrumentShape, SiteCtx } from './instrument.js';
 
 export const HEAD_RESTRICT = 'head_restrict';
 export const RESTRICT_SPAN = 'restrict_span';
-const P = 'retrieval_lens/restrict/';
+const P = NAME_PREFIX + 'restrict/';
 /** Far below any score, finite so that 0 x it stays 0; -inf in fp16, which the softmax handles. */
 const NEG = -1e30;
 
@@ -69,7 +69,7 @@ export function restrictPlain(c: SiteCtx, softmax: NodeProto): void {
   if (!c.g.initializer!.some((i) => i.name === P + 'three')) c.g.initializer!.push(int64Tensor(P + 'three', [3], []));
   const [nodes, bias] = biasNodes(c, t('T'), x);
   nodes.push(node('Add', [x, bias], [t('scores')], t('add')));
-  c.g.node!.splice(c.g.node!.indexOf(softmax), 0, ...shapeNodes, ...nodes);
+  insertBefore(c.g, softmax, [...shapeNodes, ...nodes]);
   softmax.input![0] = t('scores');
 }
 
@@ -99,5 +99,5 @@ export function restrictGQA(c: SiteCtx, gqa: NodeProto): void {
   }
   inputs[10] = full;
   gqa.input = inputs;
-  c.g.node!.splice(c.g.node!.indexOf(gqa), 0, ...first, ...nodes);
+  insertBefore(c.g, gqa, [...first, ...nodes]);
 }

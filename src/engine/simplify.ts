@@ -9,7 +9,7 @@
 //   QK = Q' @ K^T   [B, KV, G*S, T] -> [B, N, S, T]
 //   P  [B, N, S, T] -> [B, KV, G*S, T];  PV = P' @ V  [B, KV, G*S, D] -> [B, N, S, D]
 // with K and V read once per KV head. Sites whose repeat does not look like this are left alone.
-import { indexGraph, int64Tensor, node, type GraphIndex, type GraphProto, type NodeProto } from './graph.js';
+import { indexGraph, insertAfter, insertBefore, int64Tensor, node, type GraphIndex, type GraphProto, type NodeProto } from './graph.js';
 import type { PlainSite } from './attention.js';
 
 /** Ops a repeat_kv chain is made of (after the source [B, KV, T, D] tensor). */
@@ -101,17 +101,17 @@ export function groupQueryMatMuls(g: GraphProto, sites: PlainSite[], heads: numb
       node('Reshape', [q, t('grouped')], [t('q')], t('q')), //                  [B, KV, G*S, D]
       node('Transpose', [k.source], [t('kt')], t('kt'), { perm: [0, 1, 3, 2] }), // [B, KV, D, T]
     ];
-    g.node!.splice(g.node!.indexOf(s.scoreMatMul), 0, ...before);
+    insertBefore(g, s.scoreMatMul, before);
     s.scoreMatMul.input = [t('q'), t('kt')];
     s.scoreMatMul.output = [t('scores')]; //                                   [B, KV, G*S, T]
-    g.node!.splice(g.node!.indexOf(s.scoreMatMul) + 1, 0, node('Reshape', [t('scores'), t('ungrouped')], [scores], t('scores_n')));
+    insertAfter(g, s.scoreMatMul, [node('Reshape', [t('scores'), t('ungrouped')], [scores], t('scores_n'))]);
     // Values: Reshape(P) @ V -> Reshape back to [B, N, S, D].
     const probs = s.valueMatMul.input![0];
     const out = s.valueMatMul.output![0];
-    g.node!.splice(g.node!.indexOf(s.valueMatMul), 0, node('Reshape', [probs, t('grouped')], [t('p')], t('p')));
+    insertBefore(g, s.valueMatMul, [node('Reshape', [probs, t('grouped')], [t('p')], t('p'))]);
     s.valueMatMul.input = [t('p'), v.source];
     s.valueMatMul.output = [t('out')]; //                                      [B, KV, G*S, D]
-    g.node!.splice(g.node!.indexOf(s.valueMatMul) + 1, 0, node('Reshape', [t('out'), t('ungrouped')], [out], t('out_n')));
+    insertAfter(g, s.valueMatMul, [node('Reshape', [t('out'), t('ungrouped')], [out], t('out_n'))]);
     rewritten++;
   });
   return rewritten;

@@ -18,6 +18,7 @@ import {
   type Source,
   type SourceUnit,
 } from './attribution.js';
+import { longestFittingPrefix } from './document.js';
 import { documentTemplate } from './document.js';
 import type { ScoredHead } from './heads.js';
 import { ATTRIBUTION_TOP_SOURCES, DEFAULT_MAX_NEW_TOKENS, GROUNDING_FLAG_BELOW } from './defaults.js';
@@ -65,18 +66,7 @@ function promptSpans(model: LoadedModel, ids: number[], prompt: string): TokenSp
 function fitDocument(model: LoadedModel, template: string, text: string, question: string, maxTokens: number): number {
   const fits = (chars: number) =>
     model.tokenizer.encode(buildContextPrompt(template, text.slice(0, chars), question).prompt).length <= maxTokens;
-  if (fits(text.length)) return text.length;
-  if (!fits(0))
-    throw new RetrievalLensError('CONTEXT_TOO_LONG', `the question alone needs more than the ${maxTokens} prompt tokens the model allows`);
-  let lo = 0;
-  let hi = Math.min(text.length, maxTokens * 32);
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (fits(mid)) lo = mid;
-    else hi = mid;
-  }
-  const ws = text.slice(0, lo).search(/\s\S*$/);
-  return ws > 0 ? ws : lo;
+  return longestFittingPrefix(text, maxTokens, fits, `the question alone needs more than the ${maxTokens} prompt tokens the model allows`);
 }
 
 export async function attribute(

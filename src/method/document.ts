@@ -100,11 +100,19 @@ export function documentTemplate(model: LoadedModel): string {
 export function fitText(model: LoadedModel, template: string, text: string, needle: Needle, maxTokens: number): number {
   const fits = (chars: number) =>
     model.tokenizer.encode(buildPrompt(template, text, chars, needle, DEFAULT_HIGHLIGHT_DEPTH).prompt).length <= maxTokens;
+  return longestFittingPrefix(text, maxTokens, fits, `the needle and question alone need more than ${maxTokens} tokens`);
+}
+
+/**
+ * The longest prefix of `text` (in characters, cut at whitespace) for which `fits` holds, found by
+ * binary search; `fits(0)` false is a CONTEXT_TOO_LONG error saying `tooLong`.
+ */
+export function longestFittingPrefix(text: string, maxTokens: number, fits: (chars: number) => boolean, tooLong: string): number {
   // A book-sized document is never tokenized whole: prefixes longer than 32 characters a token
   // (more than any tokenizer packs in practice) are not tried.
   const cap = Math.min(text.length, maxTokens * 32);
   if (cap === text.length && fits(text.length)) return text.length;
-  if (!fits(0)) throw new RetrievalLensError('CONTEXT_TOO_LONG', `the needle and question alone need more than ${maxTokens} tokens`);
+  if (!fits(0)) throw new RetrievalLensError('CONTEXT_TOO_LONG', tooLong);
   let lo = 0;
   let hi = cap;
   while (hi - lo > 1) {

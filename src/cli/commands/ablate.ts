@@ -1,10 +1,10 @@
 // retrieval-lens ablate: NIAH accuracy with top-k retrieval heads vs k random non-retrieval heads masked.
 import type { MaskMode, MaskScope } from '../../engine/index.js';
 import { runAblation } from '../../method/ablate.js';
-import { checkOutputPath, readScoresFile, writeFileAtomic } from '../../method/formats.js';
-import { readNeedlesFile } from '../../method/needles.js';
-import { parseArgs, parseIntList, parseNumberList, UsageError } from '../args.js';
-import { checkModelFlags, DEPTH_RANGE, FLAGS, LENGTH_RANGE, MODEL_FLAGS, openModel, readHaystacks } from '../common.js';
+import { writeFileAtomic } from '../../method/formats.js';
+import { parseArgs } from '../args.js';
+import { checkModelFlags, FLAGS, MODEL_FLAGS, openModel } from '../common.js';
+import { readHeadGridInputs } from '../headGrid.js';
 import { ProgressReporter } from '../progress.js';
 import { formatJson } from '../json.js';
 import type { Command } from '../io.js';
@@ -28,16 +28,9 @@ export const run: Command = async (argv, io) => {
   });
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);
-  if (!flags.scores) throw new UsageError('--scores FILE is required (the output of retrieval-lens detect)');
   const mode = flags['mask-mode'] ?? 'uniform';
   const scope = flags['mask-scope'] ?? 'decode';
-  const ks = flags.k ? parseIntList(flags.k, '--k', { min: 1, max: 100_000 }) : undefined;
-  const lengths = flags.lengths ? parseIntList(flags.lengths, '--lengths', LENGTH_RANGE) : undefined;
-  const depths = flags.depths ? parseNumberList(flags.depths, '--depths', DEPTH_RANGE) : undefined;
-  if (flags.out) checkOutputPath(flags.out);
-  const scores = readScoresFile(flags.scores);
-  const haystack = readHaystacks(flags.haystack);
-  const needles = flags['needles-file'] ? readNeedlesFile(flags['needles-file']) : undefined;
+  const { scores, ks, lengths, depths, haystack, needles } = readHeadGridInputs(flags);
   const model = await openModel(flags, io);
   const progress = new ProgressReporter(io);
   let condition = '';

@@ -2,10 +2,10 @@
 // keep the whole KV cache and every other head keeps a sink and a recent window, against as many
 // random KV heads kept whole, on the ablation's fresh cases.
 import { runKvWhatif } from '../../method/kvWhatif.js';
-import { checkOutputPath, readScoresFile, writeFileAtomic } from '../../method/formats.js';
-import { readNeedlesFile } from '../../method/needles.js';
-import { parseArgs, parseIntList, parseNumberList, UsageError } from '../args.js';
-import { checkModelFlags, DEPTH_RANGE, FLAGS, LENGTH_RANGE, MODEL_FLAGS, openModel, readHaystacks } from '../common.js';
+import { writeFileAtomic } from '../../method/formats.js';
+import { parseArgs } from '../args.js';
+import { checkModelFlags, FLAGS, MODEL_FLAGS, openModel } from '../common.js';
+import { readHeadGridInputs } from '../headGrid.js';
 import { progressLine } from '../progress.js';
 import type { Command } from '../io.js';
 
@@ -27,14 +27,7 @@ export const run: Command = async (argv, io) => {
     json: { type: 'boolean' },
   });
   checkModelFlags(flags);
-  if (!flags.scores) throw new UsageError('--scores FILE is required (the output of retrieval-lens detect)');
-  const ks = flags.k ? parseIntList(flags.k, '--k', { min: 1, max: 100_000 }) : undefined;
-  const lengths = flags.lengths ? parseIntList(flags.lengths, '--lengths', LENGTH_RANGE) : undefined;
-  const depths = flags.depths ? parseNumberList(flags.depths, '--depths', DEPTH_RANGE) : undefined;
-  if (flags.out) checkOutputPath(flags.out);
-  const scores = readScoresFile(flags.scores);
-  const haystack = readHaystacks(flags.haystack);
-  const needles = flags['needles-file'] ? readNeedlesFile(flags['needles-file']) : undefined;
+  const { scores, ks, lengths, depths, haystack, needles } = readHeadGridInputs(flags);
   const model = await openModel(flags, io);
   try {
     const r = await runKvWhatif(

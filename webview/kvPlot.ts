@@ -4,8 +4,8 @@
 import { toHex } from '../src/shared/colorScale.js';
 import type { AblationMetric, KvWhatifView } from '../src/shared/webviewProtocol.js';
 import { kvSeries } from '../src/shared/figures.js';
-import { s, fmt, themeFont } from './dom.js';
-import { METRIC_AXIS, type PlotColors } from './plots.js';
+import { s, fmt } from './dom.js';
+import { accuracyFrame, type PlotColors } from './plots.js';
 
 const W = 520;
 const H = 300;
@@ -13,35 +13,16 @@ const M = { l: 52, r: 16, t: 24, b: 42 };
 const LEGEND_H = 56;
 
 export function drawKvWhatif(v: KvWhatifView, c: PlotColors, metric: AblationMetric): SVGSVGElement {
-  const svg = s('svg', {
-    width: W,
-    height: H + LEGEND_H,
-    viewBox: `0 0 ${W} ${H + LEGEND_H}`,
-    'data-testid': 'kvwhatif-plot',
-    'data-metric': metric,
-    'font-family': themeFont(),
-    'font-size': 11,
-  }) as SVGSVGElement;
-  const fg = toHex(c.fg);
-  svg.append(s('rect', { x: 0, y: 0, width: W, height: H + LEGEND_H, fill: toHex(c.bg) }));
-  const pw = W - M.l - M.r;
-  const ph = H - M.t - M.b;
+  const { svg, fg, pw, ph, y } = accuracyFrame({
+    testId: 'kvwhatif-plot',
+    metric,
+    colors: c,
+    margin: M,
+    legendH: LEGEND_H,
+    xTicks: [0, 0.25, 0.5, 0.75, 1].map((f) => ({ at: f, label: `${Math.round(100 * f)}%` })),
+    xTitle: 'KV memory kept (fraction of the whole cache)',
+  });
   const x = (f: number) => M.l + f * pw;
-  const y = (a: number) => M.t + ph - a * ph;
-  for (const a of [0, 0.25, 0.5, 0.75, 1]) {
-    svg.append(s('line', { x1: M.l, x2: M.l + pw, y1: y(a), y2: y(a), stroke: toHex(c.grid), 'stroke-width': 0.5 }));
-    svg.append(s('text', { x: M.l - 6, y: y(a) + 3, fill: fg, 'text-anchor': 'end', 'font-size': 9 }, fmt(a, 2)));
-  }
-  for (const f of [0, 0.25, 0.5, 0.75, 1])
-    svg.append(s('text', { x: x(f), y: M.t + ph + 14, fill: fg, 'text-anchor': 'middle', 'font-size': 9 }, `${Math.round(100 * f)}%`));
-  svg.append(s('text', { x: M.l + pw / 2, y: H - 8, fill: fg, 'text-anchor': 'middle' }, 'KV memory kept (fraction of the whole cache)'));
-  svg.append(
-    s(
-      'text',
-      { x: 12, y: M.t + ph / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${M.t + ph / 2})` },
-      METRIC_AXIS[metric],
-    ),
-  );
   svg.append(s('line', { x1: M.l, y1: M.t + ph, x2: M.l + pw, y2: M.t + ph, stroke: fg }));
   svg.append(s('line', { x1: M.l, y1: M.t, x2: M.l, y2: M.t + ph, stroke: fg }));
   const sr = kvSeries(v, metric);

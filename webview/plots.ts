@@ -25,42 +25,69 @@ export const METRIC_AXIS: Record<AblationMetric, string> = {
   exact: 'NIAH accuracy (exact answer)',
 };
 
+/**
+ * The frame both accuracy plots (ablation, KV what-if) share: an SVG of the figure's size on the
+ * theme background, the accuracy grid 0-1 with its labels, the x ticks (`at`: fraction of the plot
+ * width) and both axis titles. Returns the plot width and height and the accuracy-to-y map.
+ */
+export function accuracyFrame(o: {
+  testId: string;
+  metric: AblationMetric;
+  colors: PlotColors;
+  margin: { l: number; r: number; t: number; b: number };
+  legendH: number;
+  xTicks: { at: number; label: string }[];
+  xTitle: string;
+}): { svg: SVGSVGElement; fg: string; pw: number; ph: number; y: (a: number) => number } {
+  const { colors: c, margin: m } = o;
+  const svg = s('svg', {
+    width: W,
+    height: H + o.legendH,
+    viewBox: `0 0 ${W} ${H + o.legendH}`,
+    'data-testid': o.testId,
+    'data-metric': o.metric,
+    'font-family': themeFont(),
+    'font-size': 11,
+  }) as SVGSVGElement;
+  const fg = toHex(c.fg);
+  svg.append(s('rect', { x: 0, y: 0, width: W, height: H + o.legendH, fill: toHex(c.bg) }));
+  const pw = W - m.l - m.r;
+  const ph = H - m.t - m.b;
+  const y = (a: number) => m.t + ph - a * ph;
+  for (const a of [0, 0.25, 0.5, 0.75, 1]) {
+    svg.append(s('line', { x1: m.l, x2: m.l + pw, y1: y(a), y2: y(a), stroke: toHex(c.grid), 'stroke-width': 0.5 }));
+    svg.append(s('text', { x: m.l - 6, y: y(a) + 3, fill: fg, 'text-anchor': 'end', 'font-size': 9 }, fmt(a, 2)));
+  }
+  for (const t of o.xTicks)
+    svg.append(s('text', { x: m.l + t.at * pw, y: m.t + ph + 14, fill: fg, 'text-anchor': 'middle', 'font-size': 9 }, t.label));
+  svg.append(s('text', { x: m.l + pw / 2, y: H - 8, fill: fg, 'text-anchor': 'middle' }, o.xTitle));
+  svg.append(
+    s(
+      'text',
+      { x: 12, y: m.t + ph / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${m.t + ph / 2})` },
+      METRIC_AXIS[o.metric],
+    ),
+  );
+  return { svg, fg, pw, ph, y };
+}
+
 export function drawAblation(all: AblationView[], c: PlotColors, metric: AblationMetric = 'rouge'): SVGSVGElement {
   const runs = all.flatMap((r) => {
     const sr = ablationSeries(r, metric);
     return sr ? [{ name: r.name, ...sr }] : [];
   });
-  const svg = s('svg', {
-    width: W,
-    height: H + LEGEND_H,
-    viewBox: `0 0 ${W} ${H + LEGEND_H}`,
-    'data-testid': 'ablation-plot',
-    'data-metric': metric,
-    'font-family': themeFont(),
-    'font-size': 11,
-  }) as SVGSVGElement;
-  const fg = toHex(c.fg);
-  svg.append(s('rect', { x: 0, y: 0, width: W, height: H + LEGEND_H, fill: toHex(c.bg) }));
   const ks = [...new Set(runs.flatMap((r) => r.rows.map((x) => x.k)))].sort((a, b) => a - b);
   const kMax = Math.max(1, ...ks);
-  const pw = W - M.l - 10;
-  const ph = H - M.t - M.b;
+  const { svg, fg, pw, y } = accuracyFrame({
+    testId: 'ablation-plot',
+    metric,
+    colors: c,
+    margin: { ...M, r: 10 },
+    legendH: LEGEND_H,
+    xTicks: [0, ...ks].map((k) => ({ at: k / kMax, label: String(k) })),
+    xTitle: 'heads masked (k)',
+  });
   const x = (k: number) => M.l + (k / kMax) * pw;
-  const y = (a: number) => M.t + ph - a * ph;
-  for (const a of [0, 0.25, 0.5, 0.75, 1]) {
-    svg.append(s('line', { x1: M.l, x2: M.l + pw, y1: y(a), y2: y(a), stroke: toHex(c.grid), 'stroke-width': 0.5 }));
-    svg.append(s('text', { x: M.l - 6, y: y(a) + 3, fill: fg, 'text-anchor': 'end', 'font-size': 9 }, fmt(a, 2)));
-  }
-  for (const k of [0, ...ks])
-    svg.append(s('text', { x: x(k), y: M.t + ph + 14, fill: fg, 'text-anchor': 'middle', 'font-size': 9 }, String(k)));
-  svg.append(s('text', { x: M.l + pw / 2, y: H - 8, fill: fg, 'text-anchor': 'middle' }, 'heads masked (k)'));
-  svg.append(
-    s(
-      'text',
-      { x: 12, y: M.t + ph / 2, fill: fg, 'text-anchor': 'middle', transform: `rotate(-90 12 ${M.t + ph / 2})` },
-      METRIC_AXIS[metric],
-    ),
-  );
   svg.append(
     s('text', { x: M.l, y: 16, fill: fg, 'font-weight': 'bold' }, runs.length === 1 ? runs[0].name : `${runs.length} ablation runs`),
   );

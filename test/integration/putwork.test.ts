@@ -190,7 +190,7 @@ for (const windows of [false, true]) {
 test('attribute CLI: JSON shape, offsets into the file as read, a cut document and bad input', async () => {
   const file = join(dir, 'doc.txt');
   writeFileSync(file, '\uFEFF' + needleDoc(true));
-  const r = await cli([
+  const args = [
     'attribute',
     '--model',
     bundledModel,
@@ -200,8 +200,8 @@ test('attribute CLI: JSON shape, offsets into the file as read, a cut document a
     "What is Zorvak's secret code?",
     '--scores',
     scoresPath,
-    '--json',
-  ]);
+  ];
+  const r = await cli([...args, '--json']);
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out);
   for (const key of ['answer', 'tokens', 'grounding', 'sources']) assert.ok(key in j, key);
@@ -215,17 +215,7 @@ test('attribute CLI: JSON shape, offsets into the file as read, a cut document a
   );
   const digit = j.tokens.find((t: { text: string }) => t.text === '4');
   assert.equal(text.slice(digit.sources[0].start, digit.sources[0].end), NEEDLE);
-  const t = await cli([
-    'attribute',
-    '--model',
-    bundledModel,
-    '--context-file',
-    file,
-    '--question',
-    "What is Zorvak's secret code?",
-    '--scores',
-    scoresPath,
-  ]);
+  const t = await cli(args);
   assert.equal(t.code, 0, t.err);
   assert.match(t.out, /^grounding: \d\.\d\d/m);
   assert.match(t.out, /"4" +\d\.\d\d +\d\.\d\d \[\d+, \d+\) "Zorvak's secret code is 48213\."/);

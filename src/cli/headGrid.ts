@@ -2,8 +2,24 @@
 // k values, and the fresh-case grid. Usage errors (exit 2) come before anything is read (exit 1).
 import { checkOutputPath, readScoresFile } from '../method/formats.js';
 import { readNeedlesFile } from '../method/needles.js';
-import { parseIntList, parseNumberList, UsageError } from './args.js';
-import { DEPTH_RANGE, LENGTH_RANGE, readHaystacks } from './common.js';
+import { parseIntList, parseNumberList, UsageError, type FlagSpec } from './args.js';
+import { DEPTH_RANGE, FLAGS, LENGTH_RANGE, MODEL_FLAGS, readHaystacks } from './common.js';
+
+/** The flags both commands take; each adds its own. */
+export const HEAD_GRID_FLAGS = {
+  ...MODEL_FLAGS,
+  scores: { type: 'string' },
+  k: { type: 'string' },
+  'random-trials': { type: 'int', min: 1, max: 1000 },
+  seed: { type: 'int', min: 0, max: 0xffffffff },
+  haystack: { type: 'list', variadic: true },
+  'needles-file': { type: 'string' },
+  lengths: { type: 'string' },
+  depths: { type: 'string' },
+  'max-new-tokens': FLAGS.maxNewTokens,
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+} satisfies Record<string, FlagSpec>;
 
 export interface HeadGridFlags {
   scores?: string;

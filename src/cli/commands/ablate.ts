@@ -3,28 +3,17 @@ import type { MaskMode, MaskScope } from '../../engine/index.js';
 import { runAblation } from '../../method/ablate.js';
 import { writeFileAtomic } from '../../method/formats.js';
 import { parseArgs } from '../args.js';
-import { checkModelFlags, FLAGS, MODEL_FLAGS, openModel } from '../common.js';
-import { readHeadGridInputs } from '../headGrid.js';
+import { checkModelFlags, FLAGS, openModel } from '../common.js';
+import { HEAD_GRID_FLAGS, readHeadGridInputs } from '../headGrid.js';
 import { ProgressReporter } from '../progress.js';
 import { formatJson } from '../json.js';
 import type { Command } from '../io.js';
 
 export const run: Command = async (argv, io) => {
   const { flags } = parseArgs(argv, {
-    ...MODEL_FLAGS,
-    scores: { type: 'string' },
-    k: { type: 'string' },
-    'random-trials': { type: 'int', min: 1, max: 1000 },
-    seed: { type: 'int', min: 0, max: 0xffffffff },
-    haystack: { type: 'list', variadic: true },
-    'needles-file': { type: 'string' },
-    lengths: { type: 'string' },
-    depths: { type: 'string' },
-    'max-new-tokens': FLAGS.maxNewTokens,
+    ...HEAD_GRID_FLAGS,
     'mask-mode': FLAGS.maskMode,
     'mask-scope': FLAGS.maskScope,
-    out: { type: 'string' },
-    json: { type: 'boolean' },
   });
   // How it was called first (exit 2), then what it was given (exit 1).
   checkModelFlags(flags);

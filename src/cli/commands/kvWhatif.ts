@@ -4,27 +4,16 @@
 import { runKvWhatif } from '../../method/kvWhatif.js';
 import { writeFileAtomic } from '../../method/formats.js';
 import { parseArgs } from '../args.js';
-import { checkModelFlags, FLAGS, MODEL_FLAGS, openModel } from '../common.js';
-import { readHeadGridInputs } from '../headGrid.js';
+import { checkModelFlags, openModel } from '../common.js';
+import { HEAD_GRID_FLAGS, readHeadGridInputs } from '../headGrid.js';
 import { progressLine } from '../progress.js';
 import type { Command } from '../io.js';
 
 export const run: Command = async (argv, io) => {
   const { flags } = parseArgs(argv, {
-    ...MODEL_FLAGS,
-    scores: { type: 'string' },
-    k: { type: 'string' },
+    ...HEAD_GRID_FLAGS,
     window: { type: 'int', min: 1, max: 10_000_000 },
     sink: { type: 'int', min: 0, max: 10_000_000 },
-    'random-trials': { type: 'int', min: 1, max: 1000 },
-    seed: { type: 'int', min: 0, max: 0xffffffff },
-    haystack: { type: 'list', variadic: true },
-    'needles-file': { type: 'string' },
-    lengths: { type: 'string' },
-    depths: { type: 'string' },
-    'max-new-tokens': FLAGS.maxNewTokens,
-    out: { type: 'string' },
-    json: { type: 'boolean' },
   });
   checkModelFlags(flags);
   const { scores, ks, lengths, depths, haystack, needles } = readHeadGridInputs(flags);

@@ -9,7 +9,14 @@ import { DEFAULT_DEPTHS, validateGrid, type Hooks } from './detect.js';
 import { checkNeedles, DEFAULT_NEEDLES } from './needles.js';
 import { rouge1Recall } from './rouge.js';
 import type { AblationFile, Needle, ScoresFile } from './types.js';
-import { DEFAULT_MAX_NEW_TOKENS, DEFAULT_THRESHOLD, SUCCESS_RECALL } from './defaults.js';
+import {
+  DEFAULT_ABLATION_KS,
+  DEFAULT_MAX_NEW_TOKENS,
+  DEFAULT_RANDOM_SEED,
+  DEFAULT_RANDOM_TRIALS,
+  DEFAULT_THRESHOLD,
+  SUCCESS_RECALL,
+} from './defaults.js';
 
 export interface AblateOptions {
   ks?: number[];
@@ -144,9 +151,9 @@ export async function runAblation(
   hooks: AblateHooks = {},
 ): Promise<AblationFile> {
   const { info } = model;
-  const ks = opts.ks ?? [1, 2, 4, 8];
-  const trials = opts.randomTrials ?? 5;
-  const seed = opts.seed ?? 1;
+  const ks = opts.ks ?? DEFAULT_ABLATION_KS;
+  const trials = opts.randomTrials ?? DEFAULT_RANDOM_TRIALS;
+  const seed = opts.seed ?? DEFAULT_RANDOM_SEED;
   const bad = ks.filter((k) => !Number.isInteger(k) || k < 1);
   if (bad.length) throw new RetrievalLensError('BAD_INPUT', `k must be positive integers, got ${bad.join(', ')}`);
   if (!Number.isInteger(trials) || trials < 1)

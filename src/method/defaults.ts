@@ -12,6 +12,10 @@ export const DEFAULT_DEPTHS = [0, 25, 50, 75, 100];
 export const DETECTION_NEEDLES = 3;
 /** Depth (percent) of the needle in the user's text for highlights and re-generation. */
 export const DEFAULT_HIGHLIGHT_DEPTH = 50;
+/** Ablation and KV what-if: the k values tried, random sets drawn per k, and the draws' seed. */
+export const DEFAULT_ABLATION_KS = [1, 2, 4, 8];
+export const DEFAULT_RANDOM_TRIALS = 5;
+export const DEFAULT_RANDOM_SEED = 1;
 /** k of the top-k overlap reported when two score sets are compared. */
 export const COMPARE_KS = [5, 10, 20, 50];
 

@@ -12,7 +12,14 @@ import { freshCases, judge, type FreshCaseOptions } from './ablate.js';
 import { answerText, greedyTokens } from './decoding.js';
 import type { Hooks } from './detect.js';
 import type { ScoresFile } from './types.js';
-import { DEFAULT_KV_SINK, DEFAULT_KV_WINDOW, DEFAULT_MAX_NEW_TOKENS } from './defaults.js';
+import {
+  DEFAULT_ABLATION_KS,
+  DEFAULT_KV_SINK,
+  DEFAULT_KV_WINDOW,
+  DEFAULT_MAX_NEW_TOKENS,
+  DEFAULT_RANDOM_SEED,
+  DEFAULT_RANDOM_TRIALS,
+} from './defaults.js';
 
 export interface KvShape {
   layers: number;
@@ -161,11 +168,11 @@ export async function runKvWhatif(
 ): Promise<KvWhatifResult> {
   const { info } = model;
   const shape: KvShape = { layers: info.layers, heads: info.heads, kvHeads: info.kvHeads };
-  const ks = opts.ks ?? [1, 2, 4, 8];
+  const ks = opts.ks ?? DEFAULT_ABLATION_KS;
   const window = opts.window ?? DEFAULT_KV_WINDOW;
   const sink = opts.sink ?? DEFAULT_KV_SINK;
-  const trials = opts.randomTrials ?? 5;
-  const seed = opts.seed ?? 1;
+  const trials = opts.randomTrials ?? DEFAULT_RANDOM_TRIALS;
+  const seed = opts.seed ?? DEFAULT_RANDOM_SEED;
   const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   const bad = ks.filter((k) => !Number.isInteger(k) || k < 1 || k > info.layers * info.heads);
   if (bad.length)

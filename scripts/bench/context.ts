@@ -12,6 +12,7 @@ import { chooseKVMode } from '../../src/engine/batch.js';
 import { createSession } from '../../src/engine/session.js';
 import { Runner, type Sequence } from '../../src/engine/runner.js';
 import { argmax } from '../../src/engine/sampling.js';
+import { KVCache } from '../../src/engine/kv.js';
 
 const [dir, ctxArg, stepsArg, roundsArg, tjsArg, dtypeArg] = process.argv.slice(2);
 const ctx = Number(ctxArg);
@@ -96,7 +97,15 @@ async function main() {
   const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
   inst.kvMode = await chooseKVMode(inst, d.graph.attention, a.vocabSize);
   const plain = new Runner(await createSession(d.onnxFile.path), shape);
-  plain.kvMode = inst.kvMode;
+  // The original graph keeps GroupQueryAttention (shared buffers) where ours reads in place.
+  plain.kvMode =
+    inst.kvMode === 'append'
+      ? await chooseKVMode(
+          plain,
+          d.graph.attention.map((s) => ({ ...s, inPlace: false })),
+          a.vocabSize,
+        )
+      : inst.kvMode;
   // The prompt plus the decoded tokens must fit the model's context.
   const ids = promptIds(Math.min(ctx, a.contextLength - steps * rounds - 2), a.vocabSize);
   // One prefill (the instrumented graph's KV cache is the original's) serves both variants.
@@ -117,7 +126,7 @@ async function main() {
   }
   for (let r = 0; r < rounds; r++) {
     const p = plain.newSequence();
-    p.kv = base.fork(base.length, steps).kv;
+    p.kv = KVCache.gather(shape, plain.kvMode, [{ cache: base.kv, row: 0, n: base.length }], steps);
     runs.plain.push(...(await decode(p, first, steps, false)));
     runs.instrumented.push(...(await decode(base.fork(base.length, steps), first, steps, true)));
     if (tjs) {

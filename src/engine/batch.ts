@@ -5,7 +5,7 @@
 // attention_mask 0), on the left for GroupQueryAttention's shared buffers (right padding: the op
 // places each row's new token after that row's own length). probeBatching checks on the graph itself that a
 // batch gives what single rows give; graphs where it does not decode one row at a time.
-import { KVCache, type KVMode } from './kv.js';
+import { inPlaceMode, KVCache, type KVMode } from './kv.js';
 import type { Runner, Sequence } from './runner.js';
 import { makeSampler } from './sampling.js';
 import { cancelled } from '../shared/errors.js';
@@ -22,7 +22,7 @@ async function batchStep(
   const B = kv.batch;
   const total = kv.length + 1;
   const grown = kv.lengths.map((n) => n + 1);
-  const cols = grown.map((n) => (kv.mode === 'shared' ? { start: 0, end: n } : { start: total - n, end: total }));
+  const cols = grown.map((n) => (inPlaceMode(kv.mode) ? { start: 0, end: n } : { start: total - n, end: total }));
   const attentionMask = cols.flatMap((c) => Array.from({ length: total }, (_, j) => (j >= c.start && j < c.end ? 1 : 0)));
   const { past, present } = kv.tensors(1);
   const out = await runner.step({
@@ -176,6 +176,8 @@ async function aloneLogits(runner: Runner, vocab: number): Promise<{ prompts: nu
  * preallocated outputs do not give the same logits.
  */
 export async function chooseKVMode(runner: Runner, sites: AttentionNodeInfo[], vocab: number): Promise<KVMode> {
+  // Rewritten GroupQueryAttention returns only the new positions: no other storage fits it.
+  if (runner.kvMode === 'append' || (sites.length && sites.every((s) => s.inPlace))) return 'append';
   const saved = runner.kvMode;
   runner.kvMode = 'fresh';
   const want = await aloneLogits(runner, vocab);
@@ -197,7 +199,7 @@ export async function chooseKVMode(runner: Runner, sites: AttentionNodeInfo[], v
  * different lengths decoded together must match their own logits.
  */
 export async function probeBatching(runner: Runner, vocab: number): Promise<boolean> {
-  if (runner.kvMode !== 'shared' && (!runner.io.positionIds || !runner.io.attentionMask)) return false;
+  if (!inPlaceMode(runner.kvMode) && (!runner.io.positionIds || !runner.io.attentionMask)) return false;
   if (!runner.io.attentionMask) return false;
   const { prompts, seqs, logits } = await aloneLogits(runner, vocab);
   const kv = KVCache.gather(

@@ -35,6 +35,7 @@ import { describeIO, type DecoderIO, type IONameHints } from './io.js';
 import { dropDeadNodes, groupQueryMatMuls, lastRowLogits } from './simplify.js';
 import { addRestrictInputs, restrictGQA, restrictPlain } from './restrict.js';
 import { lastRow, zeroAfter } from './rows.js';
+import { inPlaceRefusal, rewriteInPlace } from './gqaInPlace.js';
 import { RetrievalLensError } from '../shared/errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
@@ -45,7 +46,7 @@ export const ALL_ATTENTIONS = 'attentions';
 /** How many of the last query positions `attentions` holds, int64 [1]. */
 export const ATTENTION_ROWS = 'attention_rows';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 9;
+export const INSTRUMENT_VERSION = 10;
 
 export interface InstrumentShape {
   layers: number;
@@ -139,6 +140,8 @@ export interface SiteCtx {
    * a gigabyte at 4K tokens with 144-row prefill chunks.
    */
   after: string | null;
+  /** GroupQueryAttention sites become plain ops reading the cache in place (gqaInPlace.ts). */
+  inPlace: boolean;
 }
 
 /** Nodes computing layer `layer`'s row of `table` in `layout`, typed like `like`; returns [nodes, name]. */
@@ -246,6 +249,11 @@ function instrumentFused(c: SiteCtx, s: FusedSite, tables: { score: string; out:
   if (s.form === 'GroupQueryAttention') {
     const packed = empty(1);
     scaleInput(c, n, 0, tables.score, packed ? { kind: 'packed', tail: 2 * kvHeads * headDim } : { kind: 'flat' }, 'q');
+    if (c.inPlace) {
+      const site = rewriteInPlace(c, n, true);
+      scaleOutput(c, site.output, 0, tables.out, { kind: 'flat' }, 'out');
+      return site.rows;
+    }
     scaleOutput(c, n, 0, tables.out, { kind: 'flat' }, 'out');
     restrictGQA(c, n);
     setIntAttr(n, 'qk_output', 2);
@@ -333,6 +341,10 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   const { graphs, ifNode } = attentionGraphs(g);
   const siteLists = graphs.map((sg) => findAttentionSites(sg, shape.layers));
   const infos = siteLists[0].map(siteInfo);
+  // All or none: the runner keeps one kind of cache for the whole graph.
+  const inPlace =
+    !ifNode && siteLists[0].length > 0 && siteLists[0].every((s) => s.form === 'GroupQueryAttention' && !inPlaceRefusal(g, s.node, act));
+  if (inPlace) infos.forEach((i) => (i.inPlace = true));
   const tables = addMaskTables(g, shape);
   addRestrictInputs(g, shape);
   const castLike = opset >= 15;
@@ -341,7 +353,7 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
     let after: string | null = null;
     const rows = siteLists[b].map((s, layer) => {
       const t = (x: string) => `${P}${tag}L${layer}/${x}`;
-      const c: SiteCtx = { g: sg, layer, t, shape, act, castLike, after };
+      const c: SiteCtx = { g: sg, layer, t, shape, act, castLike, after, inPlace };
       const row = s.form === 'plain' ? instrumentPlain(c, s, tables) : instrumentFused(c, s, tables);
       after = zeroAfter(sg, row, t);
       return row;

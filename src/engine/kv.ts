@@ -1,4 +1,8 @@
 // KV-cache storage for a sequence (or a batch of rows).
+//   append  graphs whose GroupQueryAttention was rewritten to read the cache in place (gqaInPlace.ts):
+//           one preallocated buffer [batch, kvHeads, cap, headDim] fed as the past; the graph returns
+//           only the new positions, which are written after each row's length here. Nothing the
+//           size of the cache crosses into or out of onnxruntime on a step.
 //   shared  GroupQueryAttention graphs: past and present are ONE preallocated buffer
 //           [batch, kvHeads, cap, headDim]; the op appends the new positions in place
 //           (onnxruntime's past/present buffer sharing), so the cache costs its size once and a
@@ -13,7 +17,12 @@
 // left (right padding, for GroupQueryAttention, which places each row's new token after its own length).
 import { ort, type Tensor } from './session.js';
 
-export type KVMode = 'shared' | 'pingpong' | 'fresh';
+export type KVMode = 'append' | 'shared' | 'pingpong' | 'fresh';
+
+/** Modes keeping one buffer of room per row, rows starting at position 0 (right padding). */
+export function inPlaceMode(mode: KVMode): boolean {
+  return mode === 'append' || mode === 'shared';
+}
 type Buf = Float32Array | Uint16Array;
 
 export interface KVShape {
@@ -34,9 +43,17 @@ export class KVCache {
   private bufs: Buf[];
   /** pingpong: the idle buffers the next present is written into. */
   private spare: Buf[] | null = null;
-  /** Positions a row's slot can hold (shared) / the current data's width (pingpong, fresh). */
+  /**
+   * Positions between one row-head's slot and the next: shared and append buffers hold
+   * [batch, kvHeads, cap, headDim] in their first elements; pingpong and fresh: the data's width.
+   */
   private cap: number;
-  /** pingpong: positions per row the buffers are sized for (reserve), so a run allocates once. */
+  /**
+   * Positions per row the buffers are allocated for (reserve), so a run allocates once. In the
+   * in-place modes the stride `cap` grows inside that room only as the rows do: the graph reads
+   * all `cap` columns of every row (masking the unused ones), so a prompt's first chunks would
+   * otherwise pay for columns its last chunks fill.
+   */
   private room = 0;
 
   constructor(
@@ -46,7 +63,8 @@ export class KVCache {
     initialCap = 0,
   ) {
     this.lengths = new Array(batch).fill(0);
-    this.cap = mode === 'shared' ? Math.max(initialCap, 16) : 0;
+    this.cap = inPlaceMode(mode) ? Math.max(initialCap, 16) : 0;
+    this.room = this.cap;
     const per = batch * shape.kvHeads * this.cap * shape.headDim;
     this.bufs = Array.from({ length: shape.layers * 2 }, () => alloc(shape, per));
   }
@@ -56,21 +74,32 @@ export class KVCache {
     return Math.max(0, ...this.lengths);
   }
 
-  /** Room for `n` positions per row: shared buffers grow (copying once); pingpong buffers are sized for it. */
+  /** Room for `n` positions per row: in-place buffers are reallocated (copying once); pingpong buffers are sized for it. */
   reserve(n: number): void {
     if (this.mode === 'pingpong') this.room = Math.max(this.room, n);
-    if (this.mode !== 'shared' || n <= this.cap) return;
-    const cap = Math.max(n, Math.ceil(this.cap * 1.5));
-    const { kvHeads, headDim } = this.shape;
+    if (!inPlaceMode(this.mode) || n <= this.room) return;
+    const room = Math.max(n, Math.ceil(this.room * 1.5));
+    const used = this.batch * this.shape.kvHeads * this.cap * this.shape.headDim;
     this.bufs = this.bufs.map((old) => {
-      const dst = alloc(this.shape, this.batch * kvHeads * cap * headDim);
-      for (let r = 0; r < this.batch * kvHeads; r++)
-        dst.set(
-          old.subarray(r * this.cap * headDim, r * this.cap * headDim + this.lengths[Math.floor(r / kvHeads)] * headDim),
-          r * cap * headDim,
-        );
+      const dst = alloc(this.shape, this.batch * this.shape.kvHeads * room * this.shape.headDim);
+      dst.set(old.subarray(0, used));
       return dst;
     });
+    this.room = room;
+  }
+
+  /** In-place modes: a stride of at least `n` positions, moving the rows apart inside the room (no allocation when reserved). */
+  private widen(n: number): void {
+    if (n <= this.cap) return;
+    this.reserve(n);
+    const cap = Math.min(this.room, Math.max(n, Math.ceil(this.cap * 1.25)));
+    const { kvHeads, headDim } = this.shape;
+    // Slot r moves from r * cap to r * wider: last slot first, so no slot overwrites one not yet moved.
+    for (const buf of this.bufs)
+      for (let r = this.batch * kvHeads - 1; r > 0; r--) {
+        const from = r * this.cap * headDim;
+        buf.copyWithin(r * cap * headDim, from, from + this.lengths[Math.floor(r / kvHeads)] * headDim);
+      }
     this.cap = cap;
   }
 
@@ -78,10 +107,11 @@ export class KVCache {
   tensors(n: number): { past: Tensor[]; present: Tensor[] | null } {
     const { kvHeads, headDim, kvType } = this.shape;
     const B = this.batch;
-    if (this.mode === 'shared') {
-      this.reserve(this.length + n);
+    if (inPlaceMode(this.mode)) {
+      this.widen(this.length + n);
       const dims = [B, kvHeads, this.cap, headDim];
-      const t = this.bufs.map((b) => new ort.Tensor(kvType, b, dims));
+      const t = this.bufs.map((b) => new ort.Tensor(kvType, b.subarray(0, B * kvHeads * this.cap * headDim), dims));
+      if (this.mode === 'append') return { past: t, present: null };
       return { past: t, present: t.map((x) => new ort.Tensor(kvType, x.data as Buf, dims)) };
     }
     // pingpong and fresh: the data is compact, [B, kvHeads, T, headDim] with T = this.cap.
@@ -98,7 +128,8 @@ export class KVCache {
 
   /** After the step: `n` positions were added to the rows marked in `grew` (all by default). */
   commit(n: number, present: Tensor[], grew: boolean[] = this.lengths.map(() => true)): void {
-    if (this.mode !== 'shared') {
+    if (this.mode === 'append') this.append(n, present, grew);
+    else if (this.mode !== 'shared') {
       // pingpong: onnxruntime wrote into the spare buffers (the old ones become the spare); fresh: it returned its own.
       const spare = this.spare;
       const written = present.map((t) => t.data as Buf);
@@ -111,12 +142,29 @@ export class KVCache {
     grew.forEach((g, b) => g && (this.lengths[b] += n));
   }
 
+  /** Writes the step's new positions ([batch, kvHeads, n, headDim] per layer tensor) after each grown row's length. */
+  private append(n: number, present: Tensor[], grew: boolean[]): void {
+    const { kvHeads, headDim } = this.shape;
+    present.forEach((t, k) => {
+      const src = t.data as Buf;
+      if (src.length !== this.batch * kvHeads * n * headDim)
+        throw new RangeError(`the graph returned ${src.length} values for ${n} new positions of layer tensor ${k}`);
+      for (let b = 0; b < this.batch; b++) {
+        if (!grew[b]) continue;
+        for (let h = 0; h < kvHeads; h++) {
+          const row = (b * kvHeads + h) * n * headDim;
+          this.bufs[k].set(src.subarray(row, row + n * headDim), ((b * kvHeads + h) * this.cap + this.lengths[b]) * headDim);
+        }
+      }
+    });
+  }
+
   /** Row `b`, layer tensor `k`: its positions [0, length) of each KV head, as [kvHeads][length * headDim] views. */
   rowData(b: number, k: number): Buf[] {
     const { kvHeads, headDim } = this.shape;
     const stride = this.cap * headDim;
     // pingpong/fresh rows are aligned on the right of a T = cap wide block (left padding).
-    const start = this.mode === 'shared' ? 0 : (this.cap - this.lengths[b]) * headDim;
+    const start = inPlaceMode(this.mode) ? 0 : (this.cap - this.lengths[b]) * headDim;
     return Array.from({ length: kvHeads }, (_, h) => {
       const base = (b * kvHeads + h) * stride + start;
       return this.bufs[k].subarray(base, base + this.lengths[b] * headDim);
@@ -146,7 +194,7 @@ export class KVCache {
   private fill(rows: { cache: KVCache; row: number; n: number }[]): void {
     const { kvHeads, headDim } = this.shape;
     const width = Math.max(...rows.map((r) => r.n));
-    if (this.mode !== 'shared') {
+    if (!inPlaceMode(this.mode)) {
       this.cap = width;
       // pingpong: sized for the whole run, so neither buffer is ever reallocated.
       this.bufs = this.bufs.map(() => alloc(this.shape, this.batch * kvHeads * Math.max(width, this.room) * headDim));
@@ -157,7 +205,7 @@ export class KVCache {
         const heads = src.cache.rowData(src.row, k);
         for (let h = 0; h < kvHeads; h++) {
           const stride = this.cap * headDim;
-          const at = (b * kvHeads + h) * stride + (this.mode === 'shared' ? 0 : (width - src.n) * headDim);
+          const at = (b * kvHeads + h) * stride + (inPlaceMode(this.mode) ? 0 : (width - src.n) * headDim);
           this.bufs[k].set(heads[h].subarray(0, src.n * headDim), at);
         }
       }
@@ -166,7 +214,7 @@ export class KVCache {
 
   /** Columns of the attention mask / output for row b: where its positions sit in the batch's width. */
   columns(b: number, total: number): { start: number; end: number } {
-    if (this.mode === 'shared') return { start: 0, end: this.lengths[b] };
+    if (inPlaceMode(this.mode)) return { start: 0, end: this.lengths[b] };
     return { start: total - this.lengths[b], end: total };
   }
 }

@@ -40,18 +40,31 @@ export function addRestrictInputs(g: GraphProto, shape: InstrumentShape): void {
  * typed like `like`; returns [nodes, name].
  */
 function biasNodes(c: SiteCtx, T: string, like: string): [NodeProto[], string] {
-  const t = (s: string) => c.t(`restrict_${s}`);
-  c.g.initializer!.push(int64Tensor(t('layer'), [c.layer], []), int64Tensor(t('shape4'), [1, c.shape.heads, 1, 1]));
+  const j = c.t('restrict_j');
+  const [nodes, bias] = restrictBias(c, j, T, like, '');
+  return [[node('Range', [P + 'zero', T, P + 'one'], [j], j), ...nodes], bias];
+}
+
+/**
+ * The bias at absolute positions `j` (int64, [..., 1, n] or [n]) for a kv length `T`: 0 where this
+ * layer's restricted heads may look (the first `sink` positions, the last `window` ones) and for
+ * heads left whole, NEG elsewhere; broadcast against [1, heads, 1, 1]. Typed like `like`.
+ */
+export function restrictBias(c: SiteCtx, j: string, T: string, like: string, tag: string): [NodeProto[], string] {
+  const t = (s: string) => c.t(`restrict_${tag}${s}`);
+  const layer = c.t('restrict_layer');
+  const shape4 = c.t('restrict_shape4');
+  if (!c.g.initializer!.some((i) => i.name === layer))
+    c.g.initializer!.push(int64Tensor(layer, [c.layer], []), int64Tensor(shape4, [1, c.shape.heads, 1, 1]));
   const nodes = [
-    node('Range', [P + 'zero', T, P + 'one'], [t('j')], t('j')), // [T]
-    node('Less', [t('j'), P + 'sink'], [t('in_sink')], t('in_sink')),
+    node('Less', [j, P + 'sink'], [t('in_sink')], t('in_sink')),
     node('Sub', [T, P + 'window'], [t('from')], t('from')),
-    node('GreaterOrEqual', [t('j'), t('from')], [t('in_window')], t('in_window')),
+    node('GreaterOrEqual', [j, t('from')], [t('in_window')], t('in_window')),
     node('Or', [t('in_sink'), t('in_window')], [t('keep')], t('keep')),
-    node('Where', [t('keep'), P + 'open', P + 'shut'], [t('bias_t')], t('bias_t')), // [T]
-    node('Gather', [HEAD_RESTRICT, t('layer')], [t('row')], t('row'), { axis: 0 }), // [heads]
-    node('Reshape', [t('row'), t('shape4')], [t('row4')], t('row4')), // [1, heads, 1, 1]
-    node('Mul', [t('row4'), t('bias_t')], [t('bias_f')], t('bias_f')), // [1, heads, 1, T]
+    node('Where', [t('keep'), P + 'open', P + 'shut'], [t('bias_t')], t('bias_t')),
+    node('Gather', [HEAD_RESTRICT, layer], [t('row')], t('row'), { axis: 0 }), // [heads]
+    node('Reshape', [t('row'), shape4], [t('row4')], t('row4')), // [1, heads, 1, 1]
+    node('Mul', [t('row4'), t('bias_t')], [t('bias_f')], t('bias_f')),
   ];
   if (c.castLike) nodes.push(node('CastLike', [t('bias_f'), like], [t('bias')], t('bias_cast')));
   else nodes.push(node('Cast', [t('bias_f')], [t('bias')], t('bias_cast'), { to: c.act }));

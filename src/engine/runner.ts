@@ -6,6 +6,7 @@ import { ort, type Tensor } from './session.js';
 import { HEAD_MASK, HEAD_MASK_UNIFORM, ALL_ATTENTIONS, ATTENTION_ROWS } from './instrument.js';
 import { HEAD_RESTRICT, RESTRICT_SPAN } from './restrict.js';
 import { describeIO, type DecoderIO } from './io.js';
+import { NEW_POSITIONS_DIM } from './gqaInPlace.js';
 import { KVCache, type KVMode } from './kv.js';
 import { RetrievalLensError } from '../shared/errors.js';
 
@@ -134,6 +135,10 @@ export class Runner {
         shape.layers,
       );
     this.allOnes = new Float32Array(shape.layers * shape.heads).fill(1);
+    // A graph whose GroupQueryAttention reads the cache in place returns only the new positions.
+    const present = new Set(this.io.present.flat());
+    const meta = (session.outputMetadata ?? []) as readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
+    if (meta.some((m) => present.has(m.name) && m.isTensor && m.shape?.[2] === NEW_POSITIONS_DIM)) this.kvMode = 'append';
     this.allZeros = new Float32Array(shape.layers * shape.heads);
   }
 

@@ -34,7 +34,7 @@ export interface ModelInfo extends ArchConfig {
   /** Whether several prompts decode as one batch (checked at load; else one by one). */
   batchDecoding: boolean;
   /** How the KV cache is kept: shared past/present buffers (GroupQueryAttention), ping-pong buffers, or onnxruntime's own (kv.ts). */
-  kvCache: 'shared' | 'pingpong' | 'fresh';
+  kvCache: 'append' | 'shared' | 'pingpong' | 'fresh';
   /** Default prompt template from retrieval-lens.json ({context}, {question}), if any. */
   template: string | null;
   hasChatTemplate: boolean;
@@ -58,6 +58,8 @@ export interface AttentionNodeInfo {
   uniformCaveat?: string;
   /** Why this site cannot be restricted to a sink and a window (its op), if so. */
   restrictCaveat?: string;
+  /** GroupQueryAttention rewritten into plain ops that read the cache in place and return only the new positions. */
+  inPlace?: boolean;
 }
 
 /** Where a model's files sit: transformers.js/Optimum (`onnx/model*.onnx`) or ONNX Runtime GenAI (`genai_config.json`). */

@@ -55,7 +55,7 @@ export const run: Command = async (argv, io) => {
       `layout          ${report.layout === 'genai' ? 'ONNX Runtime GenAI (genai_config.json)' : 'transformers.js/Optimum (onnx/)'}`,
       `onnx            ${report.onnxFile} (${report.dtype})`,
       `attention       ${report.attentionForms}`,
-      `decoding        ${report.kvCache === 'shared' ? 'KV cache in shared past/present buffers (appended in place)' : report.kvCache === 'pingpong' ? 'KV cache in two preallocated buffers (ping-pong)' : 'KV cache as onnxruntime allocates it'}; ${report.batchDecoding ? 'several prompts decode as one batch' : 'one prompt at a time'}`,
+      `decoding        ${report.kvCache === 'append' ? 'KV cache read in place; each step returns only its new positions' : report.kvCache === 'shared' ? 'KV cache in shared past/present buffers (appended in place)' : report.kvCache === 'pingpong' ? 'KV cache in two preallocated buffers (ping-pong)' : 'KV cache as onnxruntime allocates it'}; ${report.batchDecoding ? 'several prompts decode as one batch' : 'one prompt at a time'}`,
       `prompt template ${report.template ? JSON.stringify(report.template) : report.chatTemplate ? 'chat template' : 'plain'}`,
       `attention nodes ${report.attentionNodes.length}:`,
       ...report.attentionNodes.map(

@@ -1,0 +1,127 @@
+// GroupQueryAttention rewritten to read the KV cache in place (src/engine/gqaInPlace.ts): on every
+// GenAI fixture family the rewritten graph gives the op's logits through chunked prefill, decoding
+// and a batch of rows of different lengths, and each step hands back only its new positions.
+// Sites the rewrite does not cover keep the op.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeModel, graphSession } from '../../src/engine/model.js';
+import { createSession } from '../../src/engine/session.js';
+import { Runner, type RunnerShape } from '../../src/engine/runner.js';
+import { KVCache } from '../../src/engine/kv.js';
+import { instrumentModel } from '../../src/engine/instrument.js';
+import { inPlaceRefusal } from '../../src/engine/gqaInPlace.js';
+import { DT, onnx, setIntAttr } from '../../src/engine/graph.js';
+import { maxAbsDiff, tokenIds } from '../support/runners.js';
+import { repoRoot, tempDir } from '../support/paths.js';
+
+const fixtures = join(repoRoot, 'test', 'fixtures', 'models');
+const cacheDir = tempDir('rl-gqa-inplace-');
+const families = readdirSync(fixtures).filter((f) => existsSync(join(fixtures, f, 'genai', 'model.onnx')));
+
+test('the GenAI fixtures cover windowed, soft-capped and separate-QKV attention', () => {
+  assert.ok(families.length >= 6, families.join(', '));
+});
+
+for (const family of families) {
+  test(`${family}/genai: the in-place rewrite gives the op's logits and returns only new positions`, async () => {
+    const d = await describeModel(join(fixtures, family, 'genai'), { cacheDir });
+    assert.ok(
+      d.graph.attention.every((s) => s.inPlace),
+      'every site rewritten',
+    );
+    const a = d.arch;
+    const shape: RunnerShape = {
+      layers: a.layers,
+      heads: a.heads,
+      kvHeads: d.graph.io.kvHeads ?? a.kvHeads,
+      headDim: d.graph.io.headDim ?? a.headDim,
+      vocabSize: a.vocabSize,
+      kvType: d.graph.io.kvType,
+    };
+    const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
+    assert.equal(inst.kvMode, 'append', 'the session says it returns new positions');
+    const op = new Runner(await createSession(d.onnxFile.path), shape);
+    op.kvMode = 'shared';
+    // Longer than the fixtures' window (8), in chunks that straddle it.
+    const ids = tokenIds(29, a.vocabSize, 5);
+    const mine = inst.newSequence();
+    const theirs = op.newSequence();
+    let worst = 0;
+    for (const [from, to] of [
+      [0, 7],
+      [7, 19],
+      [19, 26],
+      [26, 27],
+      [27, 28],
+      [28, 29],
+    ]) {
+      const x = await mine.forward(ids.slice(from, to));
+      const y = await theirs.forward(ids.slice(from, to));
+      worst = Math.max(worst, maxAbsDiff(x.logits!, y.logits!));
+    }
+    assert.ok(worst < 1e-4, `max |logit diff| ${worst}`);
+    // The caches hold the same keys and values.
+    for (let k = 0; k < 2 * shape.layers; k++)
+      for (let h = 0; h < shape.kvHeads; h++)
+        assert.ok(maxAbsDiff(mine.kv.rowData(0, k)[h], theirs.kv.rowData(0, k)[h]) < 1e-5, `layer tensor ${k} head ${h}`);
+    // A decoding step's outputs are one position per KV head, whatever the context.
+    const { past } = mine.kv.tensors(1);
+    const step = await inst.step({
+      ids: [ids[0]],
+      batch: 1,
+      n: 1,
+      attentionMask: mine.length + 1,
+      positions: [mine.length],
+      past,
+      presentInto: null,
+      logits: true,
+      attention: true,
+    });
+    assert.deepEqual(step.present[0].dims, [1, shape.kvHeads, 1, shape.headDim]);
+    assert.equal(step.kvLen, mine.length + 1);
+    // Rows of different lengths decoded as one batch give what each gives alone.
+    const rows = [mine.fork(20), mine.fork(29), mine.fork(11)];
+    const alone: Float32Array[] = [];
+    for (const r of rows) alone.push((await r.fork(r.length, 1).forward([ids[3]])).logits!);
+    const kv = KVCache.gather(
+      shape,
+      'append',
+      rows.map((r) => ({ cache: r.kv, row: 0, n: r.length })),
+      1,
+    );
+    const total = kv.length + 1;
+    const t = kv.tensors(1);
+    const out = await inst.step({
+      ids: rows.map(() => ids[3]),
+      batch: 3,
+      n: 1,
+      attentionMask: rows.flatMap((r) => Array.from({ length: total }, (_, j) => (j <= r.length ? 1 : 0))),
+      positions: rows.map((r) => r.length),
+      past: t.past,
+      presentInto: null,
+      logits: true,
+      attention: false,
+    });
+    out.logits!.forEach((l, b) => assert.ok(maxAbsDiff(l, alone[b]) < 1e-4, `row ${b}`));
+  });
+}
+
+test('a GroupQueryAttention the rewrite does not cover keeps the op, for every layer', () => {
+  const model = onnx.ModelProto.decode(readFileSync(join(fixtures, 'qwen2', 'genai', 'model.onnx')));
+  const gqa = model.graph!.node!.filter((n) => n.opType === 'GroupQueryAttention');
+  assert.equal(inPlaceRefusal(model.graph!, gqa[0], DT.FLOAT), null);
+  assert.match(inPlaceRefusal(model.graph!, gqa[0], DT.FLOAT16) ?? '', /float32/);
+  setIntAttr(gqa[1], 'smooth_softmax', 1);
+  assert.match(inPlaceRefusal(model.graph!, gqa[1], DT.FLOAT) ?? '', /smooth softmax/);
+  const config = JSON.parse(readFileSync(join(fixtures, 'qwen2', 'genai', 'genai_config.json'), 'utf8')).model.decoder;
+  const result = instrumentModel(model, {
+    layers: config.num_hidden_layers,
+    heads: config.num_attention_heads,
+    kvHeads: config.num_key_value_heads,
+    headDim: config.head_size,
+  });
+  assert.ok(result.attention.every((s) => !s.inPlace));
+  assert.equal(model.graph!.node!.filter((n) => n.opType === 'GroupQueryAttention').length, gqa.length);
+});

@@ -91,6 +91,8 @@ async function main() {
       instrumentedOverPlain: (c.instrumentedMs as number) / (c.plainMs as number),
       rooflineFraction: rooflineMs / (c.instrumentedMs as number),
       ...(c.transformersJsMs ? { speedupOverTransformersJs: (c.transformersJsMs as number) / (c.instrumentedMs as number) } : {}),
+      // Above 2K transformers.js cannot prefill here in one pass: generate() resumes from our cache.
+      ...(c.transformersJsResumed ? { transformersJsResumedFromOurCache: true } : {}),
       ...(c.transformersJsError
         ? { transformersJsError: c.transformersJsError }
         : tjsHere === '0' && tjs === '1'

@@ -7,7 +7,7 @@
 // sessions outgrew a 24 GB machine).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeModel, graphSession } from '../../src/engine/model.js';
+import { describeModel, graphSession, runnerShape } from '../../src/engine/model.js';
 import { chooseKVMode } from '../../src/engine/batch.js';
 import { createSession } from '../../src/engine/session.js';
 import { Runner, type Sequence } from '../../src/engine/runner.js';
@@ -85,14 +85,7 @@ async function transformersJs(ids: number[], resume = false) {
 async function prefilledCache(ids: number[]): Promise<[string, Float32Array, number[]][]> {
   const d = await describeModel(dir, { dtype: dtypeArg || undefined });
   const a = d.arch;
-  const shape = {
-    layers: a.layers,
-    heads: a.heads,
-    kvHeads: d.graph.io.kvHeads ?? a.kvHeads,
-    headDim: d.graph.io.headDim ?? a.headDim,
-    vocabSize: a.vocabSize,
-    kvType: d.graph.io.kvType,
-  };
+  const shape = runnerShape(a, d.graph);
   const session = await createSession(d.onnxFile.path);
   const runner = new Runner(session, shape);
   runner.kvMode = await chooseKVMode(
@@ -137,14 +130,7 @@ const ONE_PASS_MAX = 2048;
 async function main() {
   const d = await describeModel(dir, { dtype: dtypeArg || undefined });
   const a = d.arch;
-  const shape = {
-    layers: a.layers,
-    heads: a.heads,
-    kvHeads: d.graph.io.kvHeads ?? a.kvHeads,
-    headDim: d.graph.io.headDim ?? a.headDim,
-    vocabSize: a.vocabSize,
-    kvType: d.graph.io.kvType,
-  };
+  const shape = runnerShape(a, d.graph);
   if (tjsArg === 'only') return transformersJsAlone(Math.min(ctx, a.contextLength - steps * rounds - 2), a.vocabSize);
   const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
   inst.kvMode = await chooseKVMode(inst, d.graph.attention, a.vocabSize);

@@ -1,10 +1,10 @@
 // loadModel: folder or Hub id -> config, tokenizer, instrumented session, generate().
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readArchConfig, readTemplate } from './config.js';
+import { readArchConfig, readTemplate, type ArchConfig } from './config.js';
 import { instrumentedGraph, defaultCacheDir, type InstrumentedGraph } from './cache.js';
 import { createSession, type SessionOptions } from './session.js';
-import { Runner } from './runner.js';
+import { Runner, type RunnerShape } from './runner.js';
 import { loadTokenizer } from './tokenizer.js';
 import { assertNoNestedModels, findModelFiles, GENAI_CONFIG } from './files.js';
 import { resolveModelDir } from './hub.js';
@@ -25,6 +25,19 @@ export function graphSession(graph: InstrumentedGraph, opts: Omit<SessionOptions
 }
 
 /** Reads everything about a model that needs no onnxruntime session. */
+/** What a Runner needs to know of a described model. */
+export function runnerShape(arch: ArchConfig, graph: InstrumentedGraph): RunnerShape {
+  return {
+    layers: arch.layers,
+    heads: arch.heads,
+    // The graph's own cache shape wins (an MHA export may keep a cache per query head).
+    kvHeads: graph.io.kvHeads ?? arch.kvHeads,
+    headDim: graph.io.headDim ?? arch.headDim,
+    vocabSize: arch.vocabSize,
+    kvType: graph.io.kvType,
+  };
+}
+
 export async function describeModel(spec: string, opts: LoadOptions = {}) {
   const dir = await resolveModelDir(spec, { dtype: opts.dtype, cacheDir: opts.hubCacheDir, onProgress: opts.onProgress });
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${dir}`);
@@ -56,19 +69,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     }
     throw e;
   }
-  const runner = new Runner(
-    session,
-    {
-      layers: arch.layers,
-      heads: arch.heads,
-      // The graph's own cache shape wins (an MHA export may keep a cache per query head).
-      kvHeads: graph.io.kvHeads ?? arch.kvHeads,
-      headDim: graph.io.headDim ?? arch.headDim,
-      vocabSize: arch.vocabSize,
-      kvType: graph.io.kvType,
-    },
-    graph.io,
-  );
+  const runner = new Runner(session, runnerShape(arch, graph), graph.io);
   // One token through the graph: a config that does not describe it fails here, not mid-run, and
   // so do weights that compute NaN (a damaged file).
   let batchable = false;

@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeModel, graphSession } from '../../src/engine/model.js';
+import { describeModel, graphSession, runnerShape } from '../../src/engine/model.js';
 import { createSession } from '../../src/engine/session.js';
-import { Runner, type RunnerShape } from '../../src/engine/runner.js';
+import { Runner } from '../../src/engine/runner.js';
 import { KVCache } from '../../src/engine/kv.js';
 import { instrumentModel } from '../../src/engine/instrument.js';
 import { inPlaceRefusal } from '../../src/engine/gqaInPlace.js';
@@ -32,14 +32,7 @@ for (const family of families) {
       'every site rewritten',
     );
     const a = d.arch;
-    const shape: RunnerShape = {
-      layers: a.layers,
-      heads: a.heads,
-      kvHeads: d.graph.io.kvHeads ?? a.kvHeads,
-      headDim: d.graph.io.headDim ?? a.headDim,
-      vocabSize: a.vocabSize,
-      kvType: d.graph.io.kvType,
-    };
+    const shape = runnerShape(a, d.graph);
     const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
     assert.equal(inst.kvMode, 'append', 'the session says it returns new positions');
     const op = new Runner(await createSession(d.onnxFile.path), shape);

@@ -30,6 +30,12 @@ export interface KVShape {
   kvHeads: number;
   headDim: number;
   kvType: 'float32' | 'float16';
+  /**
+   * The model's positions, when known: growth stops there. GroupQueryAttention refuses a shared
+   * buffer wider than its rotary cache ("cos_cache dimension 0 shall not be less than
+   * total_sequence_length"), and a room grown by half near the limit would pass it.
+   */
+  maxPositions?: number;
 }
 
 function alloc(shape: KVShape, n: number): Buf {
@@ -78,7 +84,8 @@ export class KVCache {
   reserve(n: number): void {
     if (this.mode === 'pingpong') this.room = Math.max(this.room, n);
     if (!inPlaceMode(this.mode) || n <= this.room) return;
-    const room = Math.max(n, Math.ceil(this.room * 1.5));
+    const grown = Math.ceil(this.room * 1.5);
+    const room = Math.max(n, this.shape.maxPositions ? Math.min(grown, this.shape.maxPositions) : grown);
     const used = this.batch * this.shape.kvHeads * this.cap * this.shape.headDim;
     this.bufs = this.bufs.map((old) => {
       const dst = alloc(this.shape, this.batch * this.shape.kvHeads * room * this.shape.headDim);

@@ -35,6 +35,7 @@ export function runnerShape(arch: ArchConfig, graph: InstrumentedGraph): RunnerS
     headDim: graph.io.headDim ?? arch.headDim,
     vocabSize: arch.vocabSize,
     kvType: graph.io.kvType,
+    maxPositions: arch.contextLength,
   };
 }
 

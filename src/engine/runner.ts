@@ -18,6 +18,8 @@ export interface RunnerShape {
   vocabSize: number;
   /** 'float32' or 'float16' KV cache. */
   kvType: 'float32' | 'float16';
+  /** The model's positions (config), where KV caches stop growing unless asked for more. */
+  maxPositions?: number;
 }
 
 export interface ForwardOptions {

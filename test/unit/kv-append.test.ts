@@ -108,3 +108,15 @@ test('in place: a reserved room is not read whole from the first step; rows keep
       }
   }
 });
+
+test("in place: growth stops at the model's positions unless a step needs more", () => {
+  for (const mode of ['append', 'shared'] as const) {
+    const kv = new KVCache({ ...shape, maxPositions: 40 }, mode, 1, 36);
+    kv.tensors(36);
+    kv.commit(36, mode === 'append' ? newRows(1, 36, [0]) : []);
+    // 37 positions asked of a room of 36: a quarter more would be 45, past the model's 40.
+    assert.equal(kv.tensors(1).past[0].dims[2], 40, mode);
+    kv.commit(1, mode === 'append' ? newRows(1, 1, [36]) : []);
+    assert.ok(kv.tensors(20).past[0].dims[2] >= 57, `${mode}: a step needing more than the positions still gets it`);
+  }
+});

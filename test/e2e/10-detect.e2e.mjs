@@ -85,8 +85,13 @@ test(
     const app = wv().locator('#app');
     const tabsY = async () => (await wv().locator('[data-testid="tabs"]').boundingBox()).y;
     const y0 = await tabsY();
-    if ((await app.getAttribute('data-background')) === 'true') {
-      assert.match(await wv().locator('[data-testid="status-text"]').innerText(), /in the background/);
+    // One read of both: the background run may end between two reads (one render sets both).
+    const [background, status] = await app.evaluate((el) => [
+      el.getAttribute('data-background'),
+      el.querySelector('[data-testid="status-text"]')?.textContent ?? '',
+    ]);
+    if (background === 'true') {
+      assert.match(status, /in the background/);
       assert.equal(
         await wv().locator('[data-testid="btn-run-ablation"]').getAttribute('disabled'),
         null,

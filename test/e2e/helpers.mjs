@@ -227,7 +227,11 @@ export async function answerFileDialog(page, file) {
   await page.waitForTimeout(300);
   for (let attempt = 1; ; attempt++) {
     await input.fill(file);
-    await assertEventually(async () => assert.equal(await input.inputValue(), file), SHORT);
+    // The dialog may still overwrite the text once its listing arrives: type it again until it stays.
+    await assertEventually(async () => {
+      if ((await input.inputValue()) !== file) await input.fill(file);
+      assert.equal(await input.inputValue(), file);
+    }, SHORT);
     await page.waitForTimeout(500);
     await input.press('Enter');
     // A save dialog over an existing file asks to replace it.

@@ -113,6 +113,9 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
   add('Unsqueeze', [t('past_b'), P + 'last'], t('past_b1')); // [batch, 1]
   add('Range', [P + 'zero', t('S'), P + 'one'], t('ar_s')); // [S]
   add('Add', [t('past_b1'), t('ar_s')], t('pos')); // [batch, S]
+  // The op's total_sequence_length: the exposed rows' width and the restriction's window end.
+  add('Cast', [totalLen], t('T_raw'), { to: DT.INT64 });
+  add('Reshape', [t('T_raw'), ints('scalar', [])], t('T'));
 
   if (attrNumber(n, 'do_rotary')) {
     const rd = rotaryDim(g, n)!;
@@ -190,8 +193,6 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
   sn = t('sn_masked');
   if (restrict) {
     // Restricted heads: the bias at each column's absolute position, T = total_sequence_length.
-    add('Cast', [totalLen], t('T_raw'), { to: DT.INT64 });
-    add('Reshape', [t('T_raw'), ints('scalar', [])], t('T'));
     const [pNodes, pBias] = restrictBias(c, t('ar_c'), t('T'), sp, 'past_');
     add('Unsqueeze', [t('pos'), ints('pos_axes', [1, 2])], t('pos4')); // [batch, 1, 1, S]
     nodes.push(...pNodes);
@@ -227,9 +228,7 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
       c.t('slice_last'),
     ),
   ); // [batch, heads, rows, cap + S]
-  add('Cast', [totalLen], t('T_rows_raw'), { to: DT.INT64 });
-  add('Reshape', [t('T_rows_raw'), ints('scalar_rows', [])], t('T_rows'));
-  add('Range', [P + 'zero', t('T_rows'), P + 'one'], t('ar_t')); // [T]
+  add('Range', [P + 'zero', t('T'), P + 'one'], t('ar_t')); // [T]
   add('Less', [t('ar_t'), t('past_b1')], t('is_past')); // [batch, T]
   add('Sub', [t('ar_t'), t('past_b1')], t('rel'));
   add('Sub', [t('S'), P + 'one'], t('S_less1'));
@@ -242,8 +241,8 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
   add('Unsqueeze', [t('is_real'), P + 'axes12'], t('is_real4')); // [batch, 1, 1, T]
   add('Shape', [t('last')], t('last_shape'));
   add('Slice', [t('last_shape'), P + 'start0', P + 'first3'], t('last_lead'));
-  add('Reshape', [t('T_rows'), P + 'i1'], t('T_rows1'));
-  add('Concat', [t('last_lead'), t('T_rows1')], t('rows_shape'), { axis: 0 });
+  add('Reshape', [t('T'), P + 'i1'], t('T1'));
+  add('Concat', [t('last_lead'), t('T1')], t('rows_shape'), { axis: 0 });
   add('Expand', [t('col4'), t('rows_shape')], t('col_full'));
   add('GatherElements', [t('last'), t('col_full')], t('gathered'), { axis: 3 });
   add('Where', [t('is_real4'), t('gathered'), P + 'open'], t('row'));

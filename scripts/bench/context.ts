@@ -88,11 +88,7 @@ async function prefilledCache(ids: number[]): Promise<[string, Float32Array, num
   const shape = runnerShape(a, d.graph);
   const session = await createSession(d.onnxFile.path);
   const runner = new Runner(session, shape);
-  runner.kvMode = await chooseKVMode(
-    runner,
-    d.graph.attention.map((s) => ({ ...s, inPlace: false })),
-    a.vocabSize,
-  );
+  runner.kvMode = await chooseKVMode(runner, d.graph.attention, a.vocabSize);
   const seq = runner.newSequence();
   seq.reserve(ids.length);
   await seq.prefill(ids, { logits: false });
@@ -136,14 +132,7 @@ async function main() {
   inst.kvMode = await chooseKVMode(inst, d.graph.attention, a.vocabSize);
   const plain = new Runner(await createSession(d.onnxFile.path), shape);
   // The original graph keeps GroupQueryAttention (shared buffers) where ours reads in place.
-  plain.kvMode =
-    inst.kvMode === 'append'
-      ? await chooseKVMode(
-          plain,
-          d.graph.attention.map((s) => ({ ...s, inPlace: false })),
-          a.vocabSize,
-        )
-      : inst.kvMode;
+  plain.kvMode = inst.kvMode === 'append' ? await chooseKVMode(plain, d.graph.attention, a.vocabSize) : inst.kvMode;
   // The prompt plus the decoded tokens must fit the model's context.
   const ids = promptIds(Math.min(ctx, a.contextLength - steps * rounds - 2), a.vocabSize);
   // One prefill (the instrumented graph's KV cache is the original's) serves both variants.

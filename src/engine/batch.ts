@@ -176,8 +176,9 @@ async function aloneLogits(runner: Runner, vocab: number): Promise<{ prompts: nu
  * preallocated outputs do not give the same logits.
  */
 export async function chooseKVMode(runner: Runner, sites: AttentionNodeInfo[], vocab: number): Promise<KVMode> {
-  // Rewritten GroupQueryAttention returns only the new positions: no other storage fits it.
-  if (runner.kvMode === 'append' || (sites.length && sites.every((s) => s.inPlace))) return 'append';
+  // Rewritten GroupQueryAttention returns only the new positions (the Runner reads that off its
+  // session): no other storage fits it.
+  if (runner.kvMode === 'append') return 'append';
   const saved = runner.kvMode;
   runner.kvMode = 'fresh';
   const want = await aloneLogits(runner, vocab);

@@ -24,7 +24,6 @@ export function graphSession(graph: InstrumentedGraph, opts: Omit<SessionOptions
   return createSession(graph.path ?? graph.bytes!, { ...opts, weightsDir: graph.weightsDir });
 }
 
-/** Reads everything about a model that needs no onnxruntime session. */
 /** What a Runner needs to know of a described model. */
 export function runnerShape(arch: ArchConfig, graph: InstrumentedGraph): RunnerShape {
   return {
@@ -39,6 +38,7 @@ export function runnerShape(arch: ArchConfig, graph: InstrumentedGraph): RunnerS
   };
 }
 
+/** Reads everything about a model that needs no onnxruntime session. */
 export async function describeModel(spec: string, opts: LoadOptions = {}) {
   const dir = await resolveModelDir(spec, { dtype: opts.dtype, cacheDir: opts.hubCacheDir, onProgress: opts.onProgress });
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RetrievalLensError('MODEL_NOT_FOUND', `model folder not found: ${dir}`);

@@ -137,11 +137,11 @@ export class Runner {
         shape.layers,
       );
     this.allOnes = new Float32Array(shape.layers * shape.heads).fill(1);
+    this.allZeros = new Float32Array(shape.layers * shape.heads);
     // A graph whose GroupQueryAttention reads the cache in place returns only the new positions.
     const present = new Set(this.io.present.flat());
     const meta = (session.outputMetadata ?? []) as readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
     if (meta.some((m) => present.has(m.name) && m.isTensor && m.shape?.[2] === NEW_POSITIONS_DIM)) this.kvMode = 'append';
-    this.allZeros = new Float32Array(shape.layers * shape.heads);
   }
 
   newSequence(): Sequence {

@@ -185,24 +185,27 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
     add('And', [nSeen, t('n_win')], t('n_seen_w'));
     [pSeen, nSeen] = [t('p_seen_w'), t('n_seen_w')];
   }
-  add('Where', [pSeen, P + 'open', P + 'shut'], t('p_bias'));
-  add('Where', [nSeen, P + 'open', P + 'shut'], t('n_bias'));
-  add('Add', [sp, t('p_bias')], t('sp_masked'));
-  add('Add', [sn, t('n_bias')], t('sn_masked'));
-  sp = t('sp_masked');
-  sn = t('sn_masked');
+  add('Where', [pSeen, P + 'open', P + 'shut'], t('p_bias')); // [batch, 1, 1 or S, cap]
+  add('Where', [nSeen, P + 'open', P + 'shut'], t('n_bias')); // [S, S] or [batch, 1, S, S]
+  let pBiasAll = t('p_bias'),
+    nBiasAll = t('n_bias');
   if (restrict) {
     // Restricted heads: the bias at each column's absolute position, T = total_sequence_length.
-    const [pNodes, pBias] = restrictBias(c, t('ar_c'), t('T'), sp, 'past_');
+    // Added to the mask before the mask meets the scores: [batch, heads, 1, cap] on a decoding
+    // step, so the scores (S rows of a prefill chunk) take one pass of adds rather than two.
+    const [pNodes, pBias] = restrictBias(c, t('ar_c'), t('T'), sp, 'past_'); // [1, heads, 1, cap]
     add('Unsqueeze', [t('pos'), ints('pos_axes', [1, 2])], t('pos4')); // [batch, 1, 1, S]
     nodes.push(...pNodes);
-    const [nNodes, nBias] = restrictBias(c, t('pos4'), t('T'), sn, 'new_');
+    const [nNodes, nBias] = restrictBias(c, t('pos4'), t('T'), sn, 'new_'); // [batch, heads, 1, S]
     nodes.push(...nNodes);
-    add('Add', [sp, pBias], t('sp_restricted'));
-    add('Add', [sn, nBias], t('sn_restricted'));
-    sp = t('sp_restricted');
-    sn = t('sn_restricted');
+    add('Add', [pBiasAll, pBias], t('p_bias_r'));
+    add('Add', [nBiasAll, nBias], t('n_bias_r'));
+    [pBiasAll, nBiasAll] = [t('p_bias_r'), t('n_bias_r')];
   }
+  add('Add', [sp, pBiasAll], t('sp_masked'));
+  add('Add', [sn, nBiasAll], t('sn_masked'));
+  sp = t('sp_masked');
+  sn = t('sn_masked');
   add('Concat', [sp, sn], t('scores'), { axis: -1 }); // [batch, heads, S, cap + S]
   add('Softmax', [t('scores')], t('probs'), { axis: -1 });
   add('Concat', [t('cap1'), t('S1')], t('split_at'), { axis: 0 });

@@ -10,6 +10,20 @@ import type { Runner, Sequence } from './runner.js';
 import { makeSampler } from './sampling.js';
 import { cancelled } from '../shared/errors.js';
 import { finish, pickToken, prefillPrompt, prepare } from './generate.js';
+import type { KVShape } from './kv.js';
+
+/**
+ * KV-cache bytes one decoding batch may hold. Rows past the first few add little to a step (the
+ * weights are read once for all), but each holds its own cache: a budget rather than a row count
+ * keeps a grid of 32K prompts as bounded as one of 1K prompts.
+ */
+export const BATCH_KV_BUDGET_BYTES = 512 * 1024 * 1024;
+
+/** Rows of `tokens` positions whose caches fit the budget together (at least 1). */
+export function batchRowsFor(shape: KVShape, tokens: number, budget = BATCH_KV_BUDGET_BYTES): number {
+  const perPosition = 2 * shape.layers * shape.kvHeads * shape.headDim * (shape.kvType === 'float16' ? 2 : 4);
+  return Math.max(1, Math.floor(budget / (perPosition * Math.max(tokens, 1))));
+}
 import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, ModelInfo, TextTokenizer } from './types.js';
 
 /** One step of a batch cache: every row feeds its token; the mask marks each row's real positions. */
@@ -42,7 +56,10 @@ async function batchStep(
   return { out, total, cols };
 }
 
-/** Decodes already-prefilled sequences together; `first` are the tokens each row feeds first. */
+/**
+ * Decodes already-prefilled sequences together; `first` are the tokens each row feeds first.
+ * Empties `seqs` once their caches are gathered into the batch's.
+ */
 async function decodeTogether(
   runner: Runner,
   seqs: Sequence[],
@@ -63,11 +80,13 @@ async function decodeTogether(
     seqs.map((s) => ({ cache: s.kv, row: 0, n: s.length })),
     Math.max(...maxNew) + 1,
   );
+  // The rows' own caches are copied: let them go now rather than hold the batch's KV twice.
+  seqs.length = 0;
   const sample = makeSampler(opts.sampling);
-  const tokens: number[][] = seqs.map(() => []);
-  const steps: GenerateStep[][] = seqs.map(() => []);
-  const stoppedBy: GenerateResult['stoppedBy'][] = seqs.map(() => 'max-tokens');
-  const live = seqs.map((_, b) => maxNew[b] > 0);
+  const tokens: number[][] = Array.from({ length: B }, () => []);
+  const steps: GenerateStep[][] = Array.from({ length: B }, () => []);
+  const stoppedBy: GenerateResult['stoppedBy'][] = Array.from({ length: B }, () => 'max-tokens');
+  const live = maxNew.map((m) => m > 0);
   const input = [...first];
   const LH = layers * heads;
   for (let i = 0; live.some(Boolean); i++) {

@@ -11,7 +11,7 @@ import { resolveModelDir } from './hub.js';
 import { finiteLogits, generate } from './generate.js';
 import { PrefixCache } from './prefix.js';
 import { createDecoder } from './decoder.js';
-import { chooseKVMode, generateBatch, probeBatching } from './batch.js';
+import { batchRowsFor, chooseKVMode, generateBatch, probeBatching } from './batch.js';
 import { RetrievalLensError } from '../shared/errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
@@ -126,6 +126,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     },
     generate: (ids, gopts) => generate(runner, info, tokenizer, ids, gopts, graph.attention),
     generateBatch: (prompts, gopts) => generateBatch(runner, batchable, info, tokenizer, prompts, gopts, graph.attention),
+    batchRows: (tokens) => (batchable ? batchRowsFor(runner.shape, tokens) : 1),
     prefixCache: () => new PrefixCache(runner),
     decoder: (dopts) => createDecoder(runner, info, graph.attention, dopts),
     dispose: async () => {

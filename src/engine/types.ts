@@ -178,6 +178,12 @@ export interface LoadedModel {
     prompts: number[][],
     opts?: GenerateOptions & { onRowStep?: (step: GenerateStep, index: number, row: number) => void },
   ): Promise<GenerateResult[]>;
+  /**
+   * How many prompts of `tokens` positions (prompt and generation) one generateBatch call should
+   * decode together: as many as keep the batch's KV cache within the engine's budget, at least 1;
+   * 1 where the graph decodes one row at a time.
+   */
+  batchRows(tokens: number): number;
   /** A step-by-step decoder (see Decoder) with masks and head restrictions fixed for its life. */
   decoder(opts?: DecoderOptions): Decoder;
   /** A cache of shared prompt prefixes for a series of generate() calls (e.g. one detection grid). */

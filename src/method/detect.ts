@@ -23,7 +23,10 @@ export interface DetectOptions {
   needleBos?: boolean;
   /** Serve shared haystack prefixes from a KV cache (default); false prefills every case whole. */
   reusePrefix?: boolean;
-  /** Decode a cell's needles as one batch (default, where the model allows); false: one by one. */
+  /**
+   * Decode a length's cases in batches (default, where the model allows; as many as the engine's
+   * KV budget holds, the first batch one cell so a map comes early); false: one by one.
+   */
   batch?: boolean;
 }
 
@@ -40,8 +43,8 @@ export interface Hooks {
   onCase?: (r: CaseResult) => void;
   /** The scores file of the cases finished so far, after each case (runDetection only): a map before the grid ends. */
   onPartial?: (s: ScoresFile, done: number, total: number) => void;
-  /** A cell (one length and depth, its needles decoded together) is about to run. */
-  onStart?: (cell: { length: number; depth: number; needles: number }) => void;
+  /** A batch (cases of one length, decoded together; deepest needle first) is about to run. */
+  onStart?: (batch: { length: number; depths: number[]; cases: number }) => void;
   signal?: AbortSignal;
   /** Filled in as the grid runs: prompt positions served from the shared-prefix cache vs prefilled. */
   stats?: { reusedPositions: number; prefilledPositions: number };
@@ -165,18 +168,12 @@ export async function runGrid(
   const prefix = opts.reusePrefix === false ? undefined : model.prefixCache();
   const t0 = Date.now();
   let ran = 0;
-  // A cell's needles run together (one decoding batch); cells in execution order.
-  const cells: GridCase[][] = [];
-  for (const g of todo) {
-    const last = cells[cells.length - 1];
-    if (opts.batch !== false && last && last[0].length === g.length && last[0].depth === g.depth) last.push(g);
-    else cells.push([g]);
-  }
-  for (const cell of cells) {
+  const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  for (const batch of decodingBatches(todo, (length) => (opts.batch === false ? 1 : model.batchRows(length + maxNew)))) {
     throwIfAborted(hooks.signal);
-    hooks.onStart?.({ length: cell[0].length, depth: cell[0].depth, needles: cell.length });
-    const built = cell.map((g) => builder.build(g.length, g.depth, g.needle));
-    const rs = await runCases(model, built, opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, hooks.signal, prefix);
+    hooks.onStart?.({ length: batch[0].length, depths: [...new Set(batch.map((g) => g.depth))], cases: batch.length });
+    const built = batch.map((g) => builder.build(g.length, g.depth, g.needle));
+    const rs = await runCases(model, built, maxNew, hooks.signal, prefix);
     if (hooks.stats && prefix) Object.assign(hooks.stats, { reusedPositions: prefix.reused, prefilledPositions: prefix.computed });
     for (const r of rs) {
       done.set(caseKey(r), r);
@@ -187,6 +184,22 @@ export async function runGrid(
     }
   }
   return planned.map((g) => done.get(caseKey({ length: g.length, depth: g.depth, needleId: g.needle.id }))!).filter(Boolean);
+}
+
+/**
+ * Splits cases (in execution order) into decoding batches: consecutive cases of one length, at most
+ * `rows(length)` of them. The first batch holds one cell (a length and depth) only: its results,
+ * the first map, come after one cell's work rather than a whole length's.
+ */
+export function decodingBatches(todo: GridCase[], rows: (length: number) => number): GridCase[][] {
+  const batches: GridCase[][] = [];
+  for (const g of todo) {
+    const last = batches[batches.length - 1];
+    const fits = last && last[0].length === g.length && last.length < rows(g.length) && (batches.length > 1 || last[0].depth === g.depth);
+    if (fits) last.push(g);
+    else batches.push([g]);
+  }
+  return batches;
 }
 
 /** What a detection run records of how it ran; equal settings mean comparable (and mergeable) results. */

@@ -127,10 +127,15 @@ export const run: Command = async (argv, io) => {
       {
         signal: io.signal,
         onStart: (c) =>
-          progress.start(`${c.length} tokens, depth ${c.depth}%, ${c.needles} needle${c.needles > 1 ? 's' : ''}`, {
-            done: results.length,
-            total: mine.length,
-          }),
+          progress.start(
+            c.depths.length === 1
+              ? `${c.length} tokens, depth ${c.depths[0]}%, ${c.cases} needle${c.cases > 1 ? 's' : ''}`
+              : `${c.length} tokens, depths ${c.depths.join('%, ')}%, ${c.cases} cases`,
+            {
+              done: results.length,
+              total: mine.length,
+            },
+          ),
         onCase: (r) => {
           results.push(r);
           // After every case: what an interrupted run resumes from.

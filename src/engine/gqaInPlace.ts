@@ -11,7 +11,9 @@
 //   out  present key/value = the S new positions only, [batch, kvHeads, S, headDim] (rotary applied);
 //        the runner writes them at [past_b, past_b + S) of its buffers (kv.ts, mode 'append')
 //   scores over the cached columns [cap] and the new ones [S], masked (beyond past_b; causal; the
-//   op's local window), one softmax over both, probs.V as the sum of the two products.
+//   op's local window), one softmax over both; for a few rows (decoding) the two score blocks are
+//   computed apart and probs.V is the sum of two products, for many (prefill chunks) keys and
+//   values are joined first (an If picks, by S).
 // What the op computes and this computes agree to float rounding (test/integration: the fixtures'
 // goldens, and the runner's logits against the op's). Sites this does not cover keep the op.
 import { DT, NAME_PREFIX, attrNumber, floatTensor, int64Tensor, node, onnx, type GraphProto, type NodeProto } from './graph.js';
@@ -47,6 +49,11 @@ function rotaryDim(g: GraphProto, n: NodeProto): number | null {
 function floatAttr(nd: NodeProto, name: string, f: number): NodeProto {
   nd.attribute = [...(nd.attribute ?? []), onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f })];
   return nd;
+}
+
+/** A float tensor of any shape: what an If branch declares of its outputs. */
+function valueInfoOf(name: string) {
+  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: DT.FLOAT } } });
 }
 
 /** Constants every rewritten site shares, added once per graph. */
@@ -137,27 +144,24 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
   add('Transpose', [t('v4')], presentV, { perm: [0, 2, 1, 3] });
 
   const scale = attrNumber(n, 'scale') || 1 / Math.sqrt(D);
-  floatAttr(add('FusedMatMul', [t('q_g'), pastK], t('sp_g'), { transB: 1 }, 'com.microsoft'), 'alpha', scale);
-  floatAttr(add('FusedMatMul', [t('q_g'), presentK], t('sn_g'), { transB: 1 }, 'com.microsoft'), 'alpha', scale);
-  // [batch, kvHeads, group*S, n] -> [batch, heads, S, n]: the same memory.
-  add('Concat', [ints('hs_head', [0, H]), t('S1'), P + 'last'], t('heads_shape'), { axis: 0 });
-  add('Reshape', [t('sp_g'), t('heads_shape')], t('sp')); // [batch, heads, S, cap]
-  add('Reshape', [t('sn_g'), t('heads_shape')], t('sn')); // [batch, heads, S, S]
-  let sp = t('sp'),
-    sn = t('sn');
   const softcap = attrNumber(n, 'softcap') ?? 0;
-  if (softcap > 0) {
-    init.push(floatTensor(t('softcap'), [softcap], []));
-    for (const [name, s] of [
-      ['p', sp],
-      ['n', sn],
-    ]) {
-      add('Div', [s, t('softcap')], t(`cap_${name}_div`));
-      add('Tanh', [t(`cap_${name}_div`)], t(`cap_${name}_tanh`));
-      add('Mul', [t(`cap_${name}_tanh`), t('softcap')], t(`cap_${name}`));
-    }
-    [sp, sn] = [t('cap_p'), t('cap_n')];
-  }
+  if (softcap > 0) init.push(floatTensor(t('softcap'), [softcap], []));
+  /** Scores [batch, kvHeads, group*S, n] -> [batch, heads, S, n] (the same memory), softcapped. */
+  const scores = (keys: string, tag: string, into: NodeProto[]): string => {
+    const raw = t(`${tag}_g`);
+    const nd = node('FusedMatMul', [t('q_g'), keys], [raw], raw, { transB: 1 });
+    nd.domain = 'com.microsoft';
+    into.push(floatAttr(nd, 'alpha', scale));
+    into.push(node('Reshape', [raw, t('heads_shape')], [t(tag)], t(tag)));
+    if (!(softcap > 0)) return t(tag);
+    into.push(
+      node('Div', [t(tag), t('softcap')], [t(`${tag}_cap_div`)], t(`${tag}_cap_div`)),
+      node('Tanh', [t(`${tag}_cap_div`)], [t(`${tag}_cap_tanh`)], t(`${tag}_cap_tanh`)),
+      node('Mul', [t(`${tag}_cap_tanh`), t('softcap')], [t(`${tag}_cap`)], t(`${tag}_cap`)),
+    );
+    return t(`${tag}_cap`);
+  };
+  add('Concat', [ints('hs_head', [0, H]), t('S1'), P + 'last'], t('heads_shape'), { axis: 0 });
 
   // Masks. Cached column j (of cap) is visible to row b's query s iff j < past_b, and within the
   // op's local window W iff j > past_b + s - W: W positions with its own, as onnxruntime 1.30's op
@@ -191,31 +195,84 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
     nBiasAll = t('n_bias');
   if (restrict) {
     // Restricted heads: the bias at each column's absolute position, T = total_sequence_length.
-    // Added to the mask before the mask meets the scores: [batch, heads, 1, cap] on a decoding
-    // step, so the scores (S rows of a prefill chunk) take one pass of adds rather than two.
-    const [pNodes, pBias] = restrictBias(c, t('ar_c'), t('T'), sp, 'past_'); // [1, heads, 1, cap]
+    // Added to the mask before the mask meets the scores ([batch, heads, 1, cap]), so the scores
+    // take one pass of adds rather than two.
+    const [pNodes, pBias] = restrictBias(c, t('ar_c'), t('T'), t('q_g'), 'past_'); // [1, heads, 1, cap]
     add('Unsqueeze', [t('pos'), ints('pos_axes', [1, 2])], t('pos4')); // [batch, 1, 1, S]
     nodes.push(...pNodes);
-    const [nNodes, nBias] = restrictBias(c, t('pos4'), t('T'), sn, 'new_'); // [batch, heads, 1, S]
+    const [nNodes, nBias] = restrictBias(c, t('pos4'), t('T'), t('q_g'), 'new_'); // [batch, heads, 1, S]
     nodes.push(...nNodes);
     add('Add', [pBiasAll, pBias], t('p_bias_r'));
     add('Add', [nBiasAll, nBias], t('n_bias_r'));
     [pBiasAll, nBiasAll] = [t('p_bias_r'), t('n_bias_r')];
   }
-  add('Add', [sp, pBiasAll], t('sp_masked'));
-  add('Add', [sn, nBiasAll], t('sn_masked'));
-  sp = t('sp_masked');
-  sn = t('sn_masked');
-  add('Concat', [sp, sn], t('scores'), { axis: -1 }); // [batch, heads, S, cap + S]
-  add('Softmax', [t('scores')], t('probs'), { axis: -1 });
-  add('Concat', [t('cap1'), t('S1')], t('split_at'), { axis: 0 });
-  nodes.push(node('Split', [t('probs'), t('split_at')], [t('pp'), t('pn')], t('split_probs'), { axis: -1 }));
   const back = ints('kv_rows_shape', [0, KV, -1, 0]); // [batch, kvHeads, group*S, n]
-  add('Reshape', [t('pp'), back], t('pp_g'));
-  add('Reshape', [t('pn'), back], t('pn_g'));
-  add('MatMul', [t('pp_g'), pastV], t('o_past'));
-  add('MatMul', [t('pn_g'), presentV], t('o_new'));
-  add('Add', [t('o_past'), t('o_new')], t('o_g')); // [batch, kvHeads, group*S, D]
+
+  // Two ways to one result, probs [batch, heads, S, cap + S] (cached columns, then new) and the
+  // output [batch, kvHeads, group*S, D]; which costs less depends on S, known only at run time.
+  //   apart   scores over the cache and over the new keys, concatenated for one softmax and split
+  //           again: copies 2 x heads x S x (cap + S) floats. A decoding step (S = 1) copies
+  //           almost nothing, where joining would copy the whole cache.
+  //   joined  keys and values concatenated once ([batch, kvHeads, cap + S, D]): copies
+  //           2 x kvHeads x (cap + S) x D floats, far less once S x heads passes kvHeads x D
+  //           (prefill chunks: 8% of a 144-row chunk at 4K on the 0.5B shape went to the copies).
+  // The head restriction applies to decoding steps only (restrict.ts: one query row), which go apart.
+  const apart: NodeProto[] = [];
+  const sp = scores(pastK, 'sp', apart); // [batch, heads, S, cap]
+  const sn = scores(presentK, 'sn', apart); // [batch, heads, S, S]
+  apart.push(
+    node('Add', [sp, pBiasAll], [t('sp_masked')], t('sp_masked')),
+    node('Add', [sn, nBiasAll], [t('sn_masked')], t('sn_masked')),
+    node('Concat', [t('sp_masked'), t('sn_masked')], [t('scores')], t('scores'), { axis: -1 }),
+    node('Softmax', [t('scores')], [t('probs_apart')], t('probs_apart'), { axis: -1 }),
+    node('Concat', [t('cap1'), t('S1')], [t('split_at')], t('split_at'), { axis: 0 }),
+    node('Split', [t('probs_apart'), t('split_at')], [t('pp'), t('pn')], t('split_probs'), { axis: -1 }),
+    node('Reshape', [t('pp'), back], [t('pp_g')], t('pp_g')),
+    node('Reshape', [t('pn'), back], [t('pn_g')], t('pn_g')),
+    node('MatMul', [t('pp_g'), pastV], [t('o_past')], t('o_past')),
+    node('MatMul', [t('pn_g'), presentV], [t('o_new')], t('o_new')),
+    node('Add', [t('o_past'), t('o_new')], [t('o_apart')], t('o_apart')),
+  );
+  const joined: NodeProto[] = [
+    node('Concat', [pastK, presentK], [t('k_all')], t('k_all'), { axis: 2 }),
+    node('Concat', [pastV, presentV], [t('v_all')], t('v_all'), { axis: 2 }),
+  ];
+  const sj = scores(t('k_all'), 'sj', joined); // [batch, heads, S, cap + S]
+  // The masks side by side, [batch, 1, S, cap + S]: no heads axis, small next to the scores.
+  joined.push(
+    node('Gather', [t('q_shape'), P + 'zero'], [t('batch')], t('batch'), { axis: 0 }),
+    node('Reshape', [t('batch'), P + 'i1'], [t('batch1')], t('batch1')),
+    node('Concat', [t('batch1'), P + 'i1', t('S1'), P + 'i1'], [t('lead')], t('lead'), { axis: 0 }),
+    node('Expand', [t('p_bias'), t('lead')], [t('p_bias_e')], t('p_bias_e')),
+    node('Expand', [t('n_bias'), t('lead')], [t('n_bias_e')], t('n_bias_e')),
+    node('Concat', [t('p_bias_e'), t('n_bias_e')], [t('bias_j')], t('bias_j'), { axis: -1 }),
+    node('Add', [sj, t('bias_j')], [t('sj_masked')], t('sj_masked')),
+    node('Softmax', [t('sj_masked')], [t('probs_joined')], t('probs_joined'), { axis: -1 }),
+    node('Reshape', [t('probs_joined'), back], [t('pj_g')], t('pj_g')),
+    node('MatMul', [t('pj_g'), t('v_all')], [t('o_joined')], t('o_joined')),
+  );
+  init.push(int64Tensor(t('join_rows'), [Math.floor((KV * D) / H) + 1], []));
+  add('Greater', [t('S'), t('join_rows')], t('join'));
+  const branch = (name: string, body: NodeProto[], probs: string, o: string) =>
+    onnx.GraphProto.create({
+      name: t(name),
+      node: body,
+      output: [valueInfoOf(probs), valueInfoOf(o)],
+    });
+  const ifNode = node('If', [t('join')], [t('probs'), t('o_g')], t('attend'));
+  ifNode.attribute = [
+    onnx.AttributeProto.create({
+      name: 'then_branch',
+      type: onnx.AttributeProto.AttributeType.GRAPH,
+      g: branch('joined', joined, t('probs_joined'), t('o_joined')),
+    }),
+    onnx.AttributeProto.create({
+      name: 'else_branch',
+      type: onnx.AttributeProto.AttributeType.GRAPH,
+      g: branch('apart', apart, t('probs_apart'), t('o_apart')),
+    }),
+  ];
+  nodes.push(ifNode);
   add('Reshape', [t('o_g'), ints('oh_shape', [0, H, -1, D])], t('o_h'));
   add('Transpose', [t('o_h')], t('o_t'), { perm: [0, 2, 1, 3] }); // [batch, S, heads, D]
   const output = add('Reshape', [t('o_t'), ints('out_shape', [0, 0, H * D])], out);

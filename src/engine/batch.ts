@@ -5,7 +5,7 @@
 // attention_mask 0), on the left for GroupQueryAttention's shared buffers (right padding: the op
 // places each row's new token after that row's own length). probeBatching checks on the graph itself that a
 // batch gives what single rows give; graphs where it does not decode one row at a time.
-import { inPlaceMode, KVCache, type KVMode } from './kv.js';
+import { inPlaceMode, kvBytesPerPosition, KVCache, type KVMode } from './kv.js';
 import type { Runner, Sequence } from './runner.js';
 import { makeSampler } from './sampling.js';
 import { cancelled } from '../shared/errors.js';
@@ -21,8 +21,7 @@ export const BATCH_KV_BUDGET_BYTES = 512 * 1024 * 1024;
 
 /** Rows of `tokens` positions whose caches fit the budget together (at least 1). */
 export function batchRowsFor(shape: KVShape, tokens: number, budget = BATCH_KV_BUDGET_BYTES): number {
-  const perPosition = 2 * shape.layers * shape.kvHeads * shape.headDim * (shape.kvType === 'float16' ? 2 : 4);
-  return Math.max(1, Math.floor(budget / (perPosition * Math.max(tokens, 1))));
+  return Math.max(1, Math.floor(budget / (kvBytesPerPosition(shape) * Math.max(tokens, 1))));
 }
 import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, ModelInfo, TextTokenizer } from './types.js';
 

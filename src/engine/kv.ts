@@ -25,6 +25,11 @@ export function inPlaceMode(mode: KVMode): boolean {
 }
 type Buf = Float32Array | Uint16Array;
 
+/** Bytes one position of one row takes in a cache: keys and values of every layer. */
+export function kvBytesPerPosition(shape: Pick<KVShape, 'layers' | 'kvHeads' | 'headDim' | 'kvType'>): number {
+  return 2 * shape.layers * shape.kvHeads * shape.headDim * (shape.kvType === 'float16' ? 2 : 4);
+}
+
 export interface KVShape {
   layers: number;
   kvHeads: number;

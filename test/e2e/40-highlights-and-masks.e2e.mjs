@@ -85,17 +85,23 @@ async function assertAnswersOnScreen() {
   assert.ok(sel.length === 2 && Math.abs(sel[0] - sel[1]) < 2, `mask mode and scope on two lines: ${sel}`);
 }
 
-async function regenerate() {
+/** Re-generates with `heads` (ids "layer-head") masked; waits for the answers made with exactly those. */
+async function regenerate(heads) {
   await wv().locator('[data-testid="tab-highlights"]').click();
   await wv().locator('[data-testid="btn-regenerate"]').click();
+  const want = [...heads].sort().join(' ');
   let answers;
   await h.assertEventually(
     async () => {
       const busy = await wv().locator('#app').getAttribute('data-busy');
       const plain = await wv().locator('[data-testid="answer-plain"]').getAttribute('data-text');
-      const masked = await wv().locator('[data-testid="answer-masked"]').getAttribute('data-text');
+      const maskedAnswer = wv().locator('[data-testid="answer-masked"]');
+      const masked = await maskedAnswer.getAttribute('data-text');
       assert.equal(busy, 'false');
       assert.ok(plain && masked, 'answers not there yet');
+      // The previous run's answers stay on screen until the new ones come: a quick run can finish
+      // between two polls, or a poll can come before the panel says it is busy.
+      assert.equal(await maskedAnswer.getAttribute('data-heads'), want, 'the answers shown were made with other masks');
       answers = { plain, masked };
     },
     h.LONG,
@@ -236,7 +242,7 @@ test(
       async () => assert.equal(Number(await wv().locator('[data-testid="mask-list"]').getAttribute('data-count')), top.length),
       h.MEDIUM,
     );
-    const a = await regenerate();
+    const a = await regenerate(top.map((r) => r.id));
     // No scrolling by the test: the panel shows the answers where the eye is.
     await assertAnswersOnScreen();
     await sc.shot(page(), 'masked-retrieval-heads');
@@ -281,7 +287,7 @@ test(
       await h.assertEventually(async () => assert.equal((await h.scoreMapCells(page()))[id].masked, true), h.SHORT);
     }
     await sc.shot(page(), 'random-heads-on-map');
-    const a = await regenerate();
+    const a = await regenerate(picked);
     await assertAnswersOnScreen();
     await sc.shot(page(), 'masked-random-heads');
     console.log(`random heads ${picked.join(', ')} masked: "${a.masked.trim()}" (recall ${h.recall(needle, a.masked).toFixed(2)})`);

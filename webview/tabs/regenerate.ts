@@ -72,8 +72,14 @@ function answers(r: RegenerateView): HTMLElement[] {
   if (r.error) out.push(h('p', { class: 'error', 'data-testid': 'regenerate-error' }, r.error));
   const d = r.plain !== null && r.masked !== null ? wordDiff(r.plain, r.masked) : null;
   const dd = r.plain !== null && r.decore ? wordDiff(r.plain, r.decore) : null;
-  const col = (title: string, text: string | null, parts: { text: string; same: boolean }[] | null, testid: string) => {
-    const p = h('div', { class: 'answer', 'data-testid': testid, 'data-text': text ?? '' });
+  const col = (title: string, text: string | null, parts: { text: string; same: boolean }[] | null, testid: string, heads?: string[]) => {
+    // data-heads: the heads this answer was generated with (a test then knows the answer is the new one).
+    const p = h('div', {
+      class: 'answer',
+      'data-testid': testid,
+      'data-text': text ?? '',
+      ...(heads ? { 'data-heads': [...heads].sort().join(' ') } : {}),
+    });
     p.append(h('div', { class: 'answer-title' }, title));
     const body = h('div', { class: 'answer-text' });
     if (text === null) body.append(r.busy ? '…' : '(not generated)');
@@ -87,7 +93,10 @@ function answers(r: RegenerateView): HTMLElement[] {
     ? `with ${r.maskedHeads.length} heads masked (${r.maskMode}, ${r.maskScope}): ${r.maskedHeads.join(', ')}`
     : 'with masks (none set)';
   const withDecore = Boolean(r.decoreHeads?.length);
-  const cols = [col('without masks', r.plain, d?.a ?? null, 'answer-plain'), col(maskedTitle, r.masked, d?.b ?? null, 'answer-masked')];
+  const cols = [
+    col('without masks', r.plain, d?.a ?? null, 'answer-plain'),
+    col(maskedTitle, r.masked, d?.b ?? null, 'answer-masked', r.maskedHeads),
+  ];
   if (withDecore)
     cols.push(
       col(

@@ -1,16 +1,17 @@
 // Decoding several prompts as one batch. Decoding is bound by reading the weights, so B rows cost
-// little more than one: a detection cell's needles decode together. Each prompt is prefilled on
-// its own (with the shared-prefix cache), then the caches are gathered into one batch cache
-// (kv.ts): aligned on the right for graphs fed position_ids (left padding, masked out by
-// attention_mask 0), on the left for GroupQueryAttention's shared buffers (right padding: the op
-// places each row's new token after that row's own length). probeBatching checks on the graph itself that a
-// batch gives what single rows give; graphs where it does not decode one row at a time.
-import { inPlaceMode, kvBytesPerPosition, KVCache, type KVMode } from './kv.js';
+// little more than one: a detection grid decodes a length's cases together, as many as a KV budget
+// holds. Each prompt is prefilled on its own (with the shared-prefix cache), then the caches are
+// gathered into one batch cache (kv.ts): aligned on the right for graphs fed position_ids (left
+// padding, masked out by attention_mask 0), on the left for GroupQueryAttention's shared buffers
+// (right padding: the op places each row's new token after that row's own length). probeBatching
+// checks on the graph itself that a batch gives what single rows give; graphs where it does not
+// decode one row at a time.
+import { inPlaceMode, kvBytesPerPosition, KVCache, type KVMode, type KVShape } from './kv.js';
 import type { Runner, Sequence } from './runner.js';
 import { makeSampler } from './sampling.js';
 import { cancelled } from '../shared/errors.js';
 import { finish, pickToken, prefillPrompt, prepare } from './generate.js';
-import type { KVShape } from './kv.js';
+import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, ModelInfo, TextTokenizer } from './types.js';
 
 /**
  * KV-cache bytes one decoding batch may hold. Rows past the first few add little to a step (the
@@ -23,7 +24,6 @@ export const BATCH_KV_BUDGET_BYTES = 512 * 1024 * 1024;
 export function batchRowsFor(shape: KVShape, tokens: number, budget = BATCH_KV_BUDGET_BYTES): number {
   return Math.max(1, Math.floor(budget / (kvBytesPerPosition(shape) * Math.max(tokens, 1))));
 }
-import type { AttentionNodeInfo, GenerateOptions, GenerateResult, GenerateStep, ModelInfo, TextTokenizer } from './types.js';
 
 /** One step of a batch cache: every row feeds its token; the mask marks each row's real positions. */
 async function batchStep(

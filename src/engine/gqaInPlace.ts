@@ -193,6 +193,7 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
   add('Where', [nSeen, P + 'open', P + 'shut'], t('n_bias')); // [S, S] or [batch, 1, S, S]
   let pBiasAll = t('p_bias'),
     nBiasAll = t('n_bias');
+  const restricted: NodeProto[] = [];
   if (restrict) {
     // Restricted heads: the bias at each column's absolute position, T = total_sequence_length.
     // Added to the mask before the mask meets the scores ([batch, heads, 1, cap]), so the scores
@@ -202,8 +203,11 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
     nodes.push(...pNodes);
     const [nNodes, nBias] = restrictBias(c, t('pos4'), t('T'), t('q_g'), 'new_'); // [batch, heads, 1, S]
     nodes.push(...nNodes);
-    add('Add', [pBiasAll, pBias], t('p_bias_r'));
-    add('Add', [nBiasAll, nBias], t('n_bias_r'));
+    // In the branch that uses them (below): with a local window the sum has the scores' size.
+    restricted.push(
+      node('Add', [pBiasAll, pBias], [t('p_bias_r')], t('p_bias_r')),
+      node('Add', [nBiasAll, nBias], [t('n_bias_r')], t('n_bias_r')),
+    );
     [pBiasAll, nBiasAll] = [t('p_bias_r'), t('n_bias_r')];
   }
   const back = ints('kv_rows_shape', [0, KV, -1, 0]); // [batch, kvHeads, group*S, n]
@@ -217,7 +221,7 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
   //           2 x kvHeads x (cap + S) x D floats, far less once S x heads passes kvHeads x D
   //           (prefill chunks: 8% of a 144-row chunk at 4K on the 0.5B shape went to the copies).
   // The head restriction applies to decoding steps only (restrict.ts: one query row), which go apart.
-  const apart: NodeProto[] = [];
+  const apart: NodeProto[] = [...restricted];
   const sp = scores(pastK, 'sp', apart); // [batch, heads, S, cap]
   const sn = scores(presentK, 'sn', apart); // [batch, heads, S, S]
   apart.push(
@@ -251,7 +255,7 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
     node('Reshape', [t('probs_joined'), back], [t('pj_g')], t('pj_g')),
     node('MatMul', [t('pj_g'), t('v_all')], [t('o_joined')], t('o_joined')),
   );
-  init.push(int64Tensor(t('join_rows'), [Math.floor((KV * D) / H) + 1], []));
+  init.push(int64Tensor(t('join_rows'), [Math.floor((KV * D) / H)], []));
   add('Greater', [t('S'), t('join_rows')], t('join'));
   const branch = (name: string, body: NodeProto[], probs: string, o: string) =>
     onnx.GraphProto.create({

@@ -46,7 +46,7 @@ export const ALL_ATTENTIONS = 'attentions';
 /** How many of the last query positions `attentions` holds, int64 [1]. */
 export const ATTENTION_ROWS = 'attention_rows';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 12;
+export const INSTRUMENT_VERSION = 13;
 
 export interface InstrumentShape {
   layers: number;

@@ -8,7 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeModel } from '../src/engine/model.js';
+import { describeModel, runnerShape } from '../src/engine/model.js';
+import { kvBytesPerPosition } from '../src/engine/kv.js';
 import { defaultModelDir } from '../src/shared/paths.js';
 import { measureBandwidthGBs } from './bench/bandwidth.js';
 
@@ -49,12 +50,7 @@ async function main() {
   const weightsBytes = [d.onnxFile.path, ...d.onnxFile.externalData.map((f) => join(d.dir, f))]
     .filter(existsSync)
     .reduce((s, f) => s + statSync(f).size, 0);
-  const kvBytesPerToken =
-    d.arch.layers *
-    2 *
-    (d.graph.io.kvHeads ?? d.arch.kvHeads) *
-    (d.graph.io.headDim ?? d.arch.headDim) *
-    (d.graph.io.kvType === 'float16' ? 2 : 4);
+  const kvBytesPerToken = kvBytesPerPosition(runnerShape(d.arch, d.graph));
   const bandwidthGBs = await measureBandwidthGBs();
   log(
     `model ${dir} (${d.onnxFile.layout}, ${d.graph.graphDtype}, ${d.arch.layers} layers x ${d.arch.heads} heads, ${d.graph.attention[0].form} attention)`,

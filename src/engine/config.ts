@@ -128,7 +128,30 @@ export function parseArchConfig(raw: Json, generation: Json | null): ArchConfig 
         `${generation && name in generation ? 'generation_config.json' : 'config.json'}: ${name} ${id} is not a token id of the ${vocabSize}-token vocabulary`,
       );
   }
-  return { modelType, layers, heads, kvHeads, headDim, hiddenSize, vocabSize, contextLength, bosTokenId: bos, eosTokenIds: eos };
+  return {
+    modelType,
+    layers,
+    heads,
+    kvHeads,
+    headDim,
+    hiddenSize,
+    vocabSize,
+    contextLength,
+    bosTokenId: bos,
+    eosTokenIds: eos,
+    windowed: windowedAttention(cfg, contextLength),
+  };
+}
+
+/**
+ * Whether a config's attention uses a sliding window. Families say so differently: layer_types
+ * names each layer's kind (gemma2/3, newer qwen2); otherwise a sliding_window shorter than the
+ * context is in use unless use_sliding_window is false (qwen2 keeps the field but turns it off).
+ */
+function windowedAttention(cfg: Json, contextLength: number): boolean {
+  if (Array.isArray(cfg.layer_types)) return cfg.layer_types.some((k) => typeof k === 'string' && k.includes('sliding'));
+  const w = cfg.sliding_window;
+  return typeof w === 'number' && w > 0 && w < contextLength && cfg.use_sliding_window !== false;
 }
 
 /** genai_config.json (ONNX Runtime GenAI) into the same sizes: model.decoder holds them. */

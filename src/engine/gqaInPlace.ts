@@ -57,7 +57,7 @@ function valueInfoOf(name: string) {
 }
 
 /** Constants every rewritten site shares, added once per graph. */
-function addShared(g: GraphProto): void {
+export function addShared(g: GraphProto): void {
   if (g.initializer!.some((i) => i.name === P + 'zero')) return;
   g.initializer!.push(
     int64Tensor(P + 'zero', [0], []),
@@ -71,6 +71,43 @@ function addShared(g: GraphProto): void {
     floatTensor(P + 'open', [0], []),
     floatTensor(P + 'shut', [-Infinity], []),
   );
+}
+
+/**
+ * Exposed rows laid out by position: `last` [batch, heads, rows, cap + S] holds the cached columns
+ * then the S new ones; `out` [batch, heads, rows, T] has row b's cached positions [0, past_b), its
+ * new ones at [past_b, past_b + S) and zeros after them. `pastB1` [batch, 1]; S, cap, T int64 scalars.
+ */
+export function placeRows(
+  t: (s: string) => string,
+  last: string,
+  pastB1: string,
+  S: string,
+  cap: string,
+  T: string,
+  out: string,
+): NodeProto[] {
+  const n = (op: string, inputs: string[], o: string, attrs: Record<string, number | number[]> = {}) => node(op, inputs, [o], o, attrs);
+  return [
+    n('Range', [P + 'zero', T, P + 'one'], t('ar_t')), // [T]
+    n('Less', [t('ar_t'), pastB1], t('is_past')), // [batch, T]
+    n('Sub', [t('ar_t'), pastB1], t('rel')),
+    n('Sub', [S, P + 'one'], t('S_less1')),
+    n('Clip', [t('rel'), P + 'zero', t('S_less1')], t('rel_c')),
+    n('Add', [t('rel_c'), cap], t('new_col')),
+    n('Where', [t('is_past'), t('ar_t'), t('new_col')], t('col')), // [batch, T]
+    n('Add', [pastB1, S], t('end_b')),
+    n('Less', [t('ar_t'), t('end_b')], t('is_real')), // [batch, T]
+    n('Unsqueeze', [t('col'), P + 'axes12'], t('col4')),
+    n('Unsqueeze', [t('is_real'), P + 'axes12'], t('is_real4')), // [batch, 1, 1, T]
+    n('Shape', [last], t('last_shape')),
+    n('Slice', [t('last_shape'), P + 'start0', P + 'first3'], t('last_lead')),
+    n('Reshape', [T, P + 'i1'], t('T1')),
+    n('Concat', [t('last_lead'), t('T1')], t('rows_shape'), { axis: 0 }),
+    n('Expand', [t('col4'), t('rows_shape')], t('col_full')),
+    n('GatherElements', [last, t('col_full')], t('gathered'), { axis: 3 }),
+    n('Where', [t('is_real4'), t('gathered'), P + 'open'], out),
+  ];
 }
 
 export interface InPlaceSite {
@@ -292,24 +329,7 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
       c.t('slice_last'),
     ),
   ); // [batch, heads, rows, cap + S]
-  add('Range', [P + 'zero', t('T'), P + 'one'], t('ar_t')); // [T]
-  add('Less', [t('ar_t'), t('past_b1')], t('is_past')); // [batch, T]
-  add('Sub', [t('ar_t'), t('past_b1')], t('rel'));
-  add('Sub', [t('S'), P + 'one'], t('S_less1'));
-  add('Clip', [t('rel'), P + 'zero', t('S_less1')], t('rel_c'));
-  add('Add', [t('rel_c'), t('cap')], t('new_col'));
-  add('Where', [t('is_past'), t('ar_t'), t('new_col')], t('col')); // [batch, T]
-  add('Add', [t('past_b1'), t('S')], t('end_b'));
-  add('Less', [t('ar_t'), t('end_b')], t('is_real')); // [batch, T]
-  add('Unsqueeze', [t('col'), P + 'axes12'], t('col4'));
-  add('Unsqueeze', [t('is_real'), P + 'axes12'], t('is_real4')); // [batch, 1, 1, T]
-  add('Shape', [t('last')], t('last_shape'));
-  add('Slice', [t('last_shape'), P + 'start0', P + 'first3'], t('last_lead'));
-  add('Reshape', [t('T'), P + 'i1'], t('T1'));
-  add('Concat', [t('last_lead'), t('T1')], t('rows_shape'), { axis: 0 });
-  add('Expand', [t('col4'), t('rows_shape')], t('col_full'));
-  add('GatherElements', [t('last'), t('col_full')], t('gathered'), { axis: 3 });
-  add('Where', [t('is_real4'), t('gathered'), P + 'open'], t('row'));
+  nodes.push(...placeRows(t, t('last'), t('past_b1'), t('S'), t('cap'), t('T'), t('row')));
 
   const at = g.node!.indexOf(n);
   g.node!.splice(at, 1, ...nodes);

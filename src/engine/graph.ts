@@ -140,3 +140,26 @@ export function insertAfter(g: GraphProto, anchor: NodeProto, nodes: NodeProto[]
 export function insertBefore(g: GraphProto, anchor: NodeProto, nodes: NodeProto[]): void {
   g.node!.splice(g.node!.indexOf(anchor), 0, ...nodes);
 }
+
+/** The graph's precision (activations in half precision or not), named as transformers.js names its variants. */
+export function graphDtypeOf(model: ModelProto, half: boolean): string {
+  const ops = new Map<string, NodeProto>();
+  const visit = (g: GraphProto | null | undefined) => {
+    for (const n of g?.node ?? []) {
+      if (!ops.has(n.opType ?? '')) ops.set(n.opType ?? '', n);
+      for (const a of n.attribute ?? []) {
+        visit(a.g);
+        a.graphs?.forEach(visit);
+      }
+    }
+  };
+  visit(model.graph);
+  const nbits = ops.get('MatMulNBits');
+  if (nbits) {
+    const bits = attrNumber(nbits, 'bits') ?? 4;
+    return bits === 4 ? (half ? 'q4f16' : 'q4') : `int${bits}${half ? 'f16' : ''}`;
+  }
+  if (ops.has('MatMulBnb4')) return 'bnb4';
+  if (ops.has('MatMulInteger') || ops.has('DynamicQuantizeLinear') || ops.has('QLinearMatMul')) return 'q8';
+  return half ? 'fp16' : 'fp32';
+}

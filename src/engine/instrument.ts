@@ -13,9 +13,10 @@
 //          softmax is uniform over the keys the head may see (also with rotary inside the op, a
 //          window or softcap); zero: the head's slice of the op's output scaled by 0; rows from the
 //          op's own probability output (GQA qk_output=2, Attention qk_matmul_output_mode=3, MHA qk + Softmax)
-import { attentionGraphs, findAttentionSites, uniformMaskCaveat, type AttentionSite, type FusedSite } from './attention.js';
+import { attentionGraphs, findAttentionSites, uniformMaskCaveat, type AttentionSite, type FusedSite, type PlainSite } from './attention.js';
 import {
   DT,
+  graphDtypeOf,
   onnx,
   attrNumber,
   floatTensor,
@@ -35,7 +36,8 @@ import { describeIO, type DecoderIO, type IONameHints } from './io.js';
 import { dropDeadNodes, groupQueryMatMuls, lastRowLogits } from './simplify.js';
 import { addRestrictInputs, restrictGQA, restrictPlain } from './restrict.js';
 import { lastRow, zeroAfter } from './rows.js';
-import { inPlaceRefusal, rewriteInPlace } from './gqaInPlace.js';
+import { inPlaceRefusal, placeRows, rewriteInPlace } from './gqaInPlace.js';
+import { addHoles, plainInPlaceRefusal, splitSite, type Holes } from './plainInPlace.js';
 import { RetrievalLensError } from '../shared/errors.js';
 import type { AttentionNodeInfo } from './types.js';
 
@@ -46,13 +48,15 @@ export const ALL_ATTENTIONS = 'attentions';
 /** How many of the last query positions `attentions` holds, int64 [1]. */
 export const ATTENTION_ROWS = 'attention_rows';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 13;
+export const INSTRUMENT_VERSION = 14;
 
 export interface InstrumentShape {
   layers: number;
   heads: number;
   kvHeads: number;
   headDim: number;
+  /** A sliding window in use (config): plain attention then keeps the export's cache concatenation. */
+  windowed: boolean;
 }
 
 export interface InstrumentResult {
@@ -68,30 +72,6 @@ const P = NAME_PREFIX;
 
 function activationTypeOf(io: DecoderIO): number {
   return io.kvType === 'float16' ? DT.FLOAT16 : DT.FLOAT;
-}
-
-/** The graph's precision, named as transformers.js names its variants. */
-function graphDtypeOf(model: ModelProto, act: number): string {
-  const ops = new Map<string, NodeProto>();
-  const visit = (g: GraphProto | null | undefined) => {
-    for (const n of g?.node ?? []) {
-      if (!ops.has(n.opType ?? '')) ops.set(n.opType ?? '', n);
-      for (const a of n.attribute ?? []) {
-        visit(a.g);
-        a.graphs?.forEach(visit);
-      }
-    }
-  };
-  visit(model.graph);
-  const half = act === DT.FLOAT16;
-  const nbits = ops.get('MatMulNBits');
-  if (nbits) {
-    const bits = attrNumber(nbits, 'bits') ?? 4;
-    return bits === 4 ? (half ? 'q4f16' : 'q4') : `int${bits}${half ? 'f16' : ''}`;
-  }
-  if (ops.has('MatMulBnb4')) return 'bnb4';
-  if (ops.has('MatMulInteger') || ops.has('DynamicQuantizeLinear') || ops.has('QLinearMatMul')) return 'q8';
-  return half ? 'fp16' : 'fp32';
 }
 
 /** Graph-level scale tables, [layers, heads] floats: the factor for scores/queries and for head outputs. */
@@ -142,6 +122,8 @@ export interface SiteCtx {
   after: string | null;
   /** GroupQueryAttention sites become plain ops reading the cache in place (gqaInPlace.ts). */
   inPlace: boolean;
+  /** Plain sites reading the cache in place (plainInPlace.ts): what their columns stand for. */
+  holes: Holes | null;
 }
 
 /** Nodes computing layer `layer`'s row of `table` in `layout`, typed like `like`; returns [nodes, name]. */
@@ -292,8 +274,17 @@ function instrumentPlain(c: SiteCtx, s: Extract<AttentionSite, { form: 'plain' }
   scaleOutput(c, s.scoreMatMul, 0, tables.score, { kind: 'heads4d' }, 'scores');
   // Zero mode: the head outputs [batch, heads, q, headDim] times 0.
   scaleOutput(c, s.valueMatMul, 0, tables.out, { kind: 'heads4d' }, 'heads');
-  restrictPlain(c, s.softmax);
-  return lastRow(c, s.softmax.output![0], s.softmax, false);
+  if (!c.holes) {
+    restrictPlain(c, s.softmax);
+    return lastRow(c, s.softmax.output![0], s.softmax, false);
+  }
+  const h = c.holes;
+  restrictPlain(c, s.softmax, { positions: h.columnPositions, T: h.T });
+  // The rows as positions: cached columns, then the new ones right after each row's own.
+  const row = lastRow(c, s.softmax.output![0], s.softmax, false); // [batch, heads, rows, cap + S]
+  const cast = c.g.node!.find((n) => n.output?.includes(row))!;
+  insertAfter(c.g, cast, placeRows(c.t, row, h.pastB1, h.S, h.cap, h.T, c.t('row_placed')));
+  return c.t('row_placed'); // [batch, heads, rows, T]
 }
 
 /** What a site is, read before the rewrite changes its node. */
@@ -342,29 +333,31 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   const siteLists = graphs.map((sg) => findAttentionSites(sg, shape.layers));
   const infos = siteLists[0].map(siteInfo);
   // All or none: the runner keeps one kind of cache for the whole graph.
-  const inPlace =
-    !ifNode && siteLists[0].length > 0 && siteLists[0].every((s) => s.form === 'GroupQueryAttention' && !inPlaceRefusal(g, s.node, act));
-  if (inPlace) infos.forEach((i) => (i.inPlace = true));
+  const sites = siteLists[0];
+  const plainSites = sites.filter((s): s is PlainSite => s.form === 'plain');
+  const inPlace = !ifNode && sites.length > 0 && sites.every((s) => s.form === 'GroupQueryAttention' && !inPlaceRefusal(g, s.node, act));
+  const plainRefusal =
+    ifNode || !sites.length || plainSites.length < sites.length
+      ? 'not all plain attention in one graph'
+      : plainInPlaceRefusal(g, plainSites, io, shape.heads, shape.kvHeads, shape.windowed);
+  if (inPlace || !plainRefusal) infos.forEach((i) => (i.inPlace = true));
   const tables = addMaskTables(g, shape);
   addRestrictInputs(g, shape);
+  const holes = plainRefusal ? null : addHoles(model, io);
   const castLike = opset >= 15;
   const rowNames = graphs.map((sg, b) => {
     const tag = graphs.length > 1 ? `b${b}/` : '';
     let after: string | null = null;
     const rows = siteLists[b].map((s, layer) => {
       const t = (x: string) => `${P}${tag}L${layer}/${x}`;
-      const c: SiteCtx = { g: sg, layer, t, shape, act, castLike, after, inPlace };
+      const c: SiteCtx = { g: sg, layer, t, shape, act, castLike, after, inPlace, holes };
       const row = s.form === 'plain' ? instrumentPlain(c, s, tables) : instrumentFused(c, s, tables);
       after = zeroAfter(sg, row, t);
       return row;
     });
-    groupQueryMatMuls(
-      sg,
-      siteLists[b].filter((s): s is Extract<AttentionSite, { form: 'plain' }> => s.form === 'plain'),
-      shape.heads,
-      shape.kvHeads,
-      tag,
-    );
+    const plain = siteLists[b].filter((s): s is PlainSite => s.form === 'plain');
+    groupQueryMatMuls(sg, plain, shape.heads, shape.kvHeads, tag);
+    if (holes) plain.forEach((s, layer) => splitSite(sg, s, io, holes, `${tag}L${layer}/`));
     return rows;
   });
   // Each graph concatenates its own rows; an If re-exports its branches' result.
@@ -383,5 +376,5 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   if (!ifNode) lastRowLogits(g, io.logits);
   graphs.forEach(dropDeadNodes);
   if (ifNode) dropDeadNodes(g);
-  return { activationType: act, io, graphDtype: graphDtypeOf(model, act), attention: infos };
+  return { activationType: act, io, graphDtype: graphDtypeOf(model, act === DT.FLOAT16), attention: infos };
 }

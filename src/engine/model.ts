@@ -46,7 +46,7 @@ export async function describeModel(spec: string, opts: LoadOptions = {}) {
   const arch = readArchConfig(dir);
   const onnxFile = findModelFiles(dir, opts.dtype);
   opts.onProgress?.({ stage: 'instrument', file: onnxFile.file, message: 'instrumenting the ONNX graph' });
-  const shape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim };
+  const shape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, windowed: arch.windowed };
   const graph = await instrumentedGraph(onnxFile.path, shape, opts.cacheDir ?? defaultCacheDir(), onnxFile.hints);
   if (graph.cacheWarning) opts.onProgress?.({ stage: 'warning', message: graph.cacheWarning });
   // A GenAI folder holds one variant: its dtype is what the graph holds.
@@ -99,6 +99,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
     hiddenSize: arch.hiddenSize,
     vocabSize: arch.vocabSize,
     contextLength: arch.contextLength,
+    windowed: arch.windowed,
     bosTokenId: arch.bosTokenId,
     eosTokenIds: arch.eosTokenIds,
     onnxFile: onnxFile.file,

@@ -71,18 +71,28 @@ export function restrictBias(c: SiteCtx, j: string, T: string, like: string, tag
   return [nodes, t('bias')];
 }
 
-/** Plain attention: bias added to the Softmax input [batch, heads, q, T]. */
-export function restrictPlain(c: SiteCtx, softmax: NodeProto): void {
+/**
+ * Plain attention: bias added to the Softmax input [batch, heads, q, T]. Its columns are positions
+ * 0..T-1, unless `columns` says which position each stands for ([batch, 1, 1, n], a cache read in
+ * place: plainInPlace.ts) and how many positions there are (`T`, an int64 scalar).
+ */
+export function restrictPlain(c: SiteCtx, softmax: NodeProto, columns?: { positions: string; T: string }): void {
   const x = softmax.input![0];
   const t = (s: string) => c.t(`restrict_${s}`);
-  const shapeNodes = [
-    node('Shape', [x], [t('x_shape')], t('x_shape')),
-    node('Gather', [t('x_shape'), P + 'three'], [t('T')], t('T'), { axis: 0 }),
-  ];
-  if (!c.g.initializer!.some((i) => i.name === P + 'three')) c.g.initializer!.push(int64Tensor(P + 'three', [3], []));
-  const [nodes, bias] = biasNodes(c, t('T'), x);
+  let nodes: NodeProto[];
+  let bias: string;
+  if (columns) [nodes, bias] = restrictBias(c, columns.positions, columns.T, x, '');
+  else {
+    const shapeNodes = [
+      node('Shape', [x], [t('x_shape')], t('x_shape')),
+      node('Gather', [t('x_shape'), P + 'three'], [t('T')], t('T'), { axis: 0 }),
+    ];
+    if (!c.g.initializer!.some((i) => i.name === P + 'three')) c.g.initializer!.push(int64Tensor(P + 'three', [3], []));
+    const [more, b] = biasNodes(c, t('T'), x);
+    [nodes, bias] = [[...shapeNodes, ...more], b];
+  }
   nodes.push(node('Add', [x, bias], [t('scores')], t('add')));
-  insertBefore(c.g, softmax, [...shapeNodes, ...nodes]);
+  insertBefore(c.g, softmax, nodes);
   softmax.input![0] = t('scores');
 }
 

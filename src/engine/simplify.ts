@@ -15,11 +15,17 @@ import type { PlainSite } from './attention.js';
 /** Ops a repeat_kv chain is made of (after the source [B, KV, T, D] tensor). */
 const REPEAT_OPS = new Set(['Unsqueeze', 'Expand', 'Reshape', 'Tile']);
 
-interface Unrepeated {
+export interface Unrepeated {
   /** The KV tensor before the repeat, [B, KV, T, D]. */
   source: string;
   /** Whether the chain ended in a [0, 1, 3, 2] Transpose (K^T). */
   transposed: boolean;
+  /** A scalar constant the keys were multiplied by (SDPA-style exports scale Q and K by sqrt(scale) each), or null. */
+  scale: string | null;
+  /** Whether the chain repeats the KV heads (an Expand or Tile). */
+  repeated: boolean;
+  /** Repeat-chain ops walked through (0: the operand is the source, up to a Transpose and a scale). */
+  repeatOps: number;
 }
 
 function perm(n: NodeProto): number[] {
@@ -27,22 +33,46 @@ function perm(n: NodeProto): number[] {
   return (a?.ints ?? []).map(Number);
 }
 
-/** Walks back from a MatMul operand through an optional K^T Transpose and a repeat chain. */
-function unrepeat(t: string, idx: GraphIndex, allowTranspose: boolean): Unrepeated | null {
+/** Whether `t` is a one-element constant (initializer or Constant node). */
+function scalarConstant(t: string, idx: GraphIndex, g: GraphProto): boolean {
+  if (idx.initializers.has(t)) {
+    const init = (g.initializer ?? []).find((i) => i.name === t);
+    return (init?.dims ?? []).reduce((a, d) => a * Number(d), 1) === 1;
+  }
+  const c = idx.producer.get(t);
+  if (c?.opType !== 'Constant') return false;
+  const v = (c.attribute ?? []).find((a) => a.name === 'value' || a.name === 'value_float');
+  return Boolean(v && (v.name === 'value_float' || (v.t?.dims ?? []).reduce((a, d) => a * Number(d), 1) === 1));
+}
+
+/**
+ * Walks back from a MatMul operand through an optional scalar Mul, an optional K^T Transpose (with
+ * the Mul on either side of it) and a repeat chain.
+ */
+export function unrepeat(t: string, idx: GraphIndex, allowTranspose: boolean, g: GraphProto): Unrepeated {
   let transposed = false;
+  let scale: string | null = null;
   let p = idx.producer.get(t);
-  if (allowTranspose && p?.opType === 'Transpose' && perm(p).join() === '0,1,3,2') {
-    transposed = true;
+  for (let hops = 0; hops < 3 && p; hops++) {
+    if (allowTranspose && !transposed && p.opType === 'Transpose' && perm(p).join() === '0,1,3,2') {
+      transposed = true;
+      t = p.input![0];
+    } else if (!scale && p.opType === 'Mul' && p.input!.length === 2) {
+      const k = p.input!.findIndex((i) => scalarConstant(i, idx, g));
+      if (k < 0) break;
+      scale = p.input![k];
+      t = p.input![1 - k];
+    } else break;
+    p = idx.producer.get(t);
+  }
+  let repeated = false;
+  let repeatOps = 0;
+  for (; repeatOps < 6 && p && REPEAT_OPS.has(p.opType ?? ''); repeatOps++) {
+    if (p.opType === 'Expand' || p.opType === 'Tile') repeated = true;
     t = p.input![0];
     p = idx.producer.get(t);
   }
-  let sawExpand = false;
-  for (let hops = 0; hops < 6 && p && REPEAT_OPS.has(p.opType ?? ''); hops++) {
-    if (p.opType === 'Expand' || p.opType === 'Tile') sawExpand = true;
-    t = p.input![0];
-    p = idx.producer.get(t);
-  }
-  return sawExpand ? { source: t, transposed } : null;
+  return { source: t, transposed, scale, repeated, repeatOps };
 }
 
 /** Drops nodes whose outputs nobody reads (the orphaned repeat chains and the shape arithmetic that fed them). */
@@ -89,20 +119,22 @@ export function groupQueryMatMuls(g: GraphProto, sites: PlainSite[], heads: numb
   const idx = indexGraph(g);
   let rewritten = 0;
   sites.forEach((s, l) => {
-    const k = unrepeat(s.scoreMatMul.input![1], idx, true);
-    const v = unrepeat(s.valueMatMul.input![1], idx, false);
-    if (!k || !k.transposed || !v) return;
+    const k = unrepeat(s.scoreMatMul.input![1], idx, true, g);
+    const v = unrepeat(s.valueMatMul.input![1], idx, false, g);
+    if (!k.repeated || !k.transposed || !v.repeated || v.scale) return;
     const t = (x: string) => `retrieval_lens/${tag}L${l}/gqa_${x}`;
     g.initializer!.push(int64Tensor(t('grouped'), [0, kvHeads, -1, 0]), int64Tensor(t('ungrouped'), [0, heads, -1, 0]));
     // Scores: Reshape(Q) @ Transpose(K) -> Reshape back to [B, N, S, T] under the original name.
+    // A scalar on the keys moves to the queries: (Q s) (K s)^T = (Q s s) K^T.
     const q = s.scoreMatMul.input![0];
     const scores = s.scoreMatMul.output![0];
     const before = [
       node('Reshape', [q, t('grouped')], [t('q')], t('q')), //                  [B, KV, G*S, D]
       node('Transpose', [k.source], [t('kt')], t('kt'), { perm: [0, 1, 3, 2] }), // [B, KV, D, T]
     ];
+    if (k.scale) before.push(node('Mul', [t('q'), k.scale], [t('q_scaled')], t('q_scaled')));
     insertBefore(g, s.scoreMatMul, before);
-    s.scoreMatMul.input = [t('q'), t('kt')];
+    s.scoreMatMul.input = [k.scale ? t('q_scaled') : t('q'), t('kt')];
     s.scoreMatMul.output = [t('scores')]; //                                   [B, KV, G*S, T]
     insertAfter(g, s.scoreMatMul, [node('Reshape', [t('scores'), t('ungrouped')], [scores], t('scores_n'))]);
     // Values: Reshape(P) @ V -> Reshape back to [B, N, S, D].

@@ -17,6 +17,12 @@ export interface ArchConfig {
   contextLength: number;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /**
+   * Some layer attends through a sliding window (config.json: sliding_window in use). Such a
+   * mask counts positions by cache column, so the cache cannot hold unused columns between its
+   * positions and the new ones (plainInPlace.ts).
+   */
+  windowed: boolean;
 }
 
 export interface ModelInfo extends ArchConfig {

@@ -68,7 +68,7 @@ test('a tampered, truncated or half-written entry is rebuilt, never trusted', as
   assert.deepEqual(await greedy(dir, cacheDir), want);
   writeFileSync(meta, '');
   assert.deepEqual(await greedy(dir, cacheDir), want);
-  const shape = { layers: 5, heads: 8, kvHeads: 4, headDim: 8 };
+  const shape = { layers: 5, heads: 8, kvHeads: 4, headDim: 8, windowed: false };
   const g = await instrumentedGraph(join(dir, 'onnx', 'model.onnx'), shape, cacheDir);
   assert.equal(g.fromCache, true, 'the rebuilt entry verifies');
 });

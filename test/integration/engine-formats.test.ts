@@ -26,7 +26,7 @@ test('a merged decoder (If branches) is instrumented in both branches and stays 
   };
   const g = await instrumentedGraph(
     merged,
-    { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim },
+    { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, windowed: arch.windowed },
     tempDir('rl-cache-'),
   );
   assert.equal(g.attention.length, arch.layers);

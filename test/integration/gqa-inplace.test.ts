@@ -114,6 +114,7 @@ test('a GroupQueryAttention the rewrite does not cover keeps the op, for every l
     heads: config.num_attention_heads,
     kvHeads: config.num_key_value_heads,
     headDim: config.head_size,
+    windowed: false,
   });
   assert.ok(result.attention.every((s) => !s.inPlace));
   assert.equal(model.graph!.node!.filter((n) => n.opType === 'GroupQueryAttention').length, gqa.length);

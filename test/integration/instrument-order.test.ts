@@ -85,7 +85,7 @@ test('a merged decoder orders its layers the same way inside both If branches', 
   makeMergedCopy(join(dir, 'onnx', 'model.onnx'), merged);
   const g = await instrumentedGraph(
     merged,
-    { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim },
+    { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, windowed: arch.windowed },
     cacheDir,
   );
   const model = onnx.ModelProto.decode(g.path ? readFileSync(g.path) : g.bytes!);

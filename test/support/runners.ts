@@ -11,7 +11,7 @@ export async function runnerPair(dir: string, cacheDir: string) {
   const src = join(dir, 'onnx', 'model.onnx');
   const graph = await instrumentedGraph(
     src,
-    { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim },
+    { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, windowed: arch.windowed },
     cacheDir,
   );
   const shape: RunnerShape = {

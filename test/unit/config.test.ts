@@ -72,6 +72,26 @@ test('qwen2, mistral, phi3, gemma and gpt2 key names', () => {
   assert.equal(phi3.kvHeads, 32);
 });
 
+test('sliding windows in use, as each family says so', () => {
+  const base = {
+    model_type: 'x',
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    hidden_size: 64,
+    vocab_size: 100,
+    max_position_embeddings: 4096,
+  };
+  const windowed = (extra: Record<string, unknown>) => parseArchConfig({ ...base, ...extra }, null).windowed;
+  assert.equal(windowed({}), false, 'no window field');
+  assert.equal(windowed({ sliding_window: null }), false, 'mistral v0.2+: null');
+  assert.equal(windowed({ sliding_window: 1024 }), true, 'mistral v0.1: a window shorter than the context');
+  assert.equal(windowed({ sliding_window: 1024, use_sliding_window: false }), false, 'qwen2 keeps the field, turned off');
+  assert.equal(windowed({ sliding_window: 262144 }), false, 'phi3-128k: wider than the context');
+  assert.equal(windowed({ sliding_window: 512, layer_types: ['sliding_attention', 'full_attention'] }), true, 'gemma2/3 layer types');
+  assert.equal(windowed({ sliding_window: 512, layer_types: ['full_attention', 'full_attention'] }), false, 'layer types say none slides');
+  assert.equal(windowed({ text_config: { sliding_window: 512, layer_types: ['sliding_attention'] } }), true, 'gemma3 text_config');
+});
+
 test('unsupported families and broken configs are specific errors', () => {
   assert.throws(() => parseArchConfig({ model_type: 't5' }, null), /model_type "t5" is not supported/);
   assert.throws(() => parseArchConfig({ model_type: 'llama', num_attention_heads: 8 }, null), /lacks layer\/head\/hidden\/vocab sizes/);

@@ -1,0 +1,140 @@
+// Plain attention rewritten to read the KV cache in place (src/engine/plainInPlace.ts): on every
+// fixture family and plain-attention form the rewritten graph gives the export's logits through
+// chunked prefill, decoding and a batch of rows of different lengths, its exposed rows are laid
+// out by position as before, and each step hands back only its new positions. Windowed families
+// and fp16 caches keep the export's concatenation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeModel, graphSession, runnerShape } from '../../src/engine/model.js';
+import { instrumentedGraph } from '../../src/engine/cache.js';
+import { createSession } from '../../src/engine/session.js';
+import { Runner } from '../../src/engine/runner.js';
+import { KVCache } from '../../src/engine/kv.js';
+import { onnx } from '../../src/engine/graph.js';
+import { maxAbsDiff, tokenIds } from '../support/runners.js';
+import { repoRoot, tempDir } from '../support/paths.js';
+
+const fixtures = join(repoRoot, 'test', 'fixtures', 'models');
+const cacheDir = tempDir('rl-plain-inplace-');
+const FORMS: [string, string | undefined][] = [
+  ['plain', undefined],
+  ['sdpa', undefined],
+  ['external', undefined],
+  ['q4', 'q4'],
+];
+const cases = readdirSync(fixtures).flatMap((family) =>
+  FORMS.filter(([form]) => existsSync(join(fixtures, family, form, 'config.json'))).map(([form, dtype]) => ({ family, form, dtype })),
+);
+
+test('the fixtures hold plain attention with and without sliding windows', () => {
+  const windowed = cases.filter((c) => JSON.parse(readFileSync(join(fixtures, c.family, c.form, 'config.json'), 'utf8')).sliding_window);
+  assert.ok(cases.length >= 20 && windowed.length >= 5, `${cases.length} cases, ${windowed.length} windowed`);
+});
+
+for (const { family, form, dtype } of cases) {
+  test(`${family}/${form}: in place where the config allows, with the export's logits and rows`, async () => {
+    const d = await describeModel(join(fixtures, family, form), { cacheDir, dtype });
+    const a = d.arch;
+    const shape = runnerShape(a, d.graph);
+    const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);
+    const expectInPlace = !a.windowed;
+    assert.equal(inst.kvMode === 'append', expectInPlace, `kv mode ${inst.kvMode}, windowed ${a.windowed}`);
+    assert.ok(d.graph.attention.every((s) => Boolean(s.inPlace) === expectInPlace));
+    if (!expectInPlace) return;
+    const graph = onnx.ModelProto.decode(d.graph.path ? readFileSync(d.graph.path) : d.graph.bytes!).graph!;
+    const pasts = new Set(d.graph.io.past.flat());
+    assert.ok(
+      !graph.node!.some((n) => n.opType === 'Concat' && n.input!.some((i) => pasts.has(i))),
+      'no node concatenates the cache any more',
+    );
+    const op = new Runner(await createSession(d.onnxFile.path), shape);
+    op.kvMode = 'pingpong';
+    const ids = tokenIds(29, a.vocabSize, 5);
+    const mine = inst.newSequence();
+    const theirs = op.newSequence();
+    let worst = 0;
+    for (const [from, to] of [
+      [0, 7],
+      [7, 19],
+      [19, 26],
+      [26, 27],
+      [27, 28],
+    ]) {
+      const x = await mine.forward(ids.slice(from, to));
+      const y = await theirs.forward(ids.slice(from, to));
+      worst = Math.max(worst, maxAbsDiff(x.logits!, y.logits!));
+    }
+    assert.ok(worst < 1e-4, `max |logit diff| ${worst}`);
+    for (let k = 0; k < 2 * shape.layers; k++)
+      for (let h = 0; h < shape.kvHeads; h++)
+        assert.ok(maxAbsDiff(mine.kv.rowData(0, k)[h], theirs.kv.rowData(0, k)[h]) < 1e-5, `layer tensor ${k} head ${h}`);
+    // The exposed rows match the concatenating rewrite's (what `windowed` makes it keep), by position.
+    const refGraph = await instrumentedGraph(
+      d.onnxFile.path,
+      { layers: a.layers, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim, windowed: true },
+      cacheDir,
+      d.onnxFile.hints,
+    );
+    const ref = new Runner(await graphSession(refGraph), shape, refGraph.io);
+    ref.kvMode = 'pingpong';
+    const refSeq = ref.newSequence();
+    await refSeq.prefill(ids.slice(0, 28), { chunkSize: 12 });
+    const mask = new Float32Array(shape.layers * shape.heads).fill(1);
+    mask[1] = 0;
+    const opts = {
+      attention: true,
+      attentionRows: 2,
+      mask,
+      restrict: { heads: new Float32Array(shape.layers * shape.heads).fill(1), sink: 2, window: 5 },
+    };
+    const fork = mine.fork(27, 2);
+    const refFork = refSeq.fork(27, 2);
+    const x = await fork.forward(ids.slice(27, 29), { ...opts, restrict: null });
+    const y = await refFork.forward(ids.slice(27, 29), { ...opts, restrict: null });
+    assert.ok(maxAbsDiff(x.attention!, y.attention!) < 1e-5, 'two rows, a head masked');
+    const xr = await fork.forward([ids[4]], opts);
+    const yr = await refFork.forward([ids[4]], opts);
+    assert.ok(maxAbsDiff(xr.attention!, yr.attention!) < 1e-5, 'heads restricted to a sink and a window');
+    assert.ok(maxAbsDiff(xr.logits!, yr.logits!) < 1e-4, 'restricted logits');
+    // A decoding step's outputs are one position per KV head.
+    const { past } = mine.kv.tensors(1);
+    const step = await inst.step({
+      ids: [ids[0]],
+      batch: 1,
+      n: 1,
+      attentionMask: mine.length + 1,
+      positions: [mine.length],
+      past,
+      presentInto: null,
+      logits: true,
+      attention: true,
+    });
+    assert.deepEqual(step.present[0].dims, [1, shape.kvHeads, 1, shape.headDim]);
+    // Rows of different lengths decoded as one batch give what each gives alone.
+    const rows = [mine.fork(20), mine.fork(28), mine.fork(11)];
+    const alone: Float32Array[] = [];
+    for (const r of rows) alone.push((await r.fork(r.length, 1).forward([ids[3]])).logits!);
+    const kv = KVCache.gather(
+      shape,
+      'append',
+      rows.map((r) => ({ cache: r.kv, row: 0, n: r.length })),
+      1,
+    );
+    const total = kv.length + 1;
+    const t = kv.tensors(1);
+    const out = await inst.step({
+      ids: rows.map(() => ids[3]),
+      batch: 3,
+      n: 1,
+      attentionMask: rows.flatMap((r) => Array.from({ length: total }, (_, j) => (j <= r.length ? 1 : 0))),
+      positions: rows.map((r) => r.length),
+      past: t.past,
+      presentInto: null,
+      logits: true,
+      attention: false,
+    });
+    out.logits!.forEach((l, b) => assert.ok(maxAbsDiff(l, alone[b]) < 1e-4, `row ${b}`));
+  });
+}

@@ -235,3 +235,36 @@ export async function probeBatching(runner: Runner, vocab: number): Promise<bool
   );
   return out.logits!.every((l, b) => close(l, logits[b]));
 }
+
+/**
+ * Whether a graph reading the cache in place ignores the cache's unused columns, checked by
+ * running it: the same step with those columns zero and full of large values must give the same
+ * logits. A plain-attention export masks them through attention_mask (plainInPlace.ts); one whose
+ * mask ignores attention_mask would attend to them.
+ */
+export async function ignoresUnusedColumns(runner: Runner, vocab: number): Promise<boolean> {
+  const ids = PROBE_PROMPTS[0].map((t) => t % vocab);
+  const seq = runner.newSequence();
+  await seq.forward(ids.slice(0, -1), { logits: false });
+  const run = async (fill: number) => {
+    const kv = seq.kv.copyPrefix(seq.length, 0, 1);
+    const { past } = kv.tensors(1);
+    const [, kvHeads, cap, headDim] = past[0].dims;
+    for (const t of past) {
+      const data = t.data as Float32Array;
+      for (let h = 0; h < kvHeads; h++) data.fill(fill, (h * cap + seq.length) * headDim, (h + 1) * cap * headDim);
+    }
+    const out = await runner.step({
+      ids: ids.slice(-1),
+      batch: 1,
+      n: 1,
+      attentionMask: seq.length + 1,
+      positions: [seq.length],
+      past,
+      logits: true,
+      attention: false,
+    });
+    return out.logits![0];
+  };
+  return close(await run(1), await run(0));
+}

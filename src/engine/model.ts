@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readArchConfig, readTemplate, type ArchConfig } from './config.js';
 import { instrumentedGraph, defaultCacheDir, type InstrumentedGraph } from './cache.js';
+import type { InstrumentShape } from './instrument.js';
 import { createSession, type SessionOptions } from './session.js';
 import { Runner, type RunnerShape } from './runner.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -11,7 +12,7 @@ import { resolveModelDir } from './hub.js';
 import { finiteLogits, generate } from './generate.js';
 import { PrefixCache } from './prefix.js';
 import { createDecoder } from './decoder.js';
-import { batchRowsFor, chooseKVMode, generateBatch, probeBatching } from './batch.js';
+import { batchRowsFor, chooseKVMode, generateBatch, ignoresUnusedColumns, probeBatching } from './batch.js';
 import { RetrievalLensError } from '../shared/errors.js';
 import type { LoadOptions, LoadedModel, ModelInfo } from './types.js';
 
@@ -38,6 +39,48 @@ export function runnerShape(arch: ArchConfig, graph: InstrumentedGraph): RunnerS
   };
 }
 
+function instrumentShape(arch: ArchConfig): InstrumentShape {
+  return { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, windowed: arch.windowed };
+}
+
+/**
+ * A session on the instrumented graph and its runner, after one token through it: a config that
+ * does not describe the graph fails here, not mid-run, and so do weights that compute NaN.
+ */
+async function openRunner(
+  graph: InstrumentedGraph,
+  arch: ArchConfig,
+  sourcePath: string,
+  file: string,
+  opts: LoadOptions,
+): Promise<Runner> {
+  let session;
+  try {
+    session = await graphSession(graph, { executionProviders: opts.executionProviders, threads: opts.threads });
+  } catch (e) {
+    // The instrumented copy is built from the user's file: name that file, not the cache entry.
+    if (e instanceof RetrievalLensError && e.code === 'CORRUPT_ONNX') {
+      const why = e.message.replace(/^.*?Load model from \S+ failed:\s*/, '').replace(/^onnxruntime cannot load \S+: /, '');
+      throw new RetrievalLensError('CORRUPT_ONNX', `onnxruntime cannot load the graph of ${sourcePath}: ${why}`);
+    }
+    throw e;
+  }
+  const runner = new Runner(session, runnerShape(arch, graph), graph.io);
+  try {
+    const probe = await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
+    if (probe.logits && !finiteLogits(probe.logits)) {
+      throw new RetrievalLensError(
+        'CORRUPT_ONNX',
+        `the model computes NaN logits for one token: its weights in ${file} are damaged (or the graph is not a decoder)`,
+      );
+    }
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+  return runner;
+}
+
 /** Reads everything about a model that needs no onnxruntime session. */
 export async function describeModel(spec: string, opts: LoadOptions = {}) {
   const dir = await resolveModelDir(spec, { dtype: opts.dtype, cacheDir: opts.hubCacheDir, onProgress: opts.onProgress });
@@ -46,8 +89,7 @@ export async function describeModel(spec: string, opts: LoadOptions = {}) {
   const arch = readArchConfig(dir);
   const onnxFile = findModelFiles(dir, opts.dtype);
   opts.onProgress?.({ stage: 'instrument', file: onnxFile.file, message: 'instrumenting the ONNX graph' });
-  const shape = { layers: arch.layers, heads: arch.heads, kvHeads: arch.kvHeads, headDim: arch.headDim, windowed: arch.windowed };
-  const graph = await instrumentedGraph(onnxFile.path, shape, opts.cacheDir ?? defaultCacheDir(), onnxFile.hints);
+  const graph = await instrumentedGraph(onnxFile.path, instrumentShape(arch), opts.cacheDir ?? defaultCacheDir(), onnxFile.hints);
   if (graph.cacheWarning) opts.onProgress?.({ stage: 'warning', message: graph.cacheWarning });
   // A GenAI folder holds one variant: its dtype is what the graph holds.
   const dtype = onnxFile.layout === 'genai' ? graph.graphDtype : onnxFile.dtype;
@@ -55,39 +97,40 @@ export async function describeModel(spec: string, opts: LoadOptions = {}) {
 }
 
 export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<EngineModel> {
-  const { dir, arch, onnxFile, graph, dtype } = await describeModel(spec, opts);
+  const { dir, arch, onnxFile, graph: described, dtype } = await describeModel(spec, opts);
   opts.onProgress?.({ stage: 'tokenizer', message: 'loading the tokenizer' });
   const tokenizer = await loadTokenizer(dir);
   opts.onProgress?.({ stage: 'session', message: 'creating the onnxruntime session' });
-  let session;
-  try {
-    session = await graphSession(graph, { executionProviders: opts.executionProviders, threads: opts.threads });
-  } catch (e) {
-    // The instrumented copy is built from the user's file: name that file, not the cache entry.
-    if (e instanceof RetrievalLensError && e.code === 'CORRUPT_ONNX') {
-      const why = e.message.replace(/^.*?Load model from \S+ failed:\s*/, '').replace(/^onnxruntime cannot load \S+: /, '');
-      throw new RetrievalLensError('CORRUPT_ONNX', `onnxruntime cannot load the graph of ${onnxFile.path}: ${why}`);
-    }
-    throw e;
-  }
-  const runner = new Runner(session, runnerShape(arch, graph), graph.io);
-  // One token through the graph: a config that does not describe it fails here, not mid-run, and
-  // so do weights that compute NaN (a damaged file).
+  let graph = described;
+  let runner = await openRunner(graph, arch, onnxFile.path, onnxFile.file, opts);
   let batchable = false;
   try {
-    const probe = await runner.newSequence().forward([arch.bosTokenId ?? 0], { attention: true });
-    if (probe.logits && !finiteLogits(probe.logits)) {
-      throw new RetrievalLensError(
-        'CORRUPT_ONNX',
-        `the model computes NaN logits for one token: its weights in ${onnxFile.file} are damaged (or the graph is not a decoder)`,
+    if (
+      runner.kvMode === 'append' &&
+      graph.attention.some((a) => a.form === 'plain') &&
+      !(await ignoresUnusedColumns(runner, arch.vocabSize))
+    ) {
+      await runner.session.release();
+      opts.onProgress?.({
+        stage: 'warning',
+        message: `${onnxFile.file}: the attention does not mask unused KV-cache columns through attention_mask, so the cache is not read in place (decoding slows down as the context grows)`,
+      });
+      // What a windowed config gets: the export's own concatenation.
+      graph = await instrumentedGraph(
+        onnxFile.path,
+        { ...instrumentShape(arch), windowed: true },
+        opts.cacheDir ?? defaultCacheDir(),
+        onnxFile.hints,
       );
+      runner = await openRunner(graph, arch, onnxFile.path, onnxFile.file, opts);
     }
     runner.kvMode = await chooseKVMode(runner, graph.attention, arch.vocabSize);
     batchable = await probeBatching(runner, arch.vocabSize).catch(() => false);
   } catch (e) {
-    await session.release();
+    await runner.session.release();
     throw e;
   }
+  const session = runner.session;
   const info: ModelInfo = {
     id: spec,
     dir: resolve(dir),

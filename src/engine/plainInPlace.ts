@@ -128,7 +128,7 @@ export function addHoles(model: ModelProto, io: DecoderIO): Holes {
     model.opsetImport = [...(model.opsetImport ?? []), onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 })];
   const am = io.attentionMask!;
   const t = (s: string) => P + s;
-  const n = (op: string, inputs: string[], o: string, attrs: Record<string, number | number[]> = {}) => node(op, inputs, [o], t(o), attrs);
+  const n = (op: string, inputs: string[], o: string, attrs: Record<string, number | number[]> = {}) => node(op, inputs, [o], o, attrs);
   g.initializer!.push(int64Tensor(t('axis1'), [1]));
   const amType = io.attentionMaskType === 'int32' ? DT.INT32 : DT.INT64;
   const nodes = [

@@ -5,9 +5,9 @@
 // and fp16 caches keep the export's concatenation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeModel, graphSession, runnerShape } from '../../src/engine/model.js';
+import { describeModel, graphSession, loadModel, runnerShape } from '../../src/engine/model.js';
 import { instrumentedGraph } from '../../src/engine/cache.js';
 import { createSession } from '../../src/engine/session.js';
 import { Runner } from '../../src/engine/runner.js';
@@ -138,3 +138,42 @@ for (const { family, form, dtype } of cases) {
     out.logits!.forEach((l, b) => assert.ok(maxAbsDiff(l, alone[b]) < 1e-4, `row ${b}`));
   });
 }
+
+test('a graph whose mask ignores attention_mask is caught at load and keeps the concatenation', async () => {
+  const src = join(fixtures, 'llama', 'plain');
+  const good = await loadModel(src, { cacheDir });
+  assert.equal(good.info.kvCache, 'append');
+  // The same export with its mask built from ones of attention_mask's shape: it masks no column.
+  const dir = tempDir('rl-plain-nomask-');
+  cpSync(src, dir, { recursive: true });
+  const path = join(dir, 'onnx', 'model.onnx');
+  const model = onnx.ModelProto.decode(readFileSync(path));
+  const g = model.graph!;
+  for (const n of g.node!) n.input = n.input!.map((i) => (i === 'attention_mask' ? 'ones_like_mask' : i));
+  const one = onnx.TensorProto.create({
+    dims: [1],
+    dataType: onnx.TensorProto.DataType.INT64,
+    rawData: new Uint8Array(new BigInt64Array([1n]).buffer),
+  });
+  g.node!.unshift(
+    onnx.NodeProto.create({ opType: 'Shape', input: ['attention_mask'], output: ['mask_shape'], name: 'mask_shape' }),
+    onnx.NodeProto.create({
+      opType: 'ConstantOfShape',
+      input: ['mask_shape'],
+      output: ['ones_like_mask'],
+      name: 'ones_like_mask',
+      attribute: [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: one })],
+    }),
+  );
+  writeFileSync(path, onnx.ModelProto.encode(model).finish());
+  const warnings: string[] = [];
+  const bad = await loadModel(dir, { cacheDir, onProgress: (p) => p.stage === 'warning' && warnings.push(p.message ?? '') });
+  assert.notEqual(bad.info.kvCache, 'append');
+  assert.match(warnings.join('\n'), /does not mask unused KV-cache columns/);
+  const ids = tokenIds(40, good.info.vocabSize, 2);
+  const want = await good.generate(ids, { maxNewTokens: 8, stopTokens: [] });
+  const got = await bad.generate(ids, { maxNewTokens: 8, stopTokens: [] });
+  assert.deepEqual(got.tokenIds, want.tokenIds);
+  await good.dispose();
+  await bad.dispose();
+});

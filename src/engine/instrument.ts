@@ -48,7 +48,7 @@ export const ALL_ATTENTIONS = 'attentions';
 /** How many of the last query positions `attentions` holds, int64 [1]. */
 export const ATTENTION_ROWS = 'attention_rows';
 /** Bumped whenever the rewrite changes, so cached instrumented graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 14;
+export const INSTRUMENT_VERSION = 15;
 
 export interface InstrumentShape {
   layers: number;
@@ -343,7 +343,7 @@ export function instrumentModel(model: ModelProto, shape: InstrumentShape, hints
   if (inPlace || !plainRefusal) infos.forEach((i) => (i.inPlace = true));
   const tables = addMaskTables(g, shape);
   addRestrictInputs(g, shape);
-  const holes = plainRefusal ? null : addHoles(model, io);
+  const holes = plainRefusal ? null : addHoles(model, io, shape);
   const castLike = opset >= 15;
   const rowNames = graphs.map((sg, b) => {
     const tag = graphs.length > 1 ? `b${b}/` : '';

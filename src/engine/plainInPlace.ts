@@ -16,8 +16,9 @@
 // Positions come from position_ids (fed by the runner) or from the mask's running count, which
 // skips the unused columns.
 //
-// Per layer: scores = [Q.Kpast^T | Q.Knew^T] (FusedMatMul reads the cache transposed in place),
-// output = P[:, :cap].Vpast + P[:, cap:].Vnew. The exposed rows are laid out by position.
+// Per layer, for a decoding step: scores = [Q.Kpast^T | Q.Knew^T] (FusedMatMul reads the cache
+// transposed where it lies), output = P[:, :cap].Vpast + P[:, cap:].Vnew; a prefill chunk joins
+// the cache and the new keys and values first. The exposed rows are laid out by position.
 import {
   DT,
   NAME_PREFIX,
@@ -56,6 +57,10 @@ export interface Holes {
   T: string;
   /** [batch, 1, 1, cap + S] int64: the position each score column stands for. */
   columnPositions: string;
+  /** bool scalar: more rows than kvHeads x headDim / heads, so keys and values are joined. */
+  join: string;
+  /** int64 [2]: [cap, S], where the probabilities split into cached and new columns. */
+  splitAt: string;
 }
 
 function perm(n: NodeProto | undefined): string {
@@ -121,7 +126,7 @@ export function plainInPlaceRefusal(
 }
 
 /** The mask the export sees and the tensors the sites share; nodes go first in the graph. */
-export function addHoles(model: ModelProto, io: DecoderIO): Holes {
+export function addHoles(model: ModelProto, io: DecoderIO, shape: { heads: number; kvHeads: number; headDim: number }): Holes {
   const g = model.graph!;
   addShared(g);
   if (!(model.opsetImport ?? []).some((o) => o.domain === 'com.microsoft'))
@@ -129,7 +134,10 @@ export function addHoles(model: ModelProto, io: DecoderIO): Holes {
   const am = io.attentionMask!;
   const t = (s: string) => P + s;
   const n = (op: string, inputs: string[], o: string, attrs: Record<string, number | number[]> = {}) => node(op, inputs, [o], o, attrs);
-  g.initializer!.push(int64Tensor(t('axis1'), [1]));
+  g.initializer!.push(
+    int64Tensor(t('axis1'), [1]),
+    int64Tensor(t('join_rows'), [Math.floor((shape.kvHeads * shape.headDim) / shape.heads)], []),
+  );
   const amType = io.attentionMaskType === 'int32' ? DT.INT32 : DT.INT64;
   const nodes = [
     n('Shape', [io.inputIds], t('ids_shape')),
@@ -160,6 +168,9 @@ export function addHoles(model: ModelProto, io: DecoderIO): Holes {
     n('Add', [t('rel'), t('past_b1')], t('new_pos')), // [batch, cap + S]
     n('Where', [t('is_cached'), t('ar_w'), t('new_pos')], t('col_pos')),
     n('Unsqueeze', [t('col_pos'), G + 'axes12'], t('col_pos4')), // [batch, 1, 1, cap + S]
+    n('Greater', [t('S'), t('join_rows')], t('join')),
+    n('Reshape', [t('cap'), G + 'i1'], t('cap1')),
+    n('Concat', [t('cap1'), t('S1')], t('split_at'), { axis: 0 }),
   ];
   nodes.unshift(n('Cast', [G + 'one'], t('one_m'), { to: amType }));
   // Readers of the mask read ours; readers of a one-input Concat's copy of a past read the past
@@ -173,7 +184,40 @@ export function addHoles(model: ModelProto, io: DecoderIO): Holes {
   const ours = new Set(nodes);
   for (const x of g.node ?? []) if (!ours.has(x)) x.input = (x.input ?? []).map((i) => rename.get(i) ?? i);
   g.node!.unshift(...nodes);
-  return { pastB1: t('past_b1'), S: t('S'), cap: t('cap'), T: t('T'), columnPositions: t('col_pos4') };
+  return {
+    pastB1: t('past_b1'),
+    S: t('S'),
+    cap: t('cap'),
+    T: t('T'),
+    columnPositions: t('col_pos4'),
+    join: t('join'),
+    splitAt: t('split_at'),
+  };
+}
+
+/** If(cond) then `thenNodes` giving `thenOut` else `elseNodes` giving `elseOut`, as `out` (float). */
+function choose(
+  cond: string,
+  thenNodes: NodeProto[],
+  thenOut: string,
+  elseNodes: NodeProto[],
+  elseOut: string,
+  out: string,
+  name: string,
+): NodeProto {
+  const branch = (nodes: NodeProto[], o: string, tag: string) =>
+    onnx.AttributeProto.create({
+      name: `${tag}_branch`,
+      type: onnx.AttributeProto.AttributeType.GRAPH,
+      g: onnx.GraphProto.create({
+        name: `${name}_${tag}`,
+        node: nodes,
+        output: [onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: DT.FLOAT } } })],
+      }),
+    });
+  const n = node('If', [cond], [out], name);
+  n.attribute = [branch(thenNodes, thenOut, 'then'), branch(elseNodes, elseOut, 'else')];
+  return n;
 }
 
 /**
@@ -195,37 +239,56 @@ export function splitSite(g: GraphProto, s: PlainSite, io: DecoderIO, holes: Hol
   };
   let q = s.scoreMatMul.input![0];
   const scores = s.scoreMatMul.output![0];
-  const at = g.node!.indexOf(s.scoreMatMul);
   const scoreNodes: NodeProto[] = [];
   if (kw.scale) {
     scoreNodes.push(node('Mul', [q, kw.scale], [t('q_scaled')], t('q_scaled')));
     q = t('q_scaled');
   }
+  // Two ways to each product, picked by the rows fed (see gqaInPlace.ts, which does the same):
+  // apart for decoding steps (joining would copy the cache), joined for prefill chunks (where
+  // concatenating and splitting the score blocks copies more than joining the cache does).
   scoreNodes.push(
-    fused(q, k.past, t('sp')), // [batch, kvHeads, group*S, cap]
-    fused(q, k.fresh, t('sn')), // [batch, kvHeads, group*S, S]
-    node('Concat', [t('sp'), t('sn')], [scores], t('scores'), { axis: -1 }),
+    choose(
+      holes.join,
+      [
+        node('Concat', [k.past, k.fresh], [t('k_all')], t('k_all'), { axis: 2 }),
+        fused(q, t('k_all'), t('sj')), // [batch, kvHeads, group*S, cap + S]
+      ],
+      t('sj'),
+      [
+        fused(q, k.past, t('sp')), // [batch, kvHeads, group*S, cap]
+        fused(q, k.fresh, t('sn')), // [batch, kvHeads, group*S, S]
+        node('Concat', [t('sp'), t('sn')], [t('sa')], t('sa'), { axis: -1 }),
+      ],
+      t('sa'),
+      scores,
+      t('scores'),
+    ),
   );
-  g.node!.splice(at, 1, ...scoreNodes);
+  g.node!.splice(g.node!.indexOf(s.scoreMatMul), 1, ...scoreNodes);
   const probs = s.valueMatMul.input![0];
   const out = s.valueMatMul.output![0];
-  g.node!.splice(
-    g.node!.indexOf(s.valueMatMul),
-    1,
-    node('Reshape', [holes.S, G + 'i1'], [t('S1')], t('S1')),
-    node('Reshape', [holes.cap, G + 'i1'], [t('cap1')], t('cap1')),
-    node('Concat', [t('cap1'), t('S1')], [t('split_at')], t('split_at'), { axis: 0 }),
-    node('Split', [probs, t('split_at')], [t('pp'), t('pn')], t('split'), { axis: -1 }),
-    node('MatMul', [t('pp'), v.past], [t('o_past')], t('o_past')),
-    node('MatMul', [t('pn'), v.fresh], [t('o_new')], t('o_new')),
-    node('Add', [t('o_past'), t('o_new')], [out], t('o')),
+  const values = choose(
+    holes.join,
+    [node('Concat', [v.past, v.fresh], [t('v_all')], t('v_all'), { axis: 2 }), node('MatMul', [probs, t('v_all')], [t('oj')], t('oj'))],
+    t('oj'),
+    [
+      node('Split', [probs, holes.splitAt], [t('pp'), t('pn')], t('split'), { axis: -1 }),
+      node('MatMul', [t('pp'), v.past], [t('o_past')], t('o_past')),
+      node('MatMul', [t('pn'), v.fresh], [t('o_new')], t('o_new')),
+      node('Add', [t('o_past'), t('o_new')], [t('oa')], t('oa')),
+    ],
+    t('oa'),
+    out,
+    t('values'),
   );
+  g.node!.splice(g.node!.indexOf(s.valueMatMul), 1, values);
   // The presents: the new positions, under the output names the runner feeds back.
   for (const [c, name] of [
     [k, 'k_all'],
     [v, 'v_all'],
   ] as const) {
-    c.node.output = [t(name)];
+    c.node.output = [t(`${name}_dead`)];
     g.node!.push(node('Identity', [c.fresh], [c.present], t(`${name}_new`)));
     for (const o of g.output ?? []) {
       const dims = o.name === c.present ? o.type?.tensorType?.shape?.dim : null;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describeModel, runnerShape } from '../src/engine/model.js';
 import { kvBytesPerPosition } from '../src/engine/kv.js';
 import { defaultModelDir } from '../src/shared/paths.js';
-import { measureBandwidthGBs } from './bench/bandwidth.js';
+import { measureBandwidthGBs, weightsBytes as modelWeightsBytes } from './bench/bandwidth.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -47,9 +47,7 @@ async function main() {
     .split(',')
     .map(Number)
     .filter((c) => c <= d.arch.contextLength);
-  const weightsBytes = [d.onnxFile.path, ...d.onnxFile.externalData.map((f) => join(d.dir, f))]
-    .filter(existsSync)
-    .reduce((s, f) => s + statSync(f).size, 0);
+  const weightsBytes = modelWeightsBytes(d);
   const kvBytesPerToken = kvBytesPerPosition(runnerShape(d.arch, d.graph));
   const bandwidthGBs = await measureBandwidthGBs();
   log(

@@ -1,8 +1,18 @@
 // Memory read bandwidth as onnxruntime sees it: a ReduceSum over a buffer far larger than the
 // caches, with onnxruntime's own threads. Decoding a token reads every weight once, so
 // (weights + KV cache) / this bandwidth is the fastest a decode step can be.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { onnx, node, valueInfo, DT } from '../../src/engine/graph.js';
 import { ort } from '../../src/engine/session.js';
+import type { describeModel } from '../../src/engine/model.js';
+
+/** Bytes of the model's graph and external data: what one decoding step reads at least once. */
+export function weightsBytes(d: Awaited<ReturnType<typeof describeModel>>): number {
+  return [d.onnxFile.path, ...d.onnxFile.externalData.map((f) => join(d.dir, f))]
+    .filter(existsSync)
+    .reduce((s, f) => s + statSync(f).size, 0);
+}
 
 export async function measureBandwidthGBs(bytes = 1 << 30, rounds = 7): Promise<number> {
   const n = bytes / 4;

@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { describeModel, graphSession, runnerShape } from '../../src/engine/model.js';
 import { createSession } from '../../src/engine/session.js';
 import { Runner } from '../../src/engine/runner.js';
-import { KVCache } from '../../src/engine/kv.js';
 import { instrumentModel } from '../../src/engine/instrument.js';
 import { inPlaceRefusal } from '../../src/engine/gqaInPlace.js';
 import { DT, onnx, setIntAttr } from '../../src/engine/graph.js';
 import { maxAbsDiff, tokenIds } from '../support/runners.js';
 import { repoRoot, tempDir } from '../support/paths.js';
+import { checkAppendSteps } from '../support/append.js';
 
 const fixtures = join(repoRoot, 'test', 'fixtures', 'models');
 const cacheDir = tempDir('rl-gqa-inplace-');
@@ -59,45 +59,8 @@ for (const family of families) {
     for (let k = 0; k < 2 * shape.layers; k++)
       for (let h = 0; h < shape.kvHeads; h++)
         assert.ok(maxAbsDiff(mine.kv.rowData(0, k)[h], theirs.kv.rowData(0, k)[h]) < 1e-5, `layer tensor ${k} head ${h}`);
-    // A decoding step's outputs are one position per KV head, whatever the context.
-    const { past } = mine.kv.tensors(1);
-    const step = await inst.step({
-      ids: [ids[0]],
-      batch: 1,
-      n: 1,
-      attentionMask: mine.length + 1,
-      positions: [mine.length],
-      past,
-      presentInto: null,
-      logits: true,
-      attention: true,
-    });
-    assert.deepEqual(step.present[0].dims, [1, shape.kvHeads, 1, shape.headDim]);
-    assert.equal(step.kvLen, mine.length + 1);
-    // Rows of different lengths decoded as one batch give what each gives alone.
-    const rows = [mine.fork(20), mine.fork(29), mine.fork(11)];
-    const alone: Float32Array[] = [];
-    for (const r of rows) alone.push((await r.fork(r.length, 1).forward([ids[3]])).logits!);
-    const kv = KVCache.gather(
-      shape,
-      'append',
-      rows.map((r) => ({ cache: r.kv, row: 0, n: r.length })),
-      1,
-    );
-    const total = kv.length + 1;
-    const t = kv.tensors(1);
-    const out = await inst.step({
-      ids: rows.map(() => ids[3]),
-      batch: 3,
-      n: 1,
-      attentionMask: rows.flatMap((r) => Array.from({ length: total }, (_, j) => (j <= r.length ? 1 : 0))),
-      positions: rows.map((r) => r.length),
-      past: t.past,
-      presentInto: null,
-      logits: true,
-      attention: false,
-    });
-    out.logits!.forEach((l, b) => assert.ok(maxAbsDiff(l, alone[b]) < 1e-4, `row ${b}`));
+    // One position per KV head each step; a batch of rows of different lengths as each alone.
+    await checkAppendSteps(inst, shape, mine, [20, 29, 11], ids[3]);
   });
 }
 

@@ -120,7 +120,10 @@ export class KVCache {
     const { kvHeads, headDim, kvType } = this.shape;
     const B = this.batch;
     if (inPlaceMode(this.mode)) {
-      this.widen(this.length + n);
+      // The op appends into shared buffers itself, so they need the room now. An append graph
+      // reads every column it is fed, masking the unused ones: room for the new positions is made
+      // after the step (append), or each chunk's scores would be S columns wider than its past.
+      this.widen(this.length + (this.mode === 'shared' ? n : 0));
       const dims = [B, kvHeads, this.cap, headDim];
       const t = this.bufs.map((b) => new ort.Tensor(kvType, b.subarray(0, B * kvHeads * this.cap * headDim), dims));
       if (this.mode === 'append') return { past: t, present: null };
@@ -157,6 +160,7 @@ export class KVCache {
   /** Writes the step's new positions ([batch, kvHeads, n, headDim] per layer tensor) after each grown row's length. */
   private append(n: number, present: Tensor[], grew: boolean[]): void {
     const { kvHeads, headDim } = this.shape;
+    this.widen(this.length + n);
     present.forEach((t, k) => {
       const src = t.data as Buf;
       if (src.length !== this.batch * kvHeads * n * headDim)

@@ -72,11 +72,12 @@ export class KVCache {
     readonly mode: KVMode,
     readonly batch = 1,
     initialCap = 0,
+    room = 0,
   ) {
     this.lengths = new Array(batch).fill(0);
     this.cap = inPlaceMode(mode) ? Math.max(initialCap, 16) : 0;
-    this.room = this.cap;
-    const per = batch * shape.kvHeads * this.cap * shape.headDim;
+    this.room = Math.max(this.cap, room);
+    const per = batch * shape.kvHeads * (inPlaceMode(mode) ? this.room : 0) * shape.headDim;
     this.bufs = Array.from({ length: shape.layers * 2 }, () => alloc(shape, per));
   }
 
@@ -187,10 +188,13 @@ export class KVCache {
     });
   }
 
-  /** A one-row cache holding the first `n` positions of row `b` (a shared prompt prefix). */
+  /**
+   * A one-row cache holding the first `n` positions of row `b` (a shared prompt prefix), with room
+   * for `extra` more. In place, its stride starts at `n`: a prompt continued from a prefix would
+   * otherwise read its whole length of columns in every chunk.
+   */
   copyPrefix(n: number, b = 0, extra = 0): KVCache {
-    const out = new KVCache(this.shape, this.mode, 1, n + extra);
-    out.reserve(n + extra);
+    const out = new KVCache(this.shape, this.mode, 1, n, n + extra);
     out.fill([{ cache: this, row: b, n }]);
     return out;
   }

@@ -116,6 +116,17 @@ export class KVCache {
     this.cap = cap;
   }
 
+  /** Append mode: a stride of `n` (>= every row's length), moving the rows together; first slot first. */
+  private narrow(n: number): void {
+    const { kvHeads, headDim } = this.shape;
+    for (const buf of this.bufs)
+      for (let r = 1; r < this.batch * kvHeads; r++) {
+        const from = r * this.cap * headDim;
+        buf.copyWithin(r * n * headDim, from, from + this.lengths[Math.floor(r / kvHeads)] * headDim);
+      }
+    this.cap = n;
+  }
+
   /** Past inputs and preallocated present outputs (null: onnxruntime allocates) for a step adding `n` positions to every row. */
   tensors(n: number): { past: Tensor[]; present: Tensor[] | null } {
     const { kvHeads, headDim, kvType } = this.shape;
@@ -125,6 +136,10 @@ export class KVCache {
       // reads every column it is fed, masking the unused ones: room for the new positions is made
       // after the step (append), or each chunk's scores would be S columns wider than its past.
       this.widen(this.length + (this.mode === 'shared' ? n : 0));
+      // An append graph sees cap + n columns. Exports that slice their causal mask from a buffer
+      // of the model's positions (gpt2-style) fail past it, though the positions themselves fit.
+      const max = this.shape.maxPositions;
+      if (this.mode === 'append' && max && this.cap + n > max && this.length + n <= max) this.narrow(max - n);
       const dims = [B, kvHeads, this.cap, headDim];
       const t = this.bufs.map((b) => new ort.Tensor(kvType, b.subarray(0, B * kvHeads * this.cap * headDim), dims));
       if (this.mode === 'append') return { past: t, present: null };

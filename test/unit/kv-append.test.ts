@@ -120,7 +120,8 @@ test("in place: growth stops at the model's positions unless a step needs more",
     else {
       assert.equal(kv.tensors(1).past[0].dims[2], 36, 'append: the step is fed the positions it has');
       kv.commit(1, newRows(1, 1, [36]));
-      assert.equal(kv.tensors(1).past[0].dims[2], 40, mode);
+      // Its stride is now 40; a 1-token step is fed 39 columns (the test below).
+      assert.equal(kv.tensors(1).past[0].dims[2], 39, mode);
       kv.commit(20, newRows(1, 20, [37]));
       assert.ok(kv.tensors(1).past[0].dims[2] >= 57, `${mode}: a step needing more than the positions still gets it`);
       continue;
@@ -128,4 +129,21 @@ test("in place: growth stops at the model's positions unless a step needs more",
     kv.commit(1, []);
     assert.ok(kv.tensors(20).past[0].dims[2] >= 57, `${mode}: a step needing more than the positions still gets it`);
   }
+});
+
+test('append: near the model positions a step is fed no more columns than the positions allow', () => {
+  const kv = new KVCache({ ...shape, maxPositions: 40 }, 'append', 2, 30);
+  kv.tensors(30);
+  kv.commit(30, newRows(2, 30, [0, 0]));
+  kv.tensors(5);
+  kv.commit(5, newRows(2, 5, [30, 30]));
+  // The stride grew by a quarter (38, in a room of the model's 40): a 4-token step would see 42 columns.
+  assert.equal(kv.tensors(1).past[0].dims[2], 38);
+  assert.equal(kv.tensors(4).past[0].dims[2], 36, 'narrowed to 40 - 4');
+  for (const kind of [0, 1])
+    for (let h = 0; h < 2; h++)
+      for (let b = 0; b < 2; b++) assert.deepEqual(Array.from(kv.rowData(b, kind)[h]), expected(kind, b, h, 35), `row ${b} head ${h}`);
+  kv.commit(4, newRows(2, 4, [35, 35]));
+  assert.equal(kv.length, 39);
+  for (let h = 0; h < 2; h++) assert.deepEqual(Array.from(kv.rowData(1, 1)[h]), expected(1, 1, h, 39));
 });

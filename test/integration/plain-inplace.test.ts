@@ -24,18 +24,31 @@ const FORMS: [string, string | undefined][] = [
   ['external', undefined],
   ['q4', 'q4'],
 ];
-const cases = readdirSync(fixtures).flatMap((family) =>
-  FORMS.filter(([form]) => existsSync(join(fixtures, family, form, 'config.json'))).map(([form, dtype]) => ({ family, form, dtype })),
-);
+// Every family above has grouped-query attention; this one has a KV head per query head, so its
+// exports have no repeat_kv (test/fixtures/mha-plain/README.md).
+const mha = join(repoRoot, 'test', 'fixtures', 'mha-plain');
+const cases = [
+  ...readdirSync(fixtures).flatMap((family) =>
+    FORMS.filter(([form]) => existsSync(join(fixtures, family, form, 'config.json'))).map(([form, dtype]) => ({
+      family,
+      form,
+      dtype,
+      dir: join(fixtures, family, form),
+    })),
+  ),
+  ...['plain', 'sdpa'].map((form) => ({ family: 'mha-plain', form, dtype: undefined, dir: join(mha, form) })),
+];
 
-test('the fixtures hold plain attention with and without sliding windows', () => {
-  const windowed = cases.filter((c) => JSON.parse(readFileSync(join(fixtures, c.family, c.form, 'config.json'), 'utf8')).sliding_window);
-  assert.ok(cases.length >= 20 && windowed.length >= 5, `${cases.length} cases, ${windowed.length} windowed`);
+test('the fixtures hold plain attention with and without sliding windows, grouped and not', () => {
+  const config = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const windowed = cases.filter((c) => config(c.dir).sliding_window);
+  const ungrouped = cases.filter((c) => config(c.dir).num_key_value_heads === config(c.dir).num_attention_heads);
+  assert.ok(cases.length >= 22 && windowed.length >= 5 && ungrouped.length >= 2, `${cases.length} cases, ${windowed.length} windowed`);
 });
 
-for (const { family, form, dtype } of cases) {
+for (const { family, form, dtype, dir } of cases) {
   test(`${family}/${form}: in place where the config allows, with the export's logits and rows`, async () => {
-    const d = await describeModel(join(fixtures, family, form), { cacheDir, dtype });
+    const d = await describeModel(dir, { cacheDir, dtype });
     const a = d.arch;
     const shape = runnerShape(a, d.graph);
     const inst = new Runner(await graphSession(d.graph), shape, d.graph.io);

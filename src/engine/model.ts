@@ -103,6 +103,8 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
   opts.onProgress?.({ stage: 'session', message: 'creating the onnxruntime session' });
   let graph = described;
   let runner = await openRunner(graph, arch, onnxFile.path, onnxFile.file, opts);
+  // The session a failure below must release (none while the graph is being rebuilt).
+  let open: Runner | null = runner;
   let batchable = false;
   try {
     if (
@@ -110,6 +112,7 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
       graph.attention.some((a) => a.form === 'plain') &&
       !(await ignoresUnusedColumns(runner, arch.vocabSize))
     ) {
+      open = null;
       await runner.session.release();
       opts.onProgress?.({
         stage: 'warning',
@@ -122,12 +125,12 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<E
         opts.cacheDir ?? defaultCacheDir(),
         onnxFile.hints,
       );
-      runner = await openRunner(graph, arch, onnxFile.path, onnxFile.file, opts);
+      runner = open = await openRunner(graph, arch, onnxFile.path, onnxFile.file, opts);
     }
     runner.kvMode = await chooseKVMode(runner, graph.attention, arch.vocabSize);
     batchable = await probeBatching(runner, arch.vocabSize).catch(() => false);
   } catch (e) {
-    await runner.session.release();
+    await open?.session.release();
     throw e;
   }
   const session = runner.session;

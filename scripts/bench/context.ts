@@ -13,6 +13,7 @@ import { createSession } from '../../src/engine/session.js';
 import { Runner, type Sequence } from '../../src/engine/runner.js';
 import { argmax } from '../../src/engine/sampling.js';
 import { KVCache } from '../../src/engine/kv.js';
+import { promptIds } from './prompt.js';
 
 const [dir, ctxArg, stepsArg, roundsArg, tjsArg, dtypeArg] = process.argv.slice(2);
 const ctx = Number(ctxArg);
@@ -23,9 +24,6 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
 }
-
-const promptIds = (n: number, vocab: number) =>
-  Array.from({ length: n }, (_, i) => 3 + ((i * 131 + ((i * i) % 7)) % Math.min(vocab - 3, 500)));
 
 async function decode(seq: Sequence, first: number, n: number, attention: boolean): Promise<number[]> {
   const times: number[] = [];

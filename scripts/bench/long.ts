@@ -8,6 +8,7 @@
 import { describeModel, loadModel, runnerShape } from '../../src/engine/model.js';
 import { kvBytesPerPosition } from '../../src/engine/kv.js';
 import { measureBandwidthGBs, weightsBytes } from './bandwidth.js';
+import { promptIds } from './prompt.js';
 
 async function main() {
   const [dir, tokensArg, bwArg] = process.argv.slice(2);
@@ -18,7 +19,7 @@ async function main() {
   const weights = weightsBytes(d);
   const kvPerToken = kvBytesPerPosition(runnerShape(d.arch, d.graph));
   const model = await loadModel(dir);
-  const ids = Array.from({ length: n }, (_, i) => 3 + ((i * 131 + ((i * i) % 7)) % Math.min(model.info.vocabSize - 3, 500)));
+  const ids = promptIds(n, model.info.vocabSize);
   const t0 = performance.now();
   let prefillS = 0;
   let last = 0;

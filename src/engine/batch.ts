@@ -7,7 +7,7 @@
 // checks on the graph itself that a batch gives what single rows give; graphs where it does not
 // decode one row at a time.
 import { inPlaceMode, kvBytesPerPosition, KVCache, type KVMode, type KVShape } from './kv.js';
-import type { Runner, Sequence } from './runner.js';
+import { Sequence, type Runner } from './runner.js';
 import { makeSampler } from './sampling.js';
 import { cancelled } from '../shared/errors.js';
 import { finish, pickToken, prefillPrompt, prepare } from './generate.js';
@@ -248,23 +248,14 @@ export async function ignoresUnusedColumns(runner: Runner, vocab: number): Promi
   await seq.forward(ids.slice(0, -1), { logits: false });
   const run = async (fill: number) => {
     const kv = seq.kv.copyPrefix(seq.length, 0, 1);
+    // The views the step will be fed (tensors() of the same step hands out the same buffers).
     const { past } = kv.tensors(1);
     const [, kvHeads, cap, headDim] = past[0].dims;
     for (const t of past) {
       const data = t.data as Float32Array;
       for (let h = 0; h < kvHeads; h++) data.fill(fill, (h * cap + seq.length) * headDim, (h + 1) * cap * headDim);
     }
-    const out = await runner.step({
-      ids: ids.slice(-1),
-      batch: 1,
-      n: 1,
-      attentionMask: seq.length + 1,
-      positions: [seq.length],
-      past,
-      logits: true,
-      attention: false,
-    });
-    return out.logits![0];
+    return (await new Sequence(runner, kv).forward(ids.slice(-1))).logits!;
   };
   return close(await run(1), await run(0));
 }

@@ -16,7 +16,7 @@
 //   values are joined first (an If picks, by S).
 // What the op computes and this computes agree to float rounding (test/integration: the fixtures'
 // goldens, and the runner's logits against the op's). Sites this does not cover keep the op.
-import { DT, NAME_PREFIX, attrNumber, floatTensor, int64Tensor, node, onnx, type GraphProto, type NodeProto } from './graph.js';
+import { DT, NAME_PREFIX, attrNumber, floatTensor, ifNode, int64Tensor, node, onnx, type GraphProto, type NodeProto } from './graph.js';
 import { restrictBias } from './restrict.js';
 import type { SiteCtx } from './instrument.js';
 
@@ -49,11 +49,6 @@ function rotaryDim(g: GraphProto, n: NodeProto): number | null {
 function floatAttr(nd: NodeProto, name: string, f: number): NodeProto {
   nd.attribute = [...(nd.attribute ?? []), onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f })];
   return nd;
-}
-
-/** A float tensor of any shape: what an If branch declares of its outputs. */
-function valueInfoOf(name: string) {
-  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: DT.FLOAT } } });
 }
 
 /** Constants every rewritten site shares, added once per graph. */
@@ -294,26 +289,15 @@ export function rewriteInPlace(c: SiteCtx, n: NodeProto, restrict: boolean): InP
   );
   init.push(int64Tensor(t('join_rows'), [Math.floor((KV * D) / H)], []));
   add('Greater', [t('S'), t('join_rows')], t('join'));
-  const branch = (name: string, body: NodeProto[], probs: string, o: string) =>
-    onnx.GraphProto.create({
-      name: t(name),
-      node: body,
-      output: [valueInfoOf(probs), valueInfoOf(o)],
-    });
-  const ifNode = node('If', [t('join')], [t('probs'), t('o_g')], t('attend'));
-  ifNode.attribute = [
-    onnx.AttributeProto.create({
-      name: 'then_branch',
-      type: onnx.AttributeProto.AttributeType.GRAPH,
-      g: branch('joined', joined, t('probs_joined'), t('o_joined')),
-    }),
-    onnx.AttributeProto.create({
-      name: 'else_branch',
-      type: onnx.AttributeProto.AttributeType.GRAPH,
-      g: branch('apart', apart, t('probs_apart'), t('o_apart')),
-    }),
-  ];
-  nodes.push(ifNode);
+  nodes.push(
+    ifNode(
+      t('attend'),
+      t('join'),
+      [t('probs'), t('o_g')],
+      { nodes: joined, outputs: [t('probs_joined'), t('o_joined')] },
+      { nodes: apart, outputs: [t('probs_apart'), t('o_apart')] },
+    ),
+  );
   add('Reshape', [t('o_g'), ints('oh_shape', [0, H, -1, D])], t('o_h'));
   add('Transpose', [t('o_h')], t('o_t'), { perm: [0, 2, 1, 3] }); // [batch, S, heads, D]
   const output = add('Reshape', [t('o_t'), ints('out_shape', [0, 0, H * D])], out);

@@ -97,6 +97,29 @@ export function elemTypeOf(info: onnxProto.onnx.IValueInfoProto | undefined): nu
   return info?.type?.tensorType?.elemType ?? undefined;
 }
 
+/** A branch of an If: its nodes and the tensors it hands out, declared float of any shape. */
+export interface Branch {
+  nodes: NodeProto[];
+  outputs: string[];
+}
+
+/** If(cond) writing `outputs`: `then` when cond holds, else `otherwise`, each branch's outputs in order. */
+export function ifNode(name: string, cond: string, outputs: string[], then: Branch, otherwise: Branch): NodeProto {
+  const graph = (b: Branch, tag: string) =>
+    onnx.AttributeProto.create({
+      name: `${tag}_branch`,
+      type: AT.GRAPH,
+      g: onnx.GraphProto.create({
+        name: `${name}/${tag}`,
+        node: b.nodes,
+        output: b.outputs.map((o) => onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: DT.FLOAT } } })),
+      }),
+    });
+  const n = node('If', [cond], outputs, name);
+  n.attribute = [graph(then, 'then'), graph(otherwise, 'else')];
+  return n;
+}
+
 /** Subgraphs held by a node's attributes (If branches, Loop/Scan bodies). */
 export function subgraphs(n: NodeProto): GraphProto[] {
   const out: GraphProto[] = [];

@@ -22,6 +22,7 @@
 import {
   DT,
   NAME_PREFIX,
+  ifNode,
   indexGraph,
   int64Tensor,
   node,
@@ -61,10 +62,6 @@ export interface Holes {
   join: string;
   /** int64 [2]: [cap, S], where the probabilities split into cached and new columns. */
   splitAt: string;
-}
-
-function perm(n: NodeProto | undefined): string {
-  return ((n?.attribute ?? []).find((a) => a.name === 'perm')?.ints ?? []).map(Number).join();
 }
 
 /** The Concat writing `t` as a present output from a past input, or null. */
@@ -195,31 +192,6 @@ export function addHoles(model: ModelProto, io: DecoderIO, shape: { heads: numbe
   };
 }
 
-/** If(cond) then `thenNodes` giving `thenOut` else `elseNodes` giving `elseOut`, as `out` (float). */
-function choose(
-  cond: string,
-  thenNodes: NodeProto[],
-  thenOut: string,
-  elseNodes: NodeProto[],
-  elseOut: string,
-  out: string,
-  name: string,
-): NodeProto {
-  const branch = (nodes: NodeProto[], o: string, tag: string) =>
-    onnx.AttributeProto.create({
-      name: `${tag}_branch`,
-      type: onnx.AttributeProto.AttributeType.GRAPH,
-      g: onnx.GraphProto.create({
-        name: `${name}_${tag}`,
-        node: nodes,
-        output: [onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: DT.FLOAT } } })],
-      }),
-    });
-  const n = node('If', [cond], [out], name);
-  n.attribute = [branch(thenNodes, thenOut, 'then'), branch(elseNodes, elseOut, 'else')];
-  return n;
-}
-
 /**
  * Splits a site's two products over the cache and the new positions, and makes its presents the
  * new positions only. Runs after groupQueryMatMuls; the concatenations become dead nodes.
@@ -248,39 +220,50 @@ export function splitSite(g: GraphProto, s: PlainSite, io: DecoderIO, holes: Hol
   // apart for decoding steps (joining would copy the cache), joined for prefill chunks (where
   // concatenating and splitting the score blocks copies more than joining the cache does).
   scoreNodes.push(
-    choose(
-      holes.join,
-      [
-        node('Concat', [k.past, k.fresh], [t('k_all')], t('k_all'), { axis: 2 }),
-        fused(q, t('k_all'), t('sj')), // [batch, kvHeads, group*S, cap + S]
-      ],
-      t('sj'),
-      [
-        fused(q, k.past, t('sp')), // [batch, kvHeads, group*S, cap]
-        fused(q, k.fresh, t('sn')), // [batch, kvHeads, group*S, S]
-        node('Concat', [t('sp'), t('sn')], [t('sa')], t('sa'), { axis: -1 }),
-      ],
-      t('sa'),
-      scores,
+    ifNode(
       t('scores'),
+      holes.join,
+      [scores],
+      {
+        nodes: [
+          node('Concat', [k.past, k.fresh], [t('k_all')], t('k_all'), { axis: 2 }),
+          fused(q, t('k_all'), t('sj')), // [batch, kvHeads, group*S, cap + S]
+        ],
+        outputs: [t('sj')],
+      },
+      {
+        nodes: [
+          fused(q, k.past, t('sp')), // [batch, kvHeads, group*S, cap]
+          fused(q, k.fresh, t('sn')), // [batch, kvHeads, group*S, S]
+          node('Concat', [t('sp'), t('sn')], [t('sa')], t('sa'), { axis: -1 }),
+        ],
+        outputs: [t('sa')],
+      },
     ),
   );
   g.node!.splice(g.node!.indexOf(s.scoreMatMul), 1, ...scoreNodes);
   const probs = s.valueMatMul.input![0];
   const out = s.valueMatMul.output![0];
-  const values = choose(
-    holes.join,
-    [node('Concat', [v.past, v.fresh], [t('v_all')], t('v_all'), { axis: 2 }), node('MatMul', [probs, t('v_all')], [t('oj')], t('oj'))],
-    t('oj'),
-    [
-      node('Split', [probs, holes.splitAt], [t('pp'), t('pn')], t('split'), { axis: -1 }),
-      node('MatMul', [t('pp'), v.past], [t('o_past')], t('o_past')),
-      node('MatMul', [t('pn'), v.fresh], [t('o_new')], t('o_new')),
-      node('Add', [t('o_past'), t('o_new')], [t('oa')], t('oa')),
-    ],
-    t('oa'),
-    out,
+  const values = ifNode(
     t('values'),
+    holes.join,
+    [out],
+    {
+      nodes: [
+        node('Concat', [v.past, v.fresh], [t('v_all')], t('v_all'), { axis: 2 }),
+        node('MatMul', [probs, t('v_all')], [t('oj')], t('oj')),
+      ],
+      outputs: [t('oj')],
+    },
+    {
+      nodes: [
+        node('Split', [probs, holes.splitAt], [t('pp'), t('pn')], t('split'), { axis: -1 }),
+        node('MatMul', [t('pp'), v.past], [t('o_past')], t('o_past')),
+        node('MatMul', [t('pn'), v.fresh], [t('o_new')], t('o_new')),
+        node('Add', [t('o_past'), t('o_new')], [t('oa')], t('oa')),
+      ],
+      outputs: [t('oa')],
+    },
   );
   g.node!.splice(g.node!.indexOf(s.valueMatMul), 1, values);
   // The presents: the new positions, under the output names the runner feeds back.

@@ -128,6 +128,8 @@ export interface GenerateOptions {
 export interface PrefixCacheHandle {
   readonly reused: number;
   readonly computed: number;
+  /** The prompts generation will be given next: the cache then keeps what they will reuse. */
+  expect(prompts: number[][]): void;
   clear(): void;
 }
 

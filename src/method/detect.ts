@@ -169,11 +169,18 @@ export async function runGrid(
   const t0 = Date.now();
   let ran = 0;
   const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
-  for (const batch of decodingBatches(todo, (length) => (opts.batch === false ? 1 : model.batchRows(length + maxNew)))) {
+  const batches = decodingBatches(todo, (length) => (opts.batch === false ? 1 : model.batchRows(length + maxNew)));
+  const built = new Map<GridCase, NeedleCase>();
+  const build = (g: GridCase) => built.get(g) ?? built.set(g, builder.build(g.length, g.depth, g.needle)).get(g)!;
+  for (const [k, batch] of batches.entries()) {
     throwIfAborted(hooks.signal);
+    // Once the first map is out, the prefix cache is told the rest of the grid's prompts, so it
+    // keeps the prefixes they will reuse (building them all first would delay that map).
+    if (k === 1) prefix?.expect(batches.slice(1).flatMap((b) => b.map((g) => build(g).promptIds)));
     hooks.onStart?.({ length: batch[0].length, depths: [...new Set(batch.map((g) => g.depth))], cases: batch.length });
-    const built = batch.map((g) => builder.build(g.length, g.depth, g.needle));
-    const rs = await runCases(model, built, maxNew, hooks.signal, prefix);
+    const cases = batch.map(build);
+    batch.forEach((g) => built.delete(g));
+    const rs = await runCases(model, cases, maxNew, hooks.signal, prefix);
     if (hooks.stats && prefix) Object.assign(hooks.stats, { reusedPositions: prefix.reused, prefilledPositions: prefix.computed });
     for (const r of rs) {
       done.set(caseKey(r), r);

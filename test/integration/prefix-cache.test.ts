@@ -1,6 +1,7 @@
 // The shared-prefix KV cache (src/engine/prefix.ts): a prompt is served from whichever cached
 // prompt shares the most with it, not only from the longest one; what is kept besides the longest
-// prompt fits the budget; and a generation served from the cache gives what a whole prefill gives.
+// prompt fits the budget, and is what the prompts said to be coming will reuse; and a generation
+// served from the cache gives what a whole prefill gives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../src/engine/index.js';
@@ -59,6 +60,29 @@ test('besides the longest prompt, the cache keeps what fits its budget, the prom
     await run(longest.slice(0, 100));
     await run([...longest.slice(0, 100), 1, 2]);
     assert.equal(cache.reused - before, 99 + 100);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('told which prompts are coming, the cache keeps what they reuse rather than the most fresh positions', async () => {
+  const model = await loadModel(sharedModel('needle-organism'), { cacheDir });
+  try {
+    const perPosition = kvBytesPerPosition(model.runner.shape);
+    const longest = ids(300, 1);
+    const many = [...longest.slice(0, 20), ...ids(200, 4)];
+    const few = [...longest.slice(0, 150), ...ids(60, 5)];
+    const next = [...few.slice(0, 190), 7, 8, 9];
+    const cache = new PrefixCache(model.runner, 230 * perPosition);
+    cache.expect([few, many, next]);
+    const run = (p: number[]) => model.generate(p, { maxNewTokens: 1, stopTokens: [], prefix: cache });
+    await run(longest);
+    await run(few);
+    await run(many); // more fresh positions, but nothing coming reuses them
+    const before = cache.reused;
+    const served = await model.generate(next, { maxNewTokens: 4, stopTokens: [], prefix: cache });
+    assert.equal(cache.reused - before, 190, '`few` is kept (cut to the 190 positions `next` shares), not `many`');
+    assert.deepEqual(served.tokenIds, (await model.generate(next, { maxNewTokens: 4, stopTokens: [] })).tokenIds);
   } finally {
     await model.dispose();
   }

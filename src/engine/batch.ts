@@ -88,6 +88,10 @@ async function decodeTogether(
   const live = maxNew.map((m) => m > 0);
   const input = [...first];
   const LH = layers * heads;
+  // Each row's attention, [layers * heads, kvLen]: one buffer per row for the whole run unless the
+  // caller keeps the steps (onStep's rows are valid during the call only), as a fresh array per
+  // row and step was most of this loop's own time at 2K-4K tokens.
+  const own = kv.lengths.map((n, b) => (opts.keepAttention ? null : new Float32Array(LH * (n + maxNew[b] + 1))));
   for (let i = 0; live.some(Boolean); i++) {
     if (opts.signal?.aborted) throw cancelled();
     const positions = kv.lengths.slice();
@@ -100,7 +104,7 @@ async function decodeTogether(
         // Row b's own positions only: [layers * heads, kvLen].
         const { start, end } = cols[b];
         const kvLen = end - start;
-        const rows = new Float32Array(LH * kvLen);
+        const rows = own[b]?.subarray(0, LH * kvLen) ?? new Float32Array(LH * kvLen);
         for (let lh = 0; lh < LH; lh++)
           rows.set(out.attention.subarray((b * LH + lh) * total + start, (b * LH + lh) * total + end), lh * kvLen);
         step.attention = { kvLen, rows };

@@ -43,6 +43,9 @@ export interface KVShape {
   maxPositions?: number;
 }
 
+/** Spare positions a widened in-place stride gets beyond what the step needs (widen). */
+export const WIDEN_SLACK = 64;
+
 function alloc(shape: KVShape, n: number): Buf {
   return shape.kvType === 'float16' ? new Uint16Array(n) : new Float32Array(n);
 }
@@ -105,7 +108,11 @@ export class KVCache {
   private widen(n: number): void {
     if (n <= this.cap) return;
     this.reserve(n);
-    const cap = Math.min(this.room, Math.max(n, Math.ceil(this.cap * 1.25)));
+    // A little slack, so decoding steps move the rows once per WIDEN_SLACK steps rather than every
+    // step; no more, since every chunk's scores are as wide as the stride. Moving costs a copy of
+    // the cache, far less than a prefill chunk's products over idle columns (a 25% slack left an
+    // eighth of a 4K prefill's score columns idle on average).
+    const cap = Math.min(this.room, Math.max(n, this.cap + Math.min(WIDEN_SLACK, Math.ceil(this.cap / 4))));
     const { kvHeads, headDim } = this.shape;
     // Slot r moves from r * cap to r * wider: last slot first, so no slot overwrites one not yet moved.
     for (const buf of this.bufs)

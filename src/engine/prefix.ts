@@ -13,7 +13,7 @@ import type { Runner, Sequence } from './runner.js';
 /** KV bytes the cache may hold besides its longest prompt (which it always keeps). */
 export const PREFIX_CACHE_BUDGET_BYTES = 512 * 1024 * 1024;
 
-export function commonPrefix(a: number[], b: number[]): number {
+function commonPrefix(a: number[], b: number[]): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
   while (i < n && a[i] === b[i]) i++;

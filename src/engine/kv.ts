@@ -44,7 +44,7 @@ export interface KVShape {
 }
 
 /** Spare positions a widened in-place stride gets beyond what the step needs (widen). */
-export const WIDEN_SLACK = 64;
+const WIDEN_SLACK = 64;
 
 function alloc(shape: KVShape, n: number): Buf {
   return shape.kvType === 'float16' ? new Uint16Array(n) : new Float32Array(n);
